@@ -1,0 +1,77 @@
+import { createHash, createPublicKey } from "node:crypto";
+import forge from "node-forge";
+import { CodedError } from "../errors.js";
+
+export type KeyBits = 1024 | 2048 | 4096;
+export const KEY_SIZES: readonly KeyBits[] = [1024, 2048, 4096];
+const PUBLIC_EXPONENT = 0x10001;
+
+export interface DkimKeyPair {
+  bits: KeyBits;
+  /** PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`): the only form SpamExperts is documented to take. */
+  privateKeyPem: string;
+  /** Base64 of the DER SubjectPublicKeyInfo: the `p=` of the DNS record. */
+  publicKeyBase64: string;
+  /** `SHA256:<base64>` of the DER public key, as ssh shows keys, for people to compare. */
+  fingerprint: string;
+}
+
+export interface PublicKeyInfo {
+  bits: number;
+  publicKeyBase64: string;
+  fingerprint: string;
+}
+
+export function isKeyBits(value: number): value is KeyBits {
+  return (KEY_SIZES as readonly number[]).includes(value);
+}
+
+/**
+ * Generates an RSA key pair. With a callback, node-forge hands the work to Node's native
+ * `crypto.generateKeyPair`, which runs on libuv's thread pool: the event loop stays free.
+ */
+export function generateKeyPair(bits: KeyBits): Promise<DkimKeyPair> {
+  return new Promise((resolve, reject) => {
+    forge.pki.rsa.generateKeyPair({ bits, e: PUBLIC_EXPONENT }, (error, keyPair) => {
+      if (error) {
+        reject(
+          new CodedError("KEY_GENERATION_FAILED", `Could not generate a ${bits}-bit RSA key.`, {
+            cause: error,
+          }),
+        );
+        return;
+      }
+      const privateKeyPem = forge.pki.privateKeyToPem(keyPair.privateKey).replace(/\r\n/g, "\n");
+      const { publicKeyBase64, fingerprint } = publicKeyOf(privateKeyPem);
+      resolve({ bits, privateKeyPem, publicKeyBase64, fingerprint });
+    });
+  });
+}
+
+/** The public half of a PEM private key (PKCS#1 or PKCS#8), as the DNS record carries it. */
+export function publicKeyOf(privateKeyPem: string): PublicKeyInfo {
+  let der: Buffer;
+  let bits: number;
+  try {
+    const publicKey = createPublicKey(privateKeyPem);
+    if (publicKey.asymmetricKeyType !== "rsa") {
+      throw new Error(`not an RSA key: ${publicKey.asymmetricKeyType}`);
+    }
+    der = publicKey.export({ type: "spki", format: "der" });
+    bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+  } catch {
+    // The cause is deliberately dropped: it could quote parts of the key.
+    throw new CodedError(
+      "KEY_UNREADABLE",
+      "The private key could not be read: give an RSA private key in PEM form (BEGIN RSA PRIVATE KEY or BEGIN PRIVATE KEY).",
+    );
+  }
+  const publicKeyBase64 = der.toString("base64");
+  return { bits, publicKeyBase64, fingerprint: fingerprintOf(publicKeyBase64) };
+}
+
+/** `SHA256:<unpadded base64>` of the DER public key. */
+export function fingerprintOf(publicKeyBase64: string): string {
+  const digest = createHash("sha256").update(Buffer.from(publicKeyBase64, "base64")).digest();
+  return `SHA256:${digest.toString("base64").replace(/=+$/, "")}`;
+}
