@@ -1,0 +1,250 @@
+/**
+ * Validation and normalisation of what people type: the domain, the DKIM selector and the
+ * outgoing username. Runs before any key is generated or any call is made; every rejection
+ * is an `InputError` whose message names the exact problem and how to fix it.
+ */
+import { isIP } from "node:net";
+import { domainToASCII } from "node:url";
+import { InputError } from "../errors.js";
+
+const MAX_LABEL = 63;
+const MAX_NAME = 253;
+const MAX_USERNAME = 254;
+const MAX_SHOWN = 80;
+const LDH_FIX = "use letters, digits and hyphens";
+const DOMAIN_EXAMPLE = "e.g. example.com";
+
+/** The DNS name of a DKIM key record. */
+export function dkimRecordName(selector: string, domain: string): string {
+  return `${selector}._domainkey.${domain}`;
+}
+
+/** The documented default selector: `s` + the UTC year and month, e.g. `s202611`. */
+export function defaultSelector(now: Date): string {
+  const month = String(now.getUTCMonth() + 1).padStart(2, "0");
+  return `s${now.getUTCFullYear()}${month}`;
+}
+
+/**
+ * Slack turns what looks like a link into `<http://example.com|example.com>` (or
+ * `<mailto:a@example.com|a@example.com>`) before a command reaches us: keep what the person typed.
+ */
+function unwrapSlackLink(text: string): string {
+  const match = /^<([^<>|]*)(?:\|([^<>|]*))?>$/.exec(text);
+  if (!match) return text;
+  return match[2] ?? match[1] ?? text;
+}
+
+/** The input as it appears in a message: quoted, escaped, and cut short if long. */
+function shown(text: string): string {
+  const chars = [...text];
+  const cut = chars.length > MAX_SHOWN ? `${chars.slice(0, MAX_SHOWN - 1).join("")}…` : text;
+  return JSON.stringify(cut);
+}
+
+/** A character as it appears in a message; invisible ones by code point so people can see them. */
+export function describeChar(char: string): string {
+  if (/^[\p{C}\p{Z}]$/u.test(char) && char !== " ") {
+    const codePoint = char.codePointAt(0) ?? 0;
+    return `U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
+  }
+  return JSON.stringify(char);
+}
+
+function isAscii(text: string): boolean {
+  for (const char of text) if (char.charCodeAt(0) >= 0x80) return false;
+  return true;
+}
+
+function isLdhChar(char: string): boolean {
+  return /^[a-zA-Z0-9-]$/.test(char);
+}
+
+/**
+ * Checks the dot-separated labels of an ASCII name: 1..63 characters each, LDH, no hyphen at
+ * either end. Returns the problem as a sentence, or undefined.
+ */
+function labelProblem(name: string): string | undefined {
+  for (const label of name.split(".")) {
+    if (label.length === 0) {
+      return "has an empty label (two dots together, or a dot at the start or end); remove the extra dot";
+    }
+    if (label.length > MAX_LABEL) {
+      return `label ${shown(label)} is ${label.length} characters long; a label may have at most ${MAX_LABEL}`;
+    }
+    if (label.startsWith("-") || label.endsWith("-")) {
+      return `label ${shown(label)} ${label.startsWith("-") ? "starts" : "ends"} with a hyphen; a label must start and end with a letter or digit`;
+    }
+  }
+  return undefined;
+}
+
+function domainError(input: string, problem: string): InputError {
+  return new InputError("domain", `domain ${shown(input)}: ${problem}`);
+}
+
+/**
+ * The domain in the form DNS and SpamExperts use: lowercase ASCII (IDN as punycode), no
+ * trailing dot. Throws `InputError("domain", ...)`.
+ */
+export function normaliseDomain(input: string): string {
+  const typed = unwrapSlackLink(input.trim());
+  if (typed.length === 0) {
+    throw new InputError("domain", `domain is empty; give a domain name, ${DOMAIN_EXAMPLE}`);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(typed) || /^mailto:/i.test(typed)) {
+    throw domainError(typed, `give the bare domain, ${DOMAIN_EXAMPLE}, not a link`);
+  }
+  if (isIP(typed.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "")) !== 0) {
+    throw domainError(
+      typed,
+      `an IP address is not a domain name; give a domain name, ${DOMAIN_EXAMPLE}`,
+    );
+  }
+
+  // Forbidden ASCII first, so the message names the character as typed (before IDN mapping).
+  for (const char of typed) {
+    if (char.charCodeAt(0) >= 0x80 || isLdhChar(char) || char === ".") continue;
+    throw domainError(typed, forbiddenInDomain(char, typed));
+  }
+
+  let name = typed.toLowerCase().replace(/\.$/, "");
+  if (!isAscii(name)) {
+    const ascii = domainToASCII(name);
+    if (ascii === "") {
+      throw domainError(
+        typed,
+        "is not a valid internationalised domain name; check the spelling or give its punycode (xn--) form",
+      );
+    }
+    name = ascii.replace(/\.$/, "");
+    // IDN mapping can yield characters (e.g. from compatibility forms) that LDH does not allow.
+    for (const char of name) {
+      if (!isLdhChar(char) && char !== ".")
+        throw domainError(typed, forbiddenInDomain(char, typed));
+    }
+  }
+
+  const problem = labelProblem(name);
+  if (problem !== undefined) throw domainError(typed, problem);
+  if (name.length > MAX_NAME) {
+    throw domainError(
+      typed,
+      `is ${name.length} characters long${isAscii(typed) ? "" : " in its punycode form"}; a domain name may have at most ${MAX_NAME}`,
+    );
+  }
+  const labels = name.split(".");
+  if (labels.length < 2) {
+    throw domainError(
+      typed,
+      `give the full domain name with its top-level domain, ${DOMAIN_EXAMPLE}`,
+    );
+  }
+  const tld = labels[labels.length - 1] ?? "";
+  if (/^[0-9]+$/.test(tld)) {
+    throw domainError(
+      typed,
+      `the last label ${shown(tld)} is all digits, so this is not a domain name; give a domain name, ${DOMAIN_EXAMPLE}`,
+    );
+  }
+  return name;
+}
+
+function forbiddenInDomain(char: string, typed: string): string {
+  const what = `${describeChar(char)} is not allowed`;
+  switch (char) {
+    case "*":
+      return `${what}; a wildcard cannot carry a DKIM key: give the exact domain, ${DOMAIN_EXAMPLE}`;
+    case "@": {
+      const after = typed.slice(typed.lastIndexOf("@") + 1);
+      return `${what}; give the bare domain (the part after "@"), e.g. ${after.length > 0 ? after : "example.com"}`;
+    }
+    case "/":
+    case ":":
+      return `${what}; give the bare domain, ${DOMAIN_EXAMPLE}, not a link`;
+    default:
+      return `${what}; ${LDH_FIX}`;
+  }
+}
+
+/**
+ * An RFC 6376 selector: one or more LDH labels joined by dots, lowercased.
+ * Throws `InputError("selector", ...)`.
+ */
+export function normaliseSelector(input: string): string {
+  const typed = unwrapSlackLink(input.trim());
+  if (typed.length === 0) {
+    throw new InputError(
+      "selector",
+      `selector is empty; give a selector of letters, digits and hyphens, e.g. ${defaultSelector(new Date())}`,
+    );
+  }
+  for (const char of typed) {
+    if (isLdhChar(char) || char === ".") continue;
+    throw new InputError(
+      "selector",
+      `selector ${shown(typed)}: ${describeChar(char)} is not allowed; ${LDH_FIX}`,
+    );
+  }
+  const selector = typed.toLowerCase();
+  const problem = labelProblem(selector);
+  if (problem !== undefined) {
+    throw new InputError("selector", `selector ${shown(typed)}: ${problem}`);
+  }
+  // With "._domainkey." and the shortest domain ("a.bc") the DNS name must still fit in 253.
+  const room = MAX_NAME - "._domainkey.a.bc".length;
+  if (selector.length > room) {
+    throw new InputError(
+      "selector",
+      `selector ${shown(typed)}: is ${selector.length} characters long; a selector may have at most ${room}`,
+    );
+  }
+  return selector;
+}
+
+/**
+ * The DNS name of the key record, checked as a whole: a long selector on a long domain can
+ * exceed 253 characters although each is valid alone. Throws `InputError("selector", ...)`.
+ */
+export function checkedDkimRecordName(selector: string, domain: string): string {
+  const name = dkimRecordName(selector, domain);
+  if (name.length > MAX_NAME) {
+    throw new InputError(
+      "selector",
+      `selector ${shown(selector)}: the record name ${shown(name)} would be ${name.length} characters long; DNS allows at most ${MAX_NAME}, so use a shorter selector`,
+    );
+  }
+  return name;
+}
+
+/**
+ * An outgoing username as SpamExperts knows it (a domain or an email-like login): kept as
+ * typed but trimmed; printable, no whitespace or control characters, 1..254 characters.
+ * Throws `InputError("user", ...)`.
+ */
+export function validateUsername(input: string): string {
+  const typed = unwrapSlackLink(input.trim());
+  if (typed.length === 0) {
+    throw new InputError(
+      "user",
+      "user is empty; give the outgoing username, e.g. example.com or mailer@example.com",
+    );
+  }
+  for (const char of typed) {
+    if (/^[\p{C}\p{Z}\s]$/u.test(char)) {
+      const kind = /^[\p{Z}\s]$/u.test(char) ? "whitespace" : "control or invisible characters";
+      throw new InputError(
+        "user",
+        `user ${shown(typed)}: ${describeChar(char)} is not allowed; an outgoing username has no ${kind}`,
+      );
+    }
+  }
+  const length = [...typed].length;
+  if (length > MAX_USERNAME) {
+    throw new InputError(
+      "user",
+      `user ${shown(typed)}: is ${length} characters long; an outgoing username may have at most ${MAX_USERNAME}`,
+    );
+  }
+  return typed;
+}
