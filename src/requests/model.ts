@@ -1,0 +1,126 @@
+import type { DkimCheckStatus } from "../dkim/check.js";
+import type { KeyBits } from "../dkim/keys.js";
+
+/** See design.md "Request states"; the allowed moves live in state-machine.ts. */
+export type RequestState =
+  | "pending"
+  | "applying"
+  | "active"
+  | "failed"
+  | "rejected"
+  | "cancelled"
+  | "expired";
+
+export const REQUEST_STATES: readonly RequestState[] = [
+  "pending",
+  "applying",
+  "active",
+  "failed",
+  "rejected",
+  "cancelled",
+  "expired",
+];
+
+/** How far an apply got: a retry or a restart resumes from here instead of starting over. */
+export interface ApplyProgress {
+  certificateInstalled: boolean;
+  /** Outgoing usernames for which `api_set_dkim_selector` has succeeded, in the order done. */
+  enabledUsernames: string[];
+}
+
+/** The last DNS verdict stored for a request (the full result is not kept: it is re-checked). */
+export interface StoredDnsCheck {
+  status: DkimCheckStatus;
+  /** Code of the first problem reported (error or warning), null when there was none. */
+  problemCode: string | null;
+  summary: string;
+  /** ISO 8601. */
+  checkedAt: string;
+}
+
+/**
+ * One DKIM setup request. Timestamps are ISO 8601 strings; absent values are null (not
+ * undefined) so a request reads back from the store exactly as it was written.
+ * The private key is not part of the model: the store keeps it sealed beside the row.
+ */
+export interface DkimRequest {
+  /** Random, short, URL-safe (lower-case letters and digits). */
+  id: string;
+  domain: string;
+  selector: string;
+  bits: KeyBits;
+  /** Outgoing usernames to enable signing for; [domain] for domain-level authentication. */
+  usernames: string[];
+  /** The record carries `t=y`. */
+  testing: boolean;
+  reason: string | null;
+  ticket: string | null;
+  requesterId: string;
+  /** Opaque references to where the request message lives (set once it is posted). */
+  channelId: string;
+  messageTs: string | null;
+  publicKeyBase64: string;
+  fingerprint: string;
+  /** The TXT value to publish at `<selector>._domainkey.<domain>`. */
+  recordValue: string;
+  state: RequestState;
+  progress: ApplyProgress;
+  lastDnsCheck: StoredDnsCheck | null;
+  /** Who approved, rejected or cancelled it ("system" for expiry), and when. */
+  decidedBy: string | null;
+  decidedAt: string | null;
+  rejectReason: string | null;
+  /** The API's own text (or another plain explanation) of the last failed apply; never secrets. */
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type AuditEventKind =
+  | "created"
+  | "dns-live"
+  | "dns-problem"
+  | "approved"
+  | "certificate-installed"
+  | "selector-enabled"
+  | "active"
+  | "failed"
+  | "retried"
+  | "rejected"
+  | "cancelled"
+  | "expired"
+  | "resumed";
+
+/** Small, flat, JSON-safe facts about an event: API text, DNS summary, reason. Never secrets. */
+export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;
+
+/** The actor of events nobody clicked for (expiry, resume at start-up, the DNS watcher). */
+export const SYSTEM_ACTOR = "system";
+
+export interface AuditEvent {
+  /** Increases with every event written to the store: the order of the audit trail. */
+  id: number;
+  requestId: string;
+  /** ISO 8601. */
+  at: string;
+  /** A Slack user id, or "system". */
+  actorId: string;
+  kind: AuditEventKind;
+  details: AuditDetails;
+}
+
+/** An event before the store gives it an id. */
+export type NewAuditEvent = Omit<AuditEvent, "id">;
+
+/** The DNS record as the UI shows it to the person who publishes it. */
+export interface RecordToPublish {
+  /** `<selector>._domainkey.<domain>` */
+  name: string;
+  value: string;
+  /** The value cut into quoted-string sized pieces (at most 255 characters each), in order. */
+  strings: string[];
+}
+
+export function recordNameOf(request: Pick<DkimRequest, "domain" | "selector">): string {
+  return `${request.selector}._domainkey.${request.domain}`;
+}
