@@ -42,12 +42,15 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   for (const fragment of fragments) {
     result = result.split(fragment).join(REDACTED);
   }
-  return result
-    .replace(PEM_BLOCK, REDACTED)
-    .replace(URL_LIKE, REDACTED)
-    .replace(CERTIFICATE_PARAM, REDACTED)
-    .replace(QUERY_LIKE, REDACTED)
-    .replace(ENCODED_RUN, (run) => (NOT_ONLY_LETTERS.test(run) ? REDACTED : run));
+  return (
+    result
+      .replace(PEM_BLOCK, REDACTED)
+      .replace(URL_LIKE, REDACTED)
+      // Whole queries before single parameters, so no "/path?" is left in front of a redaction.
+      .replace(QUERY_LIKE, REDACTED)
+      .replace(CERTIFICATE_PARAM, REDACTED)
+      .replace(ENCODED_RUN, (run) => (NOT_ONLY_LETTERS.test(run) ? REDACTED : run))
+  );
 }
 
 /**
