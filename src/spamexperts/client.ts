@@ -17,7 +17,7 @@ import {
   SpamExpertsTransientError,
   SpamExpertsUnknownDomainError,
 } from "./errors.js";
-import { presentableApiText } from "./redact.js";
+import { looksLikeHtml, presentableApiText } from "./redact.js";
 import type { DkimApi, DkimApiCall, DkimApiResult } from "./types.js";
 
 export interface SpamExpertsClientOptions {
@@ -69,17 +69,16 @@ export function createSpamExpertsClient(options: SpamExpertsClientOptions): Dkim
   const retryAfterCapMs = options.retryAfterCapMs ?? DEFAULT_RETRY_AFTER_CAP_MS;
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const random = options.random ?? Math.random;
-  const ownAgent =
-    options.dispatcher === undefined
-      ? new Agent({
-          keepAliveTimeout: 30_000,
-          connections: 4,
-          connect: { timeout: timeoutMs },
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        })
-      : undefined;
-  const dispatcher: Dispatcher = options.dispatcher ?? (ownAgent as Agent);
+  const ownsDispatcher = options.dispatcher === undefined;
+  const dispatcher: Dispatcher =
+    options.dispatcher ??
+    new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 4,
+      connect: { timeout: timeoutMs },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
   const authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString("base64")}`;
 
   async function attempt(call: DkimApiCall, params: Params, secrets: string[]): Promise<Outcome> {
@@ -135,7 +134,7 @@ export function createSpamExpertsClient(options: SpamExpertsClientOptions): Dkim
       return perform("api_set_dkim_selector", { domain, selector, username }, secretsOfClient);
     },
     async close() {
-      await ownAgent?.close();
+      if (ownsDispatcher) await dispatcher.close();
     },
   };
 }
@@ -226,7 +225,8 @@ type Outcome =
   | { kind: "success"; text: string }
   | { kind: "auth"; status: number; apiText: string }
   | { kind: "unknown-domain"; status: number; apiText: string }
-  | { kind: "api-error"; status: number; apiText: string }
+  /** notTheApi: the answer came from something else (a 404, a web page): the URL is wrong. */
+  | { kind: "api-error"; status: number; apiText: string; notTheApi: boolean }
   | {
       kind: "transient";
       status?: number;
@@ -243,7 +243,13 @@ function classify(
 ): Outcome {
   const text = presentableApiText(body, secrets);
   const isErrorText = /^ERROR/i.test(body.trim());
-  if (status >= 200 && status < 300 && !isErrorText) return { kind: "success", text };
+  const isSuccessStatus = status >= 200 && status < 300;
+  // The API answers plain text; a 200 HTML page is a web UI or proxy at the wrong URL, and
+  // taking it for success would report a certificate as installed when it is not.
+  if (isSuccessStatus && looksLikeHtml(body)) {
+    return { kind: "api-error", status, apiText: "", notTheApi: true };
+  }
+  if (isSuccessStatus && !isErrorText) return { kind: "success", text };
   if (status === 401 || status === 403 || AUTH_TEXTS.some((pattern) => pattern.test(text))) {
     return { kind: "auth", status, apiText: text };
   }
@@ -257,7 +263,7 @@ function classify(
     };
   }
   if (UNKNOWN_DOMAIN_TEXT.test(text)) return { kind: "unknown-domain", status, apiText: text };
-  return { kind: "api-error", status, apiText: text };
+  return { kind: "api-error", status, apiText: text, notTheApi: status === 404 };
 }
 
 /** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
@@ -321,12 +327,16 @@ function toError(
         details,
       );
     case "api-error": {
+      if (outcome.notTheApi) {
+        return new SpamExpertsApiError(
+          `SpamExperts answered ${call} with HTTP ${outcome.status} and no API text, so SPAMEXPERTS_URL may not point at the Software API: check that it is the cluster's primary server, where the API lives at /cgi-bin/api.`,
+          details,
+        );
+      }
       const hint =
-        outcome.status === 404
-          ? "check that SPAMEXPERTS_URL is the cluster's primary server, where the Software API lives at /cgi-bin/api"
-          : outcome.status >= 300 && outcome.status < 400
-            ? "check SPAMEXPERTS_URL: the server redirected the call (https instead of http, or another host?)"
-            : "fix what it says and try again";
+        outcome.status >= 300 && outcome.status < 400
+          ? "check SPAMEXPERTS_URL: the server redirected the call (https instead of http, or another host?)"
+          : "fix what it says and try again";
       return new SpamExpertsApiError(
         `SpamExperts rejected ${call} for ${domain} (HTTP ${outcome.status})${said}; ${hint}.`,
         details,

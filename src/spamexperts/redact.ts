@@ -59,7 +59,12 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
  */
 export function presentableApiText(text: string, secrets: readonly string[] = []): string {
   const trimmed = text.trim();
-  if (/^<(?:!doctype|html|\?xml|head|body)/i.test(trimmed)) return "";
+  if (looksLikeHtml(trimmed)) return "";
   const redacted = redactText(trimmed, secrets);
   return redacted.length > MAX_TEXT_LENGTH ? `${redacted.slice(0, MAX_TEXT_LENGTH)}…` : redacted;
+}
+
+/** A web page rather than the API's plain text. */
+export function looksLikeHtml(text: string): boolean {
+  return /^<(?:!doctype|html|\?xml|head|body)/i.test(text.trim());
 }

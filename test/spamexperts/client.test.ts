@@ -272,6 +272,14 @@ describe("API errors", () => {
     expect(error.apiText).toBe(`ERROR: ${text}`);
   });
 
+  it("does not take a 200 web page for success", async () => {
+    api.failNext("*", faults.status(200, "<!DOCTYPE html>\n<html><body>Login</body></html>"));
+    const error = await failure(client().setDkimCertificate("e.com", "s", key.privateKeyPem));
+    expect(error).toMatchObject({ code: "SPAMEXPERTS_API_ERROR", status: 200, attempts: 1 });
+    expect(error.apiText).toBeUndefined();
+    expect(error.message).toContain("SPAMEXPERTS_URL");
+  });
+
   it("reports 404 as an API error that points at SPAMEXPERTS_URL", async () => {
     api.failNext("*", faults.status(404, "Not Found"));
     const error = await failure(client().setDkimSelector("e.com", "s", "u"));
