@@ -1,0 +1,74 @@
+/**
+ * `/dkim help`: the grammar with examples, and the rules this installation runs with (who
+ * may approve, DNS and self-approval rules, dry run), so nobody has to ask an admin.
+ */
+import type { KeyBits } from "../../dkim/keys.js";
+import { defaultSelector } from "../../dkim/names.js";
+import { DEFAULT_COMMAND, usageOf } from "../command-parser.js";
+import {
+  approverMention,
+  channelMention,
+  inlineCode as code,
+  escapeText,
+  joinWords,
+  keySizeText,
+} from "./format.js";
+import { DRY_RUN_NOTICE } from "./request-message.js";
+
+export interface HelpOptions {
+  /** The slash command as configured in Slack. */
+  command?: string;
+  approvers: readonly string[];
+  allowSelfApproval: boolean;
+  requireDns: boolean;
+  dryRun: boolean;
+  defaultBits: KeyBits;
+  requestTtlDays: number;
+  /** Undefined: any channel. */
+  allowedChannels?: readonly string[] | undefined;
+  /** For the example of the default selector. */
+  now: Date;
+}
+
+export function helpText(options: HelpOptions): string {
+  const command = options.command ?? DEFAULT_COMMAND;
+  const example = defaultSelector(options.now);
+  const approvers =
+    options.approvers.length === 0
+      ? "nobody yet"
+      : joinWords(options.approvers.map(approverMention));
+  const lines = [
+    "*DKIM for SpamExperts*: the bot makes the key, shows the DNS record to publish, and once an approver agrees installs the key on the cluster. Everything that happens is posted in the request's thread.",
+    "",
+    "*Commands*",
+    `• ${code(usageOf("setup", command))}: ask for DKIM on a domain. Example: ${code(`${command} setup example.com`)} or ${code(`${command} setup example.com selector=${example} bits=4096 user=mailer@example.com`)}`,
+    `• ${code(`${command} setup`)} alone opens a form with the same fields.`,
+    `• ${code(usageOf("status", command))}: open and recent requests.`,
+    `• ${code(usageOf("check", command))}: what DNS publishes for a domain, also one the bot did not set up. Example: ${code(`${command} check example.com ${example}`)}`,
+    `• ${code(usageOf("help", command))}: this text.`,
+    "",
+    "*Defaults*",
+    `• Selector: s + the year and month in UTC, e.g. \`${example}\`.`,
+    `• Key size: ${keySizeText(options.defaultBits)}.`,
+    "• Outgoing users: the domain itself (domain-level signing). Give `user=` once per outgoing user to sign for those instead.",
+    "• `testing` publishes the record with t=y.",
+    "",
+    "*Approval*",
+    `• Who may approve: ${approvers}.`,
+    options.allowSelfApproval
+      ? "• The requester may approve their own request."
+      : "• The requester may not approve their own request: someone else must.",
+    options.requireDns
+      ? "• Approve works once the TXT record is live and matches the key; the bot checks DNS again at the click."
+      : "• Approve works whether or not the TXT record is live yet; publish it before mail is signed.",
+    `• A request nobody approves expires after ${options.requestTtlDays} ${options.requestTtlDays === 1 ? "day" : "days"}.`,
+  ];
+  if (options.allowedChannels !== undefined && options.allowedChannels.length > 0) {
+    lines.push(
+      "",
+      `${escapeText(command)} works in ${joinWords(options.allowedChannels.map(channelMention))}.`,
+    );
+  }
+  if (options.dryRun) lines.push("", `:construction: ${DRY_RUN_NOTICE}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,80 @@
+/**
+ * Every action id, block id and callback id the bot puts into Slack, in one place: the
+ * listeners match on these and the UI builders emit them, so the two cannot drift apart.
+ */
+
+export const ACTION_IDS = {
+  checkDns: "dkim_check_dns",
+  approve: "dkim_approve",
+  reject: "dkim_reject",
+  retry: "dkim_retry",
+} as const;
+
+export type ActionId = (typeof ACTION_IDS)[keyof typeof ACTION_IDS];
+
+export const BLOCK_IDS = {
+  /** The buttons under the request message. */
+  requestActions: "dkim_request_actions",
+  /** The Retry button on a failure reply in the thread. */
+  failedActions: "dkim_failed_actions",
+} as const;
+
+export const CALLBACK_IDS = {
+  setupForm: "dkim_setup_form",
+  rejectForm: "dkim_reject_form",
+} as const;
+
+/** Block id and action id of each input of the setup form. */
+export const SETUP_FIELDS = {
+  domain: { blockId: "dkim_setup_domain", actionId: "domain" },
+  selector: { blockId: "dkim_setup_selector", actionId: "selector" },
+  bits: { blockId: "dkim_setup_bits", actionId: "bits" },
+  usernames: { blockId: "dkim_setup_users", actionId: "usernames" },
+  testing: { blockId: "dkim_setup_testing", actionId: "testing" },
+  reason: { blockId: "dkim_setup_reason", actionId: "reason" },
+} as const;
+
+/** The value of the testing checkbox when ticked. */
+export const TESTING_OPTION_VALUE = "testing";
+
+export const REJECT_FIELDS = {
+  reason: { blockId: "dkim_reject_reason", actionId: "reason" },
+} as const;
+
+/** What a button click needs: which request, and for Approve the key the clicker was shown. */
+export interface ActionValue {
+  requestId: string;
+  /** `SHA256:…` as shown on the message; the service refuses when the request's key differs. */
+  fingerprint?: string;
+}
+
+const REQUEST_ID = /^[a-z0-9]{1,64}$/;
+/** `SHA256:` and the unpadded base64 of a 32-byte digest (43 characters). */
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+const SEPARATOR = "|";
+
+/** `<request id>` or `<request id>|<fingerprint>`: short, and readable in a payload log. */
+export function encodeActionValue(value: ActionValue): string {
+  if (!REQUEST_ID.test(value.requestId)) {
+    throw new Error(`Not a request id: ${JSON.stringify(value.requestId)}.`);
+  }
+  if (value.fingerprint === undefined) return value.requestId;
+  if (!FINGERPRINT.test(value.fingerprint)) {
+    throw new Error(`Not a key fingerprint: ${JSON.stringify(value.fingerprint)}.`);
+  }
+  return `${value.requestId}${SEPARATOR}${value.fingerprint}`;
+}
+
+/**
+ * Reads a button value back. It comes from Slack's payload, so anything else than what
+ * `encodeActionValue` makes (extra parts, a bad id, a bad fingerprint) is refused: undefined.
+ */
+export function decodeActionValue(value: unknown): ActionValue | undefined {
+  if (typeof value !== "string" || value.length > 200) return undefined;
+  const parts = value.split(SEPARATOR);
+  const [requestId, fingerprint, ...rest] = parts;
+  if (requestId === undefined || rest.length > 0 || !REQUEST_ID.test(requestId)) return undefined;
+  if (fingerprint === undefined) return { requestId };
+  if (!FINGERPRINT.test(fingerprint)) return undefined;
+  return { requestId, fingerprint };
+}

@@ -1,0 +1,119 @@
+/**
+ * The short ephemeral replies to the person who clicked or typed: why nothing happened and
+ * what to do instead. One sentence or two, the same state names as everywhere else.
+ */
+
+import type { RefusalReason } from "../../requests/errors.js";
+import { type DkimRequest, recordNameOf } from "../../requests/model.js";
+import {
+  actorText,
+  approverMention,
+  channelMention,
+  clip,
+  escapeText,
+  inlineCode,
+  joinWords,
+  slackTime,
+  userMention,
+} from "./format.js";
+import { stateBadge } from "./state-badge.js";
+
+export function notApproverText(approvers: readonly string[]): string {
+  const who =
+    approvers.length === 0 ? "nobody is listed yet" : joinWords(approvers.map(approverMention));
+  return `Only approvers can approve DKIM requests: ${who}. Ask one of them to click Approve.`;
+}
+
+export function approverLookupFailedText(): string {
+  return "Could not check whether you are an approver (the user-group lookup failed). Try again in a minute.";
+}
+
+export function selfApprovalText(): string {
+  return "You asked for this request, so someone else must approve it.";
+}
+
+export function dnsNotLiveText(summary: string, recordName: string): string {
+  return `Not approved yet: the TXT record at ${inlineCode(recordName)} is not live and matching. ${escapeText(clip(summary, 500))} Publish it as shown on the request, then click Approve again.`;
+}
+
+export function keyChangedText(): string {
+  return "Nothing was applied: the key of this request is not the one you were shown. Read the request message again, then approve.";
+}
+
+export function notRequesterText(request: Pick<DkimRequest, "requesterId">): string {
+  return `Only the requester, ${userMention(request.requesterId)}, can cancel this request.`;
+}
+
+/** A click on a request someone already handled: who did what, and when. */
+export function alreadyHandledText(request: DkimRequest): string {
+  const by = request.decidedBy === null ? "" : ` by ${actorText(request.decidedBy)}`;
+  const when = request.decidedAt === null ? "" : ` · ${slackTime(request.decidedAt)}`;
+  const now = `Now: ${stateBadge(request.state)}.`;
+  switch (request.state) {
+    case "applying":
+    case "active":
+    case "failed":
+      return `Already approved${by}${when}. ${now}`;
+    case "rejected":
+      return `Already rejected${by}${when}.${request.rejectReason === null ? "" : ` Reason: ${escapeText(clip(request.rejectReason, 300))}`}`;
+    case "cancelled":
+      return `Already cancelled${by}${when}.`;
+    case "expired":
+      return `This request expired${when} without approval. Start again with \`/dkim setup\`.`;
+    case "pending":
+      return `This request is still open. ${now}`;
+  }
+}
+
+export function channelNotAllowedText(
+  allowedChannels: readonly string[],
+  command = "/dkim",
+): string {
+  return `${escapeText(command)} works only in ${joinWords(allowedChannels.map(channelMention))}.`;
+}
+
+export function botNotInChannelText(botName = "dkim-bot"): string {
+  return `I am not in this channel yet: invite me with \`/invite @${escapeText(botName)}\`, then try again.`;
+}
+
+/** The parser's message, which already names the problem and the usage. */
+export function badCommandText(message: string, command = "/dkim"): string {
+  return `${escapeText(message)} See ${inlineCode(`${command} help`)}.`;
+}
+
+export function unknownRequestText(): string {
+  return "This request is no longer known to the bot. See `/dkim status`.";
+}
+
+export interface RefusalContext {
+  approvers: readonly string[];
+  /** The DNS verdict sentence, for dns-not-ready. */
+  dnsSummary?: string;
+}
+
+/** The sentence for a refusal the service reported by its reason code. */
+export function refusalText(
+  reason: RefusalReason,
+  request: DkimRequest,
+  refusal: RefusalContext,
+): string {
+  switch (reason) {
+    case "not-approver":
+      return notApproverText(refusal.approvers);
+    case "approver-lookup-failed":
+      return approverLookupFailedText();
+    case "self-approval":
+      return selfApprovalText();
+    case "fingerprint-mismatch":
+      return keyChangedText();
+    case "dns-not-ready":
+      return dnsNotLiveText(
+        refusal.dnsSummary ?? request.lastDnsCheck?.summary ?? "",
+        recordNameOf(request),
+      );
+    case "already-handled":
+      return alreadyHandledText(request);
+    case "not-requester":
+      return notRequesterText(request);
+  }
+}
