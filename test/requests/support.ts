@@ -255,20 +255,41 @@ export function pemBody(pem: string): string {
 }
 
 /**
- * Where `text` shows key material: "PRIVATE KEY", or any 40-character run of the key's
- * base64 body (newlines ignored, so a PEM written line by line is found too). Every 40-character
- * run of the body contains one of its 20-character pieces at offsets 0, 20, 40, ..., so
- * searching for those pieces finds every such run (and is stricter: 20 characters suffice).
+ * Where `text` shows private key material: "PRIVATE KEY", or any 40-character run of the
+ * private key's base64 body (newlines ignored, so a PEM written line by line is found too).
+ *
+ * Every 40-character run of the body contains one of its 20-character pieces at offsets 0,
+ * 20, 40, ..., so searching for those pieces finds every such run (20 characters suffice:
+ * stricter). Pieces that also occur in the public key are skipped: a PKCS#1 private key
+ * starts with the modulus, which the public key (and so the stored DNS record) carries too,
+ * and for RSA keys the two base64 encodings happen to line up on it.
  */
-export function findKeyMaterial(text: string, privateKeyPem: string): string | undefined {
+export function findKeyMaterial(
+  text: string,
+  keyPair: { privateKeyPem: string; publicKeyBase64: string },
+): string | undefined {
   if (text.includes("PRIVATE KEY")) return "PRIVATE KEY";
   const flat = text.replace(/[\r\n]/g, "");
-  const body = pemBody(privateKeyPem);
+  const body = pemBody(keyPair.privateKeyPem);
   for (let start = 0; start + 20 <= body.length; start += 20) {
     const piece = body.slice(start, start + 20);
+    if (keyPair.publicKeyBase64.includes(piece)) continue;
     if (flat.includes(piece)) return piece;
   }
   return undefined;
+}
+
+/** How much of the private key's body is public (the modulus): for sanity checks in tests. */
+export function privateOnlyPieces(keyPair: {
+  privateKeyPem: string;
+  publicKeyBase64: string;
+}): number {
+  const body = pemBody(keyPair.privateKeyPem);
+  let count = 0;
+  for (let start = 0; start + 20 <= body.length; start += 20) {
+    if (!keyPair.publicKeyBase64.includes(body.slice(start, start + 20))) count++;
+  }
+  return count;
 }
 
 /** Every file in the directory (db, -wal, -shm, key file), as raw bytes read as latin1. */
