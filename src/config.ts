@@ -1,0 +1,262 @@
+import { parseDnsServers } from "./dkim/dns.js";
+import { isKeyBits, type KeyBits } from "./dkim/keys.js";
+import { CodedError } from "./errors.js";
+import { assertSafeBaseUrl } from "./spamexperts/client.js";
+
+/**
+ * The only reader of the environment. `loadConfig(env)` is pure: it takes the variables,
+ * checks every one, and either returns typed settings or throws one ConfigError that lists
+ * every problem at once with how to fix it (an operator should fix their .env in one go).
+ */
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface SpamExpertsSettings {
+  url: string;
+  username: string;
+  password: string;
+  timeoutMs: number;
+}
+
+export interface Config {
+  slack: {
+    botToken: string;
+    /** Required in HTTP mode; unused in Socket Mode. */
+    signingSecret: string | undefined;
+    /** Set: Socket Mode. Unset: HTTP mode on `port`. */
+    appToken: string | undefined;
+    apiUrl: string;
+    port: number;
+  };
+  /** Unset: dry run (the flow runs, the calls are only shown). */
+  spamExperts: SpamExpertsSettings | undefined;
+  approvers: string[];
+  allowSelfApproval: boolean;
+  requireDns: boolean;
+  /** Unset: the system resolvers. */
+  dnsServers: string[] | undefined;
+  defaultBits: KeyBits;
+  /** Unset: /dkim works in any channel. */
+  allowedChannels: string[] | undefined;
+  dnsPollSeconds: number;
+  requestTtlDays: number;
+  dataDir: string;
+  /** 32 bytes; unset: generated once into DATA_DIR/encryption.key. */
+  encryptionKey: Buffer | undefined;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends CodedError {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super("CONFIG_INVALID", formatProblems(problems));
+    this.problems = problems;
+  }
+}
+
+const SETUP_HINT = [
+  "How to get the Slack values: create the app at https://api.slack.com/apps from manifest.yml",
+  '("Create New App" -> "From a manifest"), install it to the workspace, then copy',
+  '  SLACK_BOT_TOKEN       OAuth & Permissions -> "Bot User OAuth Token" (xoxb-...)',
+  '  SLACK_SIGNING_SECRET  Basic Information -> App Credentials -> "Signing Secret"',
+  "  SLACK_APP_TOKEN       (Socket Mode only) Basic Information -> App-Level Tokens, scope connections:write (xapp-...)",
+  "Put them in .env (see .env.example) or in the environment, then start again.",
+].join("\n");
+
+function formatProblems(problems: string[]): string {
+  const lines = problems.map((problem) => `  - ${problem}`);
+  return `dkim-bot cannot start: ${problems.length === 1 ? "1 setting needs" : `${problems.length} settings need`} fixing.\n${lines.join("\n")}\n\n${SETUP_HINT}`;
+}
+
+const blank = (value: string | undefined): boolean => value === undefined || value.trim() === "";
+
+const list = (value: string | undefined): string[] =>
+  (value ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+
+const TRUE_WORDS = ["true", "1", "yes", "on"];
+const FALSE_WORDS = ["false", "0", "no", "off"];
+const SLACK_USER_OR_GROUP_ID = /^[UWS][A-Z0-9]{2,}$/;
+const CHANNEL_ID = /^[CG][A-Z0-9]{2,}$/;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads one variable at a time, collecting every problem instead of stopping at the first. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    return this.env[name];
+  }
+
+  text(name: string): string | undefined {
+    const value = this.env[name];
+    return blank(value) ? undefined : (value ?? "").trim();
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.text(name);
+    if (value === undefined) return fallback;
+    if (TRUE_WORDS.includes(value.toLowerCase())) return true;
+    if (FALSE_WORDS.includes(value.toLowerCase())) return false;
+    this.problems.push(`${name} must be true or false, not "${value}".`);
+    return fallback;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.text(name);
+    if (value === undefined) return fallback;
+    const number = Number(value);
+    if (Number.isInteger(number) && number >= min && number <= max) return number;
+    this.problems.push(`${name} must be a whole number from ${min} to ${max}, not "${value}".`);
+    return fallback;
+  }
+}
+
+export function loadConfig(env: Env): Config {
+  const read = new EnvReader(env);
+  const problems = read.problems;
+
+  const botToken = read.text("SLACK_BOT_TOKEN") ?? "";
+  if (botToken === "") {
+    problems.push("SLACK_BOT_TOKEN is missing: set it to the app's bot token (xoxb-...).");
+  } else if (!botToken.startsWith("xoxb-")) {
+    problems.push("SLACK_BOT_TOKEN must be a bot token starting with xoxb-.");
+  }
+  const appToken = read.text("SLACK_APP_TOKEN");
+  if (appToken !== undefined && !appToken.startsWith("xapp-")) {
+    problems.push(
+      "SLACK_APP_TOKEN must be an app-level token starting with xapp- (or unset for HTTP mode).",
+    );
+  }
+  const signingSecret = read.text("SLACK_SIGNING_SECRET");
+  if (appToken === undefined && signingSecret === undefined) {
+    problems.push(
+      "SLACK_SIGNING_SECRET is missing: HTTP mode needs it to verify requests from Slack (or set SLACK_APP_TOKEN for Socket Mode).",
+    );
+  }
+
+  const apiUrl = read.text("SLACK_API_URL") ?? "https://slack.com/api/";
+  if (!/^https?:\/\/\S+$/.test(apiUrl) || !URL.canParse(apiUrl)) {
+    problems.push("SLACK_API_URL must be an http(s) URL such as https://slack.com/api/.");
+  }
+  const port = read.integer("PORT", 3000, 0, 65535);
+
+  const spamExperts = readSpamExperts(read);
+
+  const approvers = list(read.text("DKIM_APPROVERS"));
+  if (approvers.length === 0) {
+    problems.push(
+      "DKIM_APPROVERS is missing: list who may approve, as Slack user IDs (U..., W...) or user-group IDs (S...), separated by commas.",
+    );
+  }
+  for (const id of approvers.filter((item) => !SLACK_USER_OR_GROUP_ID.test(item))) {
+    problems.push(
+      `DKIM_APPROVERS: "${id}" is not a user ID (U..., W...) or user-group ID (S...). In Slack, open the person's profile, then "Copy member ID".`,
+    );
+  }
+
+  let dnsServers: string[] | undefined;
+  const dnsServersText = read.text("DKIM_DNS_SERVERS");
+  if (dnsServersText !== undefined) {
+    try {
+      dnsServers = parseDnsServers(dnsServersText);
+    } catch (error) {
+      problems.push(`DKIM_DNS_SERVERS: ${messageOf(error)}`);
+    }
+  }
+
+  const bitsSetting = read.integer("DKIM_DEFAULT_BITS", 2048, 0, Number.MAX_SAFE_INTEGER);
+  if (!isKeyBits(bitsSetting)) {
+    problems.push(`DKIM_DEFAULT_BITS must be 1024, 2048 or 4096, not "${bitsSetting}".`);
+  }
+  const defaultBits: KeyBits = isKeyBits(bitsSetting) ? bitsSetting : 2048;
+
+  const allowedChannels = list(read.text("DKIM_ALLOWED_CHANNELS"));
+  for (const id of allowedChannels.filter((item) => !CHANNEL_ID.test(item))) {
+    problems.push(
+      `DKIM_ALLOWED_CHANNELS: "${id}" is not a channel ID (C... or G...). In Slack, open the channel details; the ID is at the bottom of the About tab.`,
+    );
+  }
+
+  const encryptionKey = readEncryptionKey(read);
+
+  const logLevelText = (read.text("LOG_LEVEL") ?? "info").toLowerCase();
+  if (!isLogLevel(logLevelText)) {
+    problems.push(`LOG_LEVEL must be debug, info, warn or error, not "${logLevelText}".`);
+  }
+
+  const config: Config = {
+    slack: {
+      botToken,
+      signingSecret,
+      appToken,
+      apiUrl: apiUrl.endsWith("/") ? apiUrl : `${apiUrl}/`,
+      port,
+    },
+    spamExperts,
+    approvers,
+    allowSelfApproval: read.boolean("DKIM_ALLOW_SELF_APPROVAL", false),
+    requireDns: read.boolean("DKIM_REQUIRE_DNS", true),
+    dnsServers,
+    defaultBits,
+    allowedChannels: allowedChannels.length > 0 ? allowedChannels : undefined,
+    dnsPollSeconds: read.integer("DKIM_DNS_POLL_SECONDS", 300, 1, 86_400),
+    requestTtlDays: read.integer("DKIM_REQUEST_TTL_DAYS", 14, 1, 3650),
+    dataDir: read.text("DATA_DIR") ?? "./data",
+    encryptionKey,
+    logLevel: isLogLevel(logLevelText) ? logLevelText : "info",
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function readSpamExperts(read: EnvReader): SpamExpertsSettings | undefined {
+  const url = read.text("SPAMEXPERTS_URL");
+  const timeoutMs = read.integer("SPAMEXPERTS_TIMEOUT_MS", 15_000, 100, 600_000);
+  if (url === undefined) return undefined;
+  try {
+    assertSafeBaseUrl(url);
+  } catch (error) {
+    read.problems.push(messageOf(error));
+  }
+  const username = read.text("SPAMEXPERTS_USERNAME");
+  if (username === undefined) {
+    read.problems.push(
+      "SPAMEXPERTS_USERNAME is missing: with SPAMEXPERTS_URL set, give the Software API user (Control Panel -> Server -> Software API users).",
+    );
+  }
+  // Not trimmed: a password may legitimately start or end with a space.
+  const password =
+    read.text("SPAMEXPERTS_PASSWORD") === undefined ? undefined : read.raw("SPAMEXPERTS_PASSWORD");
+  if (password === undefined) {
+    read.problems.push("SPAMEXPERTS_PASSWORD is missing: give the Software API user's password.");
+  }
+  return { url, username: username ?? "", password: password ?? "", timeoutMs };
+}
+
+function readEncryptionKey(read: EnvReader): Buffer | undefined {
+  const value = read.text("DKIM_ENCRYPTION_KEY");
+  if (value === undefined) return undefined;
+  const key = /^[A-Za-z0-9+/]+={0,2}$/.test(value) ? Buffer.from(value, "base64") : undefined;
+  if (key === undefined || key.length !== 32) {
+    read.problems.push(
+      "DKIM_ENCRYPTION_KEY must be 32 bytes in base64 (44 characters); make one with: openssl rand -base64 32",
+    );
+    return undefined;
+  }
+  return key;
+}
+
+function isLogLevel(value: string): value is LogLevel {
+  return ["debug", "info", "warn", "error"].includes(value);
+}
