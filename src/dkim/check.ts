@@ -1,7 +1,10 @@
+import type { TxtLookup, TxtLookupResult } from "./dns.js";
+import { checkedDkimRecordName } from "./names.js";
+import { diagnoseRecords } from "./record.js";
+
 /**
- * The verdict on a DKIM record as published in DNS, for people and for the approval policy.
- * (Types first; `checkDkimRecord`, which combines the DNS lookup and the record diagnosis,
- * lands with dns.ts and record.ts.)
+ * The verdict on a DKIM record as published in DNS, for people and for the approval policy:
+ * `checkDkimRecord` looks the name up and diagnoses what it finds.
  */
 export type DkimCheckStatus =
   /** One DKIM record at the name, well formed, not revoked (and matching, when a key was expected). */
@@ -46,4 +49,55 @@ export interface ExpectedKey {
 /** Live and (when a key was expected) matching: what DKIM_REQUIRE_DNS asks before an apply. */
 export function isLiveAndMatching(result: DkimCheckResult): boolean {
   return result.status === "live" && result.matches !== false;
+}
+
+/**
+ * Looks up `<selector>._domainkey.<domain>` and says whether the record there is live (and
+ * matches `expected`). Domain and selector must already be normalised (names.ts).
+ */
+export async function checkDkimRecord(
+  lookup: TxtLookup,
+  domain: string,
+  selector: string,
+  expected?: ExpectedKey,
+): Promise<DkimCheckResult> {
+  const name = checkedDkimRecordName(selector, domain);
+  const found = await lookup(name);
+  const cname = found.cnameTarget === undefined ? {} : { cnameTarget: found.cnameTarget };
+  if (found.kind === "found" || found.kind === "nxdomain" || found.kind === "no-txt") {
+    const records = found.kind === "found" ? found.records : [];
+    const diagnosis = diagnoseRecords(records, expected);
+    return {
+      name,
+      status: diagnosis.status,
+      matches: diagnosis.matches,
+      problems: diagnosis.problems,
+      published: records,
+      ...cname,
+      summary: diagnosis.summary,
+    };
+  }
+  const message = lookupFailureMessage(found);
+  return {
+    name,
+    status: "lookup-failed",
+    matches: null,
+    problems: [{ code: `dns-${found.kind}`, severity: "error", message }],
+    published: [],
+    ...cname,
+    summary: message,
+  };
+}
+
+function lookupFailureMessage(result: Exclude<TxtLookupResult, { kind: "found" }>): string {
+  switch (result.kind) {
+    case "timeout":
+      return "The DNS lookup timed out: the resolvers did not answer. Check again later; if it persists, check DKIM_DNS_SERVERS.";
+    case "servfail":
+      return "The DNS server failed to answer (SERVFAIL): often a broken DNSSEC signature or an unreachable name server for the domain. Check the zone, then check again.";
+    case "refused":
+      return "The DNS server refused the query (REFUSED): the resolver does not serve us. Check DKIM_DNS_SERVERS.";
+    default:
+      return `The DNS lookup failed${result.detail === undefined ? "" : ` (${result.detail})`}. Check again later.`;
+  }
 }
