@@ -1,4 +1,4 @@
-import { createHash, createPublicKey } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import forge from "node-forge";
 import { CodedError } from "../errors.js";
 
@@ -34,17 +34,24 @@ export function generateKeyPair(bits: KeyBits): Promise<DkimKeyPair> {
   return new Promise((resolve, reject) => {
     forge.pki.rsa.generateKeyPair({ bits, e: PUBLIC_EXPONENT }, (error, keyPair) => {
       if (error) {
-        reject(
-          new CodedError("KEY_GENERATION_FAILED", `Could not generate a ${bits}-bit RSA key.`, {
-            cause: error,
-          }),
-        );
+        reject(generationFailed(bits, error));
         return;
       }
-      const privateKeyPem = forge.pki.privateKeyToPem(keyPair.privateKey).replace(/\r\n/g, "\n");
-      const { publicKeyBase64, fingerprint } = publicKeyOf(privateKeyPem);
-      resolve({ bits, privateKeyPem, publicKeyBase64, fingerprint });
+      // A throw in this callback would escape the promise as an uncaught exception.
+      try {
+        const privateKeyPem = forge.pki.privateKeyToPem(keyPair.privateKey).replace(/\r\n/g, "\n");
+        const { publicKeyBase64, fingerprint } = publicKeyOf(privateKeyPem);
+        resolve({ bits, privateKeyPem, publicKeyBase64, fingerprint });
+      } catch (cause) {
+        reject(generationFailed(bits, cause));
+      }
     });
+  });
+}
+
+function generationFailed(bits: KeyBits, cause: unknown): CodedError {
+  return new CodedError("KEY_GENERATION_FAILED", `Could not generate a ${bits}-bit RSA key.`, {
+    cause,
   });
 }
 
@@ -53,10 +60,13 @@ export function publicKeyOf(privateKeyPem: string): PublicKeyInfo {
   let der: Buffer;
   let bits: number;
   try {
-    const publicKey = createPublicKey(privateKeyPem);
-    if (publicKey.asymmetricKeyType !== "rsa") {
-      throw new Error(`not an RSA key: ${publicKey.asymmetricKeyType}`);
+    const privateKey = createPrivateKey(privateKeyPem);
+    if (privateKey.asymmetricKeyType !== "rsa") {
+      throw new Error(`not an RSA key: ${privateKey.asymmetricKeyType}`);
     }
+    // Most damage to a PEM body still parses, into a key whose parts do not belong together.
+    if (!isConsistentRsaKey(privateKey)) throw new Error("the parts of the key do not match");
+    const publicKey = createPublicKey(privateKey);
     der = publicKey.export({ type: "spki", format: "der" });
     bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
   } catch {
@@ -68,6 +78,27 @@ export function publicKeyOf(privateKeyPem: string): PublicKeyInfo {
   }
   const publicKeyBase64 = der.toString("base64");
   return { bits, publicKeyBase64, fingerprint: fingerprintOf(publicKeyBase64) };
+}
+
+/**
+ * What `openssl rsa -check` checks, short of primality: n = pq, e and d are inverses, and the
+ * CRT parts agree. (A signature test would not do: OpenSSL quietly falls back to d when the
+ * CRT result is wrong, but other signers do not.)
+ */
+function isConsistentRsaKey(privateKey: KeyObject): boolean {
+  const jwk = privateKey.export({ format: "jwk" });
+  const [n, e, d, p, q, dp, dq, qi] = (["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const).map(
+    (name) => BigInt(`0x0${Buffer.from(jwk[name] ?? "", "base64url").toString("hex")}`),
+  );
+  if (!n || !e || !d || !p || !q || !dp || !dq || !qi) return false;
+  return (
+    p * q === n &&
+    (d * e) % (p - 1n) === 1n &&
+    (d * e) % (q - 1n) === 1n &&
+    d % (p - 1n) === dp &&
+    d % (q - 1n) === dq &&
+    (qi * q) % p === 1n
+  );
 }
 
 /** `SHA256:<unpadded base64>` of the DER public key. */
