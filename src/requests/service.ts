@@ -86,8 +86,26 @@ export interface DnsCheckOutcome {
   event: AuditEvent | null;
 }
 
+/** One problem with what a person typed: `field` names the input (domain, selector, bits, user, ...). */
+export interface InputProblem {
+  field: string;
+  message: string;
+}
+
+interface ValidCreateInput {
+  domain: string;
+  selector: string;
+  bits: KeyBits;
+  usernames: string[];
+  reason: string | null;
+  ticket: string | null;
+  testing: boolean;
+}
+
 export interface RequestService {
   create(input: CreateRequestInput): Promise<CreatedRequest>;
+  /** Every problem `create` would refuse the input for, without generating a key. */
+  findInputProblems(input: CreateRequestInput): InputProblem[];
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
   approve(id: string, input: { actorId: string; fingerprintShown: string }): Promise<DkimRequest>;
   reject(id: string, input: { actorId: string; reason?: string | undefined }): Promise<DkimRequest>;
@@ -158,32 +176,88 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
   // --- create -----------------------------------------------------------------------------
 
-  /** Everything a person typed, checked before any key exists. */
-  function validateCreateInput(input: CreateRequestInput) {
-    const domain = normaliseDomain(input.domain);
-    const selector =
+  /**
+   * Everything a person typed, checked before any key exists. Every field is checked, so a
+   * form can show all of its problems at once; `valid` is set only when there are none.
+   */
+  function checkCreateInput(input: CreateRequestInput): {
+    valid: ValidCreateInput | undefined;
+    problems: InputError[];
+  } {
+    const problems: InputError[] = [];
+    const attempt = <T>(check: () => T): T | undefined => {
+      try {
+        return check();
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        problems.push(error);
+        return undefined;
+      }
+    };
+    const domain = attempt(() => normaliseDomain(input.domain));
+    const selector = attempt(() =>
       input.selector === undefined || input.selector.trim() === ""
         ? defaultSelector(clock())
-        : normaliseSelector(input.selector);
-    checkedDkimRecordName(selector, domain);
+        : normaliseSelector(input.selector),
+    );
+    if (domain !== undefined && selector !== undefined) {
+      attempt(() => checkedDkimRecordName(selector, domain));
+    }
     const bits = input.bits ?? defaultBits;
     if (!isKeyBits(bits)) {
-      throw new InputError(
-        "bits",
-        `bits ${JSON.stringify(bits)}: choose a key size of 1024, 2048 (advised) or 4096 bits`,
+      problems.push(
+        new InputError(
+          "bits",
+          `bits ${JSON.stringify(bits)}: choose a key size of 1024, 2048 (advised) or 4096 bits`,
+        ),
       );
     }
-    const typedUsers = (input.usernames ?? []).map(validateUsername);
-    const usernames = typedUsers.length === 0 ? [domain] : [...new Set(typedUsers)];
-    const reason = optionalText("reason", input.reason, MAX_REASON);
-    const ticket = optionalText("ticket", input.ticket, MAX_TICKET);
+    const typedUsers = (input.usernames ?? []).map((user) => attempt(() => validateUsername(user)));
+    const reason = attempt(() => optionalText("reason", input.reason, MAX_REASON));
+    const ticket = attempt(() => optionalText("ticket", input.ticket, MAX_TICKET));
     if (input.requesterId.trim() === "") {
-      throw new InputError("requester", "the request has no requester");
+      problems.push(new InputError("requester", "the request has no requester"));
     }
     if (input.channelId.trim() === "") {
-      throw new InputError("channel", "the request has no channel");
+      problems.push(new InputError("channel", "the request has no channel"));
     }
-    return { domain, selector, bits, usernames, reason, ticket, testing: input.testing === true };
+    if (
+      problems.length > 0 ||
+      domain === undefined ||
+      selector === undefined ||
+      !isKeyBits(bits) ||
+      reason === undefined ||
+      ticket === undefined
+    ) {
+      return { valid: undefined, problems };
+    }
+    const users = typedUsers.filter((user): user is string => user !== undefined);
+    const usernames = users.length === 0 ? [domain] : [...new Set(users)];
+    return {
+      valid: { domain, selector, bits, usernames, reason, ticket, testing: input.testing === true },
+      problems,
+    };
+  }
+
+  function validateCreateInput(input: CreateRequestInput): ValidCreateInput {
+    const { valid, problems } = checkCreateInput(input);
+    const [first] = problems;
+    if (first !== undefined) throw first;
+    if (valid === undefined) throw new Error("unreachable: no problems but no valid input");
+    return valid;
+  }
+
+  /** For forms: every input problem, and a clash with an open request, without making a key. */
+  function findInputProblems(input: CreateRequestInput): InputProblem[] {
+    const { valid, problems } = checkCreateInput(input);
+    const found = problems.map((problem) => ({ field: problem.field, message: problem.message }));
+    if (valid !== undefined) {
+      const existing = store.findOpen(valid.domain, valid.selector);
+      if (existing !== undefined) {
+        found.push({ field: "selector", message: new RequestConflictError(existing).message });
+      }
+    }
+    return found;
   }
 
   async function create(input: CreateRequestInput): Promise<CreatedRequest> {
@@ -671,6 +745,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
 
   return {
     create,
+    findInputProblems,
     attachMessage,
     approve,
     reject,
