@@ -1,0 +1,251 @@
+import { describe, expect, it } from "vitest";
+import type { DkimCheckResult } from "../../../src/dkim/check.js";
+import type { DkimRequest, RequestState } from "../../../src/requests/model.js";
+import { checkResultMessage } from "../../../src/slack/ui/check-result.js";
+import { helpText } from "../../../src/slack/ui/help.js";
+import {
+  alreadyHandledText,
+  badCommandText,
+  botNotInChannelText,
+  channelNotAllowedText,
+  dnsNotLiveText,
+  keyChangedText,
+  notApproverText,
+  refusalText,
+  selfApprovalText,
+} from "../../../src/slack/ui/refusal.js";
+import { STATE_BADGES } from "../../../src/slack/ui/state-badge.js";
+import { statusMessage } from "../../../src/slack/ui/status.js";
+
+const NOW = new Date("2026-11-03T13:00:00.000Z");
+
+function makeRequest(overrides: Partial<DkimRequest> = {}): DkimRequest {
+  return {
+    id: "r7k2m9",
+    domain: "example.com",
+    selector: "s202611",
+    bits: 2048,
+    usernames: ["example.com"],
+    testing: false,
+    reason: null,
+    ticket: null,
+    requesterId: "U0REQUESTER",
+    channelId: "C0CHANNEL",
+    messageTs: "1762165200.000100",
+    publicKeyBase64: "",
+    fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+    recordValue: "",
+    state: "pending",
+    progress: { certificateInstalled: false, enabledUsernames: [] },
+    lastDnsCheck: null,
+    decidedBy: null,
+    decidedAt: null,
+    rejectReason: null,
+    lastError: null,
+    createdAt: "2026-11-03T10:00:00.000Z",
+    updatedAt: "2026-11-03T10:00:00.000Z",
+    ...overrides,
+  };
+}
+
+describe("helpText", () => {
+  const base = {
+    approvers: ["U0ALICE", "S0OPS"],
+    allowSelfApproval: false,
+    requireDns: true,
+    dryRun: false,
+    defaultBits: 2048 as const,
+    requestTtlDays: 14,
+    now: NOW,
+  };
+
+  it("gives the grammar with examples, the selector rule and who may approve", () => {
+    const text = helpText(base);
+    expect(text).toContain("/dkim setup &lt;domain&gt; [selector=&lt;s&gt;]");
+    expect(text).toContain("`/dkim setup example.com`");
+    expect(text).toContain("/dkim status");
+    expect(text).toContain("/dkim check");
+    expect(text).toContain("s + the year and month in UTC, e.g. `s202611`");
+    expect(text).toContain("<@U0ALICE> and <!subteam^S0OPS>");
+    expect(text).toContain("may not approve their own request");
+    expect(text).toContain("live and matches");
+    expect(text).not.toContain("DRY RUN");
+    // Raw angle brackets would be read by Slack as links or mentions.
+    expect(text.replace(/<(@U|!subteam\^S|#C)[A-Z0-9]+>/g, "")).not.toMatch(/[<>]/);
+  });
+
+  it("follows the configuration", () => {
+    const text = helpText({
+      ...base,
+      allowSelfApproval: true,
+      requireDns: false,
+      dryRun: true,
+      allowedChannels: ["C0OPS"],
+      command: "/dkim-test",
+    });
+    expect(text).toContain("may approve their own request");
+    expect(text).toContain("whether or not the TXT record is live");
+    expect(text).toContain("DRY RUN");
+    expect(text).toContain("<#C0OPS>");
+    expect(text).toContain("/dkim-test setup");
+  });
+});
+
+describe("statusMessage", () => {
+  it("says when there is nothing, and how to start", () => {
+    const empty = statusMessage([], { now: NOW });
+    expect(empty.text).toContain("No DKIM requests yet");
+    expect(empty.text).toContain("/dkim setup &lt;domain&gt;");
+    expect(statusMessage([], { now: NOW, domain: "example.org" }).text).toContain(
+      "for *example.org*",
+    );
+  });
+
+  it("lists open and recent requests with state, DNS, age and link", () => {
+    const message = statusMessage(
+      [
+        {
+          request: makeRequest({
+            lastDnsCheck: {
+              status: "live",
+              problemCode: null,
+              summary: "Live and matches the key.",
+              checkedAt: "2026-11-03T12:00:00.000Z",
+            },
+          }),
+          permalink: "https://example.slack.com/archives/C0CHANNEL/p1762165200000100",
+        },
+        {
+          request: makeRequest({
+            id: "b2",
+            domain: "example.net",
+            state: "active",
+            createdAt: "2026-10-30T13:00:00.000Z",
+          }),
+        },
+      ],
+      { now: NOW },
+    );
+    const text = JSON.stringify(message.blocks);
+    expect(text).toContain("*Open*");
+    expect(text).toContain("*Recent*");
+    expect(text).toContain(`${STATE_BADGES.pending.emoji} ${STATE_BADGES.pending.label}`);
+    expect(text).toContain(`${STATE_BADGES.active.emoji} ${STATE_BADGES.active.label}`);
+    expect(text).toContain("Live and matches the key.");
+    expect(text).toContain("3 h ago");
+    expect(text).toContain("4 d ago");
+    expect(text).toContain(
+      "<https://example.slack.com/archives/C0CHANNEL/p1762165200000100|request message>",
+    );
+    expect(message.text).toBe("DKIM requests: 1 open, 1 recent");
+  });
+
+  it("stays within limits with many requests", () => {
+    const entries = Array.from({ length: 500 }, (_, i) => ({
+      request: makeRequest({ id: `r${i}`, domain: `${"d".repeat(60)}${i}.example.com` }),
+    }));
+    const message = statusMessage(entries, { now: NOW });
+    expect(message.blocks.length).toBeLessThanOrEqual(50);
+    for (const block of message.blocks) {
+      if (block.type === "section") expect(block.text?.text.length).toBeLessThanOrEqual(3000);
+    }
+    expect(JSON.stringify(message.blocks)).toContain("more not shown");
+  });
+});
+
+describe("checkResultMessage", () => {
+  it("shows the name, status, the strings with their lengths and the problems", () => {
+    const result: DkimCheckResult = {
+      name: "s202611._domainkey.example.com",
+      status: "wrong",
+      matches: false,
+      problems: [
+        { code: "truncated", severity: "error", message: "The record is cut short." },
+        { code: "testing-flag", severity: "warning", message: "The record has t=y." },
+      ],
+      published: [["v=DKIM1; k=rsa; t=y; ", "p=MIIBIjAN"]],
+      summary: "Published, but the key is cut short.",
+    };
+    const message = checkResultMessage(result);
+    const text = JSON.stringify(message.blocks);
+    expect(text).toContain("s202611._domainkey.example.com");
+    expect(text).toContain("Published, but wrong");
+    expect(text).toContain("2 strings (21 + 10 = 31 characters)");
+    expect(text).toContain('1. \\"v=DKIM1; k=rsa; t=y; \\"');
+    expect(text).toContain(":x: The record is cut short.");
+    expect(text).toContain(":warning: The record has t=y.");
+    expect(message.text).toContain("Published, but the key is cut short.");
+  });
+
+  it("says when nothing is published, and escapes what DNS returns", () => {
+    const missing = checkResultMessage({
+      name: "s1._domainkey.example.com",
+      status: "missing",
+      matches: null,
+      problems: [],
+      published: [],
+      summary: "No DKIM record is published yet.",
+    });
+    expect(JSON.stringify(missing.blocks)).toContain("Nothing is published at this name.");
+
+    const hostile = checkResultMessage({
+      name: "s1._domainkey.example.com",
+      status: "wrong",
+      matches: null,
+      problems: [],
+      published: [["<!channel> ```", "&".repeat(3000)]],
+      summary: "Published, but the record cannot be read.",
+    });
+    const text = JSON.stringify(hostile.blocks);
+    expect(text).not.toContain("<!channel>");
+    for (const block of hostile.blocks) {
+      if (block.type === "section") expect(block.text?.text.length).toBeLessThanOrEqual(3000);
+    }
+  });
+});
+
+describe("refusals", () => {
+  it("say why, in short sentences", () => {
+    expect(notApproverText(["U0ALICE", "S0OPS"])).toContain("<@U0ALICE> and <!subteam^S0OPS>");
+    expect(selfApprovalText()).toContain("someone else must approve");
+    expect(
+      dnsNotLiveText("No DKIM record is published yet.", "s1._domainkey.example.com"),
+    ).toContain("No DKIM record is published yet.");
+    expect(keyChangedText()).toContain("Nothing was applied");
+    expect(channelNotAllowedText(["C0OPS", "C0MAIL"])).toBe(
+      "/dkim works only in <#C0OPS> and <#C0MAIL>.",
+    );
+    expect(botNotInChannelText()).toContain("/invite @dkim-bot");
+    expect(badCommandText('Unknown subcommand "x".')).toContain('Unknown subcommand "x".');
+  });
+
+  it.each([
+    ["applying", "Already approved by <@U0APPROVER>"],
+    ["active", "Already approved by <@U0APPROVER>"],
+    ["failed", "Already approved by <@U0APPROVER>"],
+    ["rejected", "Already rejected by <@U0APPROVER>"],
+    ["cancelled", "Already cancelled by <@U0APPROVER>"],
+    ["expired", "expired"],
+  ] as [RequestState, string][])("already handled (%s) says who and when", (state, expected) => {
+    const text = alreadyHandledText(
+      makeRequest({ state, decidedBy: "U0APPROVER", decidedAt: "2026-11-03T11:00:00.000Z" }),
+    );
+    expect(text).toContain(expected);
+    expect(text).toContain("<!date^");
+  });
+
+  it("map every service refusal reason to a sentence", () => {
+    const request = makeRequest();
+    for (const reason of [
+      "not-approver",
+      "approver-lookup-failed",
+      "self-approval",
+      "fingerprint-mismatch",
+      "dns-not-ready",
+      "already-handled",
+      "not-requester",
+    ] as const) {
+      expect(refusalText(reason, request, { approvers: ["U0A"] }).length).toBeGreaterThan(10);
+    }
+  });
+});

@@ -1,0 +1,328 @@
+import type { Button, KnownBlock, SectionBlock } from "@slack/types";
+import { beforeAll, describe, expect, it } from "vitest";
+import { generateKeyPair, type KeyBits } from "../../../src/dkim/keys.js";
+import { buildRecordValue, splitIntoStrings } from "../../../src/dkim/record.js";
+import {
+  type DkimRequest,
+  REQUEST_STATES,
+  type RecordToPublish,
+  type RequestState,
+  recordNameOf,
+} from "../../../src/requests/model.js";
+import { ACTION_IDS, BLOCK_IDS, decodeActionValue } from "../../../src/slack/ui/ids.js";
+import { requestMessage } from "../../../src/slack/ui/request-message.js";
+import { STATE_BADGES } from "../../../src/slack/ui/state-badge.js";
+
+interface Keyed {
+  request: DkimRequest;
+  record: RecordToPublish;
+}
+
+const keys = new Map<KeyBits, Keyed>();
+
+beforeAll(async () => {
+  // Real keys, so the record values have the real lengths (a 4096-bit value is ~740 characters).
+  for (const bits of [1024, 2048, 4096] as const) {
+    const pair = await generateKeyPair(bits);
+    const value = buildRecordValue(pair.publicKeyBase64);
+    const request = makeRequest({
+      bits,
+      publicKeyBase64: pair.publicKeyBase64,
+      fingerprint: pair.fingerprint,
+      recordValue: value,
+    });
+    keys.set(bits, {
+      request,
+      record: { name: recordNameOf(request), value, strings: splitIntoStrings(value) },
+    });
+  }
+});
+
+function keyed(bits: KeyBits = 2048): Keyed {
+  const found = keys.get(bits);
+  if (found === undefined) throw new Error("keys not generated");
+  return found;
+}
+
+function makeRequest(overrides: Partial<DkimRequest> = {}): DkimRequest {
+  return {
+    id: "r7k2m9",
+    domain: "example.com",
+    selector: "s202611",
+    bits: 2048,
+    usernames: ["example.com"],
+    testing: false,
+    reason: null,
+    ticket: null,
+    requesterId: "U0REQUESTER",
+    channelId: "C0CHANNEL",
+    messageTs: "1762165200.000100",
+    publicKeyBase64: "",
+    fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+    recordValue: "v=DKIM1; k=rsa; p=",
+    state: "pending",
+    progress: { certificateInstalled: false, enabledUsernames: [] },
+    lastDnsCheck: null,
+    decidedBy: null,
+    decidedAt: null,
+    rejectReason: null,
+    lastError: null,
+    createdAt: "2026-11-03T10:00:00.000Z",
+    updatedAt: "2026-11-03T10:00:00.000Z",
+    ...overrides,
+  };
+}
+
+function render(state: RequestState, overrides: Partial<DkimRequest> = {}, dryRun = false) {
+  const { request, record } = keyed();
+  return requestMessage({ ...request, state, ...overrides }, { dryRun, record });
+}
+
+function buttons(blocks: KnownBlock[]): Button[] {
+  return blocks.flatMap((block) =>
+    block.type === "actions"
+      ? block.elements.filter((element): element is Button => element.type === "button")
+      : [],
+  );
+}
+
+function allText(blocks: KnownBlock[]): string {
+  return JSON.stringify(blocks);
+}
+
+function sectionTexts(blocks: KnownBlock[]): string[] {
+  return blocks
+    .filter((block): block is SectionBlock => block.type === "section")
+    .flatMap((block) => [block.text?.text ?? "", ...(block.fields ?? []).map((f) => f.text)]);
+}
+
+/** Slack's documented limits for what these messages use. */
+function expectWithinLimits(blocks: KnownBlock[]): void {
+  expect(blocks.length).toBeLessThanOrEqual(50);
+  for (const block of blocks) {
+    if (block.type === "section") {
+      expect(block.text?.text.length ?? 0).toBeLessThanOrEqual(3000);
+      expect(block.fields?.length ?? 0).toBeLessThanOrEqual(10);
+      for (const f of block.fields ?? []) expect(f.text.length).toBeLessThanOrEqual(2000);
+    }
+    if (block.type === "context") {
+      expect(block.elements.length).toBeLessThanOrEqual(10);
+      for (const element of block.elements) {
+        if (element.type === "mrkdwn") expect(element.text.length).toBeLessThanOrEqual(2000);
+      }
+    }
+  }
+  for (const b of buttons(blocks)) {
+    expect(b.text.text.length).toBeLessThanOrEqual(75);
+    expect(b.value?.length ?? 0).toBeLessThanOrEqual(2000);
+    if (b.confirm !== undefined) {
+      expect(b.confirm.text.text.length).toBeLessThanOrEqual(300);
+      expect(b.confirm.title?.text.length ?? 0).toBeLessThanOrEqual(100);
+    }
+  }
+}
+
+describe("requestMessage buttons by state", () => {
+  it("pending offers Check DNS, Approve (primary, confirmed) and Reject (danger)", () => {
+    const message = render("pending");
+    const shown = buttons(message.blocks);
+    expect(shown.map((b) => b.action_id)).toEqual([
+      ACTION_IDS.checkDns,
+      ACTION_IDS.approve,
+      ACTION_IDS.reject,
+    ]);
+    const approve = shown.find((b) => b.action_id === ACTION_IDS.approve);
+    expect(approve?.style).toBe("primary");
+    expect(approve?.confirm?.text.text).toContain("example.com");
+    expect(approve?.confirm?.text.text).toContain(keyed().request.fingerprint);
+    expect(shown.find((b) => b.action_id === ACTION_IDS.reject)?.style).toBe("danger");
+    const actions = message.blocks.find((block) => block.type === "actions");
+    expect(actions?.block_id).toBe(BLOCK_IDS.requestActions);
+  });
+
+  it("Approve carries the request id and the fingerprint shown; the others the id alone", () => {
+    const shown = buttons(render("pending").blocks);
+    const { request } = keyed();
+    for (const b of shown) {
+      const value = decodeActionValue(b.value);
+      expect(value?.requestId).toBe(request.id);
+      expect(value?.fingerprint).toBe(
+        b.action_id === ACTION_IDS.approve ? request.fingerprint : undefined,
+      );
+    }
+  });
+
+  it("failed offers Retry and Check DNS, and shows the API's own error text", () => {
+    const message = render("failed", {
+      decidedBy: "U0APPROVER",
+      decidedAt: "2026-11-03T11:00:00.000Z",
+      lastError: "ERROR: Unknown domain example.com",
+      progress: { certificateInstalled: true, enabledUsernames: [] },
+    });
+    expect(buttons(message.blocks).map((b) => b.action_id)).toEqual([
+      ACTION_IDS.retry,
+      ACTION_IDS.checkDns,
+    ]);
+    expect(allText(message.blocks)).toContain("> ERROR: Unknown domain example.com");
+    expect(allText(message.blocks)).toContain("Certificate installed");
+  });
+
+  it("applying has no buttons and says it is applying", () => {
+    const message = render("applying", { decidedBy: "U0APPROVER" });
+    expect(buttons(message.blocks)).toEqual([]);
+    expect(message.blocks.some((block) => block.type === "actions")).toBe(false);
+    expect(allText(message.blocks)).toContain("Applying…");
+  });
+
+  it.each([
+    ["active", "Approved by <@U0APPROVER>"],
+    ["rejected", "Rejected* by <@U0APPROVER>"],
+    ["cancelled", "Cancelled* by <@U0REQUESTER>"],
+    ["expired", "Expired*"],
+  ] as const)("%s has no buttons and says the outcome, who and when", (state, outcome) => {
+    const decidedBy =
+      state === "cancelled" ? "U0REQUESTER" : state === "expired" ? "system" : "U0APPROVER";
+    const message = render(state, {
+      decidedBy,
+      decidedAt: "2026-11-04T09:30:00.000Z",
+      rejectReason: state === "rejected" ? "Wrong selector, use s202612" : null,
+    });
+    expect(buttons(message.blocks)).toEqual([]);
+    expect(message.blocks.some((block) => block.type === "actions")).toBe(false);
+    const text = allText(message.blocks);
+    expect(text).toContain(outcome);
+    expect(text).toContain(`<!date^${Date.parse("2026-11-04T09:30:00.000Z") / 1000}^`);
+    if (state === "rejected") expect(text).toContain("> Wrong selector, use s202612");
+  });
+
+  it("every state starts with its badge and the domain and requester", () => {
+    for (const state of REQUEST_STATES) {
+      const first = render(state).blocks[0];
+      const text = first?.type === "section" ? (first.text?.text ?? "") : "";
+      const badge = STATE_BADGES[state];
+      expect(text.startsWith(`${badge.emoji} *${badge.label}*`)).toBe(true);
+      expect(text).toContain("example.com");
+      expect(text).toContain("<@U0REQUESTER>");
+    }
+  });
+});
+
+describe("requestMessage content", () => {
+  it("shows selector, key size, fingerprint, outgoing users and DNS status", () => {
+    const message = render("pending", {
+      usernames: ["mailer@example.com", "news@example.com"],
+      lastDnsCheck: {
+        status: "wrong",
+        problemCode: "truncated",
+        summary: "Published, but the key is cut short.",
+        checkedAt: "2026-11-03T10:42:00.000Z",
+      },
+    });
+    const fields = sectionTexts(message.blocks).join("\n");
+    expect(fields).toContain("`s202611`");
+    expect(fields).toContain("2048-bit RSA");
+    expect(fields).toContain(`\`${keyed().request.fingerprint}\``);
+    expect(fields).toContain("`mailer@example.com` and `news@example.com`");
+    expect(fields).toContain("Published, but the key is cut short.");
+    expect(fields).toContain("10:42 UTC");
+  });
+
+  it("says DNS is not checked yet, and the next steps, before any check", () => {
+    const text = sectionTexts(render("pending").blocks).join("\n");
+    expect(text).toContain("Not checked yet");
+    expect(text).toContain("1. Publish the TXT record below. 2. An approver clicks *Approve*");
+    expect(text).toContain("(the domain itself)");
+  });
+
+  it("gives a plain fallback text for notifications", () => {
+    expect(render("pending").text).toBe(
+      "DKIM setup for example.com requested by <@U0REQUESTER>: publish the TXT record, then approve",
+    );
+    expect(render("active").text).toContain("active");
+  });
+
+  it.each([1024, 2048, 4096] as const)(
+    "a %i-bit record appears whole and as quoted strings of at most 255 characters",
+    (bits) => {
+      const { request, record } = keyed(bits);
+      const message = requestMessage(request, { dryRun: false, record });
+      const texts = sectionTexts(message.blocks);
+      expect(texts.some((t) => t.includes(`\`\`\`${record.name}\`\`\``))).toBe(true);
+      expect(texts.some((t) => t.includes(`\`\`\`${record.value}\`\`\``))).toBe(true);
+
+      const zone = texts.find((t) => t.startsWith("*Zone-file form*"));
+      const inside = /```([\s\S]*)```/.exec(zone ?? "")?.[1] ?? "";
+      const strings = [...inside.matchAll(/"([^"]*)"/g)].map((m) => m[1] ?? "");
+      expect(strings.length).toBeGreaterThan(bits === 1024 ? 0 : 1);
+      for (const s of strings) expect(s.length).toBeLessThanOrEqual(255);
+      expect(strings.join("")).toBe(record.value);
+      expect(allText(message.blocks)).toContain("Route 53");
+      expectWithinLimits(message.blocks);
+    },
+  );
+
+  it("marks DRY RUN only in a dry run", () => {
+    const dry = render("pending", {}, true);
+    expect(allText(dry.blocks)).toContain(
+      "*DRY RUN*: no SpamExperts cluster is configured; Approve shows the calls it would make and changes nothing.",
+    );
+    expect(dry.text.startsWith("DRY RUN")).toBe(true);
+    const approve = buttons(dry.blocks).find((b) => b.action_id === ACTION_IDS.approve);
+    expect(approve?.confirm?.text.text).toContain("DRY RUN");
+
+    const real = render("pending", {}, false);
+    expect(allText(real.blocks)).not.toContain("DRY RUN");
+    expect(real.text).not.toContain("DRY RUN");
+  });
+
+  it("stays within Block Kit limits with a 4096-bit key, many users and long texts", () => {
+    const { request, record } = keyed(4096);
+    const long = "x".repeat(5000);
+    for (const state of REQUEST_STATES) {
+      const message = requestMessage(
+        {
+          ...request,
+          state,
+          domain: `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(57)}.com`,
+          usernames: Array.from(
+            { length: 300 },
+            (_, i) => `user${i}@${"m".repeat(40)}.example.com`,
+          ),
+          reason: long,
+          ticket: long,
+          lastError: long,
+          rejectReason: long,
+          decidedBy: "U0APPROVER",
+          decidedAt: "2026-11-04T09:30:00.000Z",
+          lastDnsCheck: {
+            status: "wrong",
+            problemCode: "different-key",
+            summary: long,
+            checkedAt: "2026-11-03T10:42:00.000Z",
+          },
+        },
+        { dryRun: true, record },
+      );
+      expectWithinLimits(message.blocks);
+      expect(allText(message.blocks)).not.toContain("x".repeat(1600));
+    }
+  });
+
+  it("escapes text from people so it cannot ping or link", () => {
+    const message = render("rejected", {
+      decidedBy: "U0APPROVER",
+      rejectReason: "<!channel> see <https://evil.example|here> & more",
+    });
+    const text = allText(message.blocks);
+    expect(text).not.toContain("<!channel>");
+    expect(text).toContain("&lt;!channel&gt;");
+  });
+
+  it("shows the record only while its key is in use", () => {
+    const { record } = keyed();
+    for (const state of ["rejected", "cancelled", "expired"] as const) {
+      expect(allText(render(state).blocks)).not.toContain(record.value);
+    }
+    expect(allText(render("active").blocks)).toContain(record.value);
+  });
+});
