@@ -135,6 +135,36 @@ describe("create", () => {
     expect(await h.service.list()).toEqual([]);
   });
 
+  it("finds every input problem at once for a form, and a clash, without making a key", async () => {
+    const h = harness();
+    const problems = h.service.findInputProblems(
+      input({
+        domain: "exa mple.com",
+        selector: "-s",
+        bits: 3000,
+        usernames: ["a b", "ok@example.com"],
+      }),
+    );
+    expect(problems.map((problem) => problem.field)).toEqual([
+      "domain",
+      "selector",
+      "bits",
+      "user",
+    ]);
+    expect(problems.every((problem) => problem.message.length > 0)).toBe(true);
+    expect(h.service.findInputProblems(input())).toEqual([]);
+    const { request } = await h.service.create(input());
+    expect(h.service.findInputProblems(input())).toEqual([
+      {
+        field: "selector",
+        message: expect.stringContaining(
+          `Request ${request.id} for s1._domainkey.example.com is still open`,
+        ),
+      },
+    ]);
+    expect(h.generated).toHaveLength(1);
+  });
+
   it("says why a key size is refused", async () => {
     const h = harness();
     await expect(h.service.create(input({ bits: 3000 }))).rejects.toThrow(
