@@ -33,7 +33,8 @@ export function selfApprovalText(): string {
 }
 
 export function dnsNotLiveText(summary: string, recordName: string): string {
-  return `Not approved yet: the TXT record at ${inlineCode(recordName)} is not live and matching. ${escapeText(clip(summary, 500))} Publish it as shown on the request, then click Approve again.`;
+  const verdict = summary.trim() === "" ? "" : ` ${escapeText(clip(summary.trim(), 500))}`;
+  return `Not approved yet: the TXT record at ${inlineCode(recordName)} is not live and matching.${verdict} Publish it as shown on the request, then click Approve again.`;
 }
 
 export function keyChangedText(): string {

@@ -5,6 +5,7 @@
  */
 import type { KnownBlock } from "@slack/types";
 import type { AuditDetails, AuditEvent, DkimRequest } from "../../requests/model.js";
+import { describeCall } from "../../spamexperts/dry-run.js";
 import {
   actorText,
   clip,
@@ -21,14 +22,17 @@ import { button } from "./request-message.js";
 import { STATE_BADGES } from "./state-badge.js";
 
 /**
- * The detail keys read here; the service writes them. All optional: a reply reads well
- * without them.
+ * The detail keys read here (requests/service.ts writes them). All optional: a reply reads
+ * well without them.
  * - `summary`: the DNS verdict sentence (dns-live, dns-problem)
  * - `message`: the sentence of the first DNS problem (dns-problem)
+ * - `dns`: the DNS verdict at the click (approved)
  * - `call`: the API call, e.g. `api_set_dkim_selector` (certificate-installed, selector-enabled, failed)
  * - `username`: the outgoing user (selector-enabled, failed)
- * - `apiText`: the API's own response text (certificate-installed, selector-enabled, failed)
- * - `error`: a plain explanation when there is no API text (failed)
+ * - `text` or `apiText`: the API's own response text (certificate-installed, selector-enabled, failed)
+ * - `dryRun`: the call was only recorded (certificate-installed, selector-enabled, active)
+ * - `step`: where applying stopped, "certificate" or "selector for <user>" (failed)
+ * - `error`: the explanation of a failure, the API's words included (failed)
  * - `description`: the call as it would have been made, without secrets (dry run)
  * - `reason`: the reason given (rejected, cancelled)
  * - `ttlDays`: how long the request could wait (expired)
@@ -36,9 +40,12 @@ import { STATE_BADGES } from "./state-badge.js";
 export const EVENT_DETAIL_KEYS = [
   "summary",
   "message",
+  "dns",
   "call",
   "username",
+  "text",
   "apiText",
+  "step",
   "error",
   "description",
   "reason",
@@ -101,8 +108,10 @@ interface Described {
   lines: string[];
 }
 
-function describe(event: AuditEvent, request: DkimRequest, dryRun: boolean): Described {
+function describe(event: AuditEvent, request: DkimRequest, dryRunMode: boolean): Described {
   const details = event.details;
+  // The event knows best whether its call was only recorded; the mode covers older events.
+  const dryRun = dryRunMode || details.dryRun === true;
   const domain = `*${escapeText(request.domain)}*`;
   const selector = inlineCode(request.selector);
   switch (event.kind) {
@@ -133,14 +142,24 @@ function describe(event: AuditEvent, request: DkimRequest, dryRun: boolean): Des
       return {
         emoji: ":+1:",
         title: "Approved",
-        lines: [dryRun ? "DRY RUN: the calls are only shown, nothing changes." : ""],
+        lines: [
+          text(details, "dns") === undefined ? "" : `DNS: ${sentence(details, "dns")}`,
+          dryRun ? "DRY RUN: the calls are only shown, nothing changes." : "",
+        ],
       };
     case "certificate-installed":
       return dryRun
         ? {
             emoji: ":construction:",
             title: "DRY RUN: certificate not installed",
-            lines: wouldHaveCalled(details, "api_set_dkim_certificate"),
+            lines: wouldHaveCalled(
+              details,
+              describeCall("api_set_dkim_certificate", {
+                domain: request.domain,
+                certificate: `[redacted: ${request.bits}-bit RSA private key, ${request.fingerprint}]`,
+                selector: request.selector,
+              }),
+            ),
           }
         : {
             emoji: ":closed_lock_with_key:",
@@ -157,7 +176,14 @@ function describe(event: AuditEvent, request: DkimRequest, dryRun: boolean): Des
         ? {
             emoji: ":construction:",
             title: `DRY RUN: signing not enabled${forUser}`,
-            lines: wouldHaveCalled(details, "api_set_dkim_selector"),
+            lines: wouldHaveCalled(
+              details,
+              describeCall("api_set_dkim_selector", {
+                domain: request.domain,
+                selector: request.selector,
+                username: user ?? request.domain,
+              }),
+            ),
           }
         : {
             emoji: ":pencil2:",
@@ -178,12 +204,7 @@ function describe(event: AuditEvent, request: DkimRequest, dryRun: boolean): Des
         ],
       };
     case "failed": {
-      const call = text(details, "call");
-      const user = text(details, "username");
-      const what =
-        call === undefined
-          ? "Applying stopped."
-          : `${inlineCode(call)}${user === undefined ? "" : ` for ${inlineCode(clip(user, 254))}`} failed.`;
+      const what = failedStep(details);
       const error = text(details, "error");
       const said = apiSaid(details);
       return {
@@ -229,6 +250,24 @@ function describe(event: AuditEvent, request: DkimRequest, dryRun: boolean): Des
   }
 }
 
+/** Which step failed, from `call` and `username`, or from the service's `step`. */
+function failedStep(details: AuditDetails): string {
+  const call = text(details, "call");
+  const user = text(details, "username");
+  if (call !== undefined) {
+    return `${inlineCode(call)}${user === undefined ? "" : ` for ${inlineCode(clip(user, 254))}`} failed.`;
+  }
+  const step = text(details, "step");
+  if (step === "certificate") return "Installing the certificate failed.";
+  const selectorFor = step?.match(/^selector for (.+)$/s)?.[1];
+  if (selectorFor !== undefined) {
+    return `Enabling signing for ${inlineCode(clip(selectorFor, 254))} failed.`;
+  }
+  return step === undefined
+    ? "Applying stopped."
+    : `Applying stopped at: ${escapeText(clip(step, 300))}.`;
+}
+
 function badge(state: "active" | "failed" | "rejected" | "cancelled" | "expired") {
   const { emoji, label } = STATE_BADGES[state];
   return { emoji, title: label };
@@ -244,7 +283,7 @@ function text(details: AuditDetails, key: (typeof EVENT_DETAIL_KEYS)[number]): s
 
 const LOOKS_LIKE_KEY = /-----BEGIN|PRIVATE KEY-----|MII[A-Za-z0-9+/]{60}/;
 
-function sentence(details: AuditDetails, key: "summary" | "message"): string {
+function sentence(details: AuditDetails, key: (typeof EVENT_DETAIL_KEYS)[number]): string {
   const value = text(details, key);
   return value === undefined ? "" : escapeText(clip(value, MAX_SENTENCE));
 }
@@ -255,15 +294,14 @@ function callOf(details: AuditDetails, fallback: string): string {
 
 /** The API's own words, quoted so nobody mistakes them for the bot's. */
 function apiSaid(details: AuditDetails): string[] {
-  const said = text(details, "apiText");
+  const said = text(details, "apiText") ?? text(details, "text");
   return said === undefined ? [] : ["The API said:", quoteLines(clip(said, MAX_API_TEXT))];
 }
 
-function wouldHaveCalled(details: AuditDetails, call: string): string[] {
-  const description = text(details, "description");
-  return description === undefined
-    ? [`Would have called ${inlineCode(callOf(details, call))}.`]
-    : ["Would have called:", codeBlock(clip(description, MAX_API_TEXT))];
+/** The event's own description of the call, else one made from the request's public facts. */
+function wouldHaveCalled(details: AuditDetails, described: string): string[] {
+  const description = text(details, "description") ?? described;
+  return ["Would have called:", codeBlock(clip(description, MAX_API_TEXT))];
 }
 
 function reasonLines(details: AuditDetails): string {

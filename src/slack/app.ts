@@ -1,0 +1,87 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type AnyMiddlewareArgs, App, type LogLevel, type Middleware } from "@slack/bolt";
+import type { Config } from "../config.js";
+import type { AppLogger } from "../logger.js";
+import { type ListenerDeps, registerListeners } from "./listeners/index.js";
+
+/**
+ * Builds the Bolt app without starting it (tests start it on an ephemeral port; main.ts on
+ * PORT). HTTP mode unless SLACK_APP_TOKEN is set, then Socket Mode. In HTTP mode Bolt verifies
+ * every request's signature and timestamp before any listener runs.
+ */
+export interface SlackApp {
+  app: App;
+  /** Starts listening; in HTTP mode resolves with the port actually bound. */
+  start(): Promise<{ mode: "http" | "socket"; port?: number }>;
+  stop(): Promise<void>;
+}
+
+export function createApp(config: Config, deps: ListenerDeps & { logger: AppLogger }): SlackApp {
+  const appToken = config.slack.appToken;
+  const healthBody = JSON.stringify({ status: "ok", dryRun: deps.dryRun });
+  const app = new App({
+    token: config.slack.botToken,
+    logger: deps.logger,
+    logLevel: deps.logger.getLevel() as LogLevel,
+    clientOptions: { slackApiUrl: config.slack.apiUrl },
+    ...(appToken !== undefined
+      ? { socketMode: true, appToken }
+      : {
+          signingSecret: config.slack.signingSecret ?? "",
+          endpoints: "/slack/events",
+          customRoutes: [
+            {
+              path: "/healthz",
+              method: ["GET"],
+              handler: (_req, res) => {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.end(healthBody);
+              },
+            },
+          ],
+        }),
+  });
+
+  app.use(ignoreSlackRetries(deps.logger));
+  registerListeners(app, deps);
+  app.error(async (error) => {
+    deps.logger.event("error", "A Slack listener failed", { error });
+  });
+
+  let server: Server | undefined;
+  return {
+    app,
+    async start() {
+      if (appToken !== undefined) {
+        await app.start();
+        return { mode: "socket" };
+      }
+      server = (await app.start(config.slack.port)) as Server;
+      return { mode: "http", port: (server.address() as AddressInfo).port };
+    },
+    async stop() {
+      await app.stop();
+    },
+  };
+}
+
+/**
+ * Slack resends a request it thinks went unanswered (X-Slack-Retry-Num). We always ack within
+ * the 3 seconds, so a retry means the first delivery is being handled already: ack it and
+ * do nothing more, so a command or click never acts twice.
+ */
+function ignoreSlackRetries(logger: AppLogger): Middleware<AnyMiddlewareArgs> {
+  return async (args) => {
+    const { context, next } = args;
+    if (context.retryNum === undefined) {
+      await next();
+      return;
+    }
+    logger.event("info", "Ignored a retried delivery from Slack", {
+      retryNum: context.retryNum,
+      retryReason: context.retryReason,
+    });
+    if ("ack" in args && typeof args.ack === "function") await args.ack();
+  };
+}

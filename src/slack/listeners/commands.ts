@@ -1,0 +1,177 @@
+import type { AllMiddlewareArgs, App, SlackCommandMiddlewareArgs } from "@slack/bolt";
+import { isLiveAndMatching } from "../../dkim/check.js";
+import { defaultSelector, normaliseDomain, normaliseSelector } from "../../dkim/names.js";
+import { parseDkimCommand } from "../command-parser.js";
+import { checkResultMessage } from "../ui/check-result.js";
+import { helpText } from "../ui/help.js";
+import { badCommandText, channelNotAllowedText } from "../ui/refusal.js";
+import { setupModal } from "../ui/setup-modal.js";
+import { statusMessage } from "../ui/status.js";
+import type { ListenerDeps } from "./index.js";
+import { type Audience, errorText, tell } from "./replies.js";
+import { startRequest } from "./start-request.js";
+
+/** Requests shown by `/dkim status` at most, newest first (each costs one permalink call). */
+const STATUS_LIMIT = 15;
+
+export function registerCommands(app: App, deps: ListenerDeps): void {
+  app.command("/dkim", (args) => handleDkimCommand(deps, args));
+}
+
+/**
+ * `/dkim ...`: parse, ack within Slack's 3 seconds (with the answer itself when it is
+ * instant: help, a usage error), then do the slow part and answer the person who typed.
+ */
+export async function handleDkimCommand(
+  deps: ListenerDeps,
+  { command, ack, respond, client }: AllMiddlewareArgs & SlackCommandMiddlewareArgs,
+): Promise<void> {
+  const { config, service, logger } = deps;
+  const now = deps.clock?.() ?? new Date();
+  const audience: Audience = { userId: command.user_id, channelId: command.channel_id, respond };
+  const allowed = config.allowedChannels;
+  if (allowed !== undefined && !allowed.includes(command.channel_id)) {
+    await ack({
+      response_type: "ephemeral",
+      text: channelNotAllowedText(allowed, command.command),
+    });
+    return;
+  }
+
+  const parsed = parseDkimCommand(command.text, { command: command.command });
+  switch (parsed.kind) {
+    case "error":
+      await ack({
+        response_type: "ephemeral",
+        text: badCommandText(parsed.message, command.command),
+      });
+      return;
+    case "help":
+      await ack({
+        response_type: "ephemeral",
+        text: helpText({
+          command: command.command,
+          approvers: config.approvers,
+          allowSelfApproval: config.allowSelfApproval,
+          requireDns: config.requireDns,
+          dryRun: deps.dryRun,
+          defaultBits: config.defaultBits,
+          requestTtlDays: config.requestTtlDays,
+          allowedChannels: config.allowedChannels,
+          now,
+        }),
+      });
+      return;
+    case "setup-modal":
+      await ack();
+      try {
+        await client.views.open({
+          trigger_id: command.trigger_id,
+          view: setupModal({
+            channelId: command.channel_id,
+            defaultSelector: defaultSelector(now),
+            defaultBits: config.defaultBits,
+          }),
+        });
+      } catch (error) {
+        logger.event("warn", "Could not open the setup form", { error });
+        await tell(
+          client,
+          audience,
+          "The setup form could not be opened (Slack gives 3 seconds). Try again, or type `/dkim setup <domain>`.",
+          logger,
+        );
+      }
+      return;
+    case "setup":
+      await ack();
+      await startRequest(deps, client, audience, {
+        domain: parsed.domain,
+        selector: parsed.selector,
+        bits: parsed.bits,
+        usernames: parsed.users,
+        testing: parsed.testing,
+        reason: parsed.reason,
+        requesterId: command.user_id,
+        channelId: command.channel_id,
+      });
+      return;
+    case "status": {
+      await ack();
+      try {
+        const domain = parsed.domain === undefined ? undefined : normaliseDomain(parsed.domain);
+        const requests = await service.list({
+          limit: STATUS_LIMIT,
+          ...(domain === undefined ? {} : { domain }),
+        });
+        const entries = await Promise.all(
+          requests.map(async (request) => ({
+            request,
+            ...(await permalinkOf(client, request.channelId, request.messageTs)),
+          })),
+        );
+        const options = {
+          ...(domain === undefined ? {} : { domain }),
+          now,
+          command: command.command,
+        };
+        await tell(client, audience, statusMessage(entries, options), logger);
+      } catch (error) {
+        await tell(
+          client,
+          audience,
+          errorText(error, { approvers: config.approvers, logger }),
+          logger,
+        );
+      }
+      return;
+    }
+    case "check": {
+      await ack();
+      try {
+        const domain = normaliseDomain(parsed.domain);
+        const selector =
+          parsed.selector === undefined
+            ? await selectorToCheck(deps, domain, now)
+            : normaliseSelector(parsed.selector);
+        const result = await deps.checkDns(domain, selector);
+        logger.event("info", "DNS checked on request", {
+          domain,
+          selector,
+          status: result.status,
+          live: isLiveAndMatching(result),
+          actor: command.user_id,
+        });
+        await tell(client, audience, checkResultMessage(result), logger);
+      } catch (error) {
+        await tell(
+          client,
+          audience,
+          errorText(error, { approvers: config.approvers, logger }),
+          logger,
+        );
+      }
+      return;
+    }
+  }
+}
+
+/** Without a selector, check the one of the domain's newest request, else today's default. */
+async function selectorToCheck(deps: ListenerDeps, domain: string, now: Date): Promise<string> {
+  const [newest] = await deps.service.list({ domain, limit: 1 });
+  return newest?.selector ?? defaultSelector(now);
+}
+
+async function permalinkOf(
+  client: AllMiddlewareArgs["client"],
+  channel: string,
+  ts: string | null,
+): Promise<{ permalink?: string }> {
+  if (ts === null) return {};
+  try {
+    const result = await client.chat.getPermalink({ channel, message_ts: ts });
+    return typeof result.permalink === "string" ? { permalink: result.permalink } : {};
+  } catch {
+    return {}; // the list is still worth showing without the link
+  }
+}

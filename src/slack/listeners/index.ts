@@ -1,0 +1,25 @@
+import type { App } from "@slack/bolt";
+import type { Config } from "../../config.js";
+import type { DkimCheckResult } from "../../dkim/check.js";
+import type { AppLogger } from "../../logger.js";
+import type { RequestService } from "../../requests/service.js";
+import { registerActions } from "./actions.js";
+import { registerCommands } from "./commands.js";
+import { registerViews } from "./views.js";
+
+/** What every listener may use: the request service and the little of config it shows. */
+export interface ListenerDeps {
+  config: Config;
+  service: RequestService;
+  /** `/dkim check` for any domain, also one the bot did not set up. */
+  checkDns: (domain: string, selector: string) => Promise<DkimCheckResult>;
+  dryRun: boolean;
+  logger: AppLogger;
+  clock?: () => Date;
+}
+
+export function registerListeners(app: App, deps: ListenerDeps): void {
+  registerCommands(app, deps);
+  registerActions(app, deps);
+  registerViews(app, deps);
+}

@@ -1,0 +1,87 @@
+import type {
+  AllMiddlewareArgs,
+  App,
+  SlackViewMiddlewareArgs,
+  ViewSubmitAction,
+} from "@slack/bolt";
+import { CALLBACK_IDS } from "../ui/ids.js";
+import { missingReasonErrors, readRejectForm, readRejectMetadata } from "../ui/reject-modal.js";
+import { formErrors, readSetupForm, readSetupMetadata } from "../ui/setup-modal.js";
+import type { ListenerDeps } from "./index.js";
+import { type Audience, actFor } from "./replies.js";
+import { startRequest } from "./start-request.js";
+
+type SubmitArgs = AllMiddlewareArgs & SlackViewMiddlewareArgs<ViewSubmitAction>;
+
+const FORM_NOT_READ =
+  "This form could not be read (it may come from an older version of the bot). Close it and run /dkim setup again.";
+
+export function registerViews(app: App, deps: ListenerDeps): void {
+  app.view<ViewSubmitAction>(CALLBACK_IDS.setupForm, (args) => handleSetupSubmission(deps, args));
+  app.view<ViewSubmitAction>(CALLBACK_IDS.rejectForm, (args) => handleRejectSubmission(deps, args));
+}
+
+/**
+ * The setup form. Field problems go back inline on the form (response_action "errors"), which
+ * must happen inside the ack, so the input is validated before the ack and before any key is made.
+ */
+export async function handleSetupSubmission(deps: ListenerDeps, args: SubmitArgs): Promise<void> {
+  const { ack, view, body, client } = args;
+  const metadata = readSetupMetadata(view.private_metadata);
+  const read = readSetupForm(view.state.values);
+  if (metadata === undefined || !read.ok) {
+    deps.logger.event("warn", "Could not read a setup form submission", {
+      problem: read.ok ? "bad private_metadata" : read.problem,
+    });
+    await ack({
+      response_action: "errors",
+      errors: formErrors([{ field: "domain", message: FORM_NOT_READ }]),
+    });
+    return;
+  }
+  const input = {
+    domain: read.form.domain,
+    selector: read.form.selector,
+    bits: read.form.bits,
+    usernames: read.form.usernames,
+    testing: read.form.testing,
+    reason: read.form.reason,
+    requesterId: body.user.id,
+    channelId: metadata.channelId,
+  };
+  const problems = deps.service.findInputProblems(input);
+  if (problems.length > 0) {
+    await ack({ response_action: "errors", errors: formErrors(problems) });
+    return;
+  }
+  await ack();
+  const audience: Audience = { userId: body.user.id, channelId: metadata.channelId };
+  await startRequest(deps, client, audience, input);
+}
+
+/** The reason for a rejection; blank is sent back to the form. */
+export async function handleRejectSubmission(deps: ListenerDeps, args: SubmitArgs): Promise<void> {
+  const { ack, view, body, client } = args;
+  const metadata = readRejectMetadata(view.private_metadata);
+  const read = readRejectForm(view.state.values);
+  if (read.ok && read.form.reason === "") {
+    await ack({ response_action: "errors", errors: missingReasonErrors() });
+    return;
+  }
+  await ack();
+  if (metadata === undefined || !read.ok) {
+    deps.logger.event("warn", "Could not read a reject form submission", {
+      problem: read.ok ? "bad private_metadata" : read.problem,
+    });
+    return;
+  }
+  const audience: Audience = { userId: body.user.id, channelId: metadata.channelId };
+  await actFor(
+    { service: deps.service, approvers: deps.config.approvers, logger: deps.logger },
+    client,
+    audience,
+    metadata.requestId,
+    () =>
+      deps.service.reject(metadata.requestId, { actorId: body.user.id, reason: read.form.reason }),
+  );
+}
