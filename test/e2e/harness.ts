@@ -1,0 +1,214 @@
+/**
+ * End-to-end harness: the real bot (the built `dist/main.js`, as `npm start` runs it) in a
+ * child process, in HTTP mode on an ephemeral port, wired to local stand-ins only:
+ * SLACK_API_URL -> a fake Slack Web API that records every call, SPAMEXPERTS_URL -> a fake
+ * SpamExperts API, DKIM_DNS_SERVERS -> a real DNS server on loopback. Every log line is kept,
+ * so tests can scan them; the process can be stopped (SIGTERM) or killed (SIGKILL) and started
+ * again on the same DATA_DIR.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type DnsTestServer, startDnsServer } from "../helpers/dns-server.js";
+import { type FakeSlack, startFakeSlack } from "../helpers/fake-slack.js";
+import { type FakeSpamExperts, startFakeSpamExperts } from "../helpers/fake-spamexperts.js";
+import {
+  type BlockActionArgs,
+  type SlackHttpResponse,
+  type SlashCommandArgs,
+  sendBlockAction,
+  sendSlashCommand,
+  sendViewSubmission,
+  type ViewSubmissionArgs,
+} from "../helpers/slack-requests.js";
+
+export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
+export const SIGNING_SECRET = "e2e-signing-secret";
+export const BOT_TOKEN = "xoxb-e2e-bot-token";
+export const SE_USER = "apiuser";
+export const SE_PASSWORD = "s3cret pass+word";
+export const REQUESTER = "UREQUESTER";
+export const APPROVER = "UAPPROVER1";
+export const GROUP = "SAPPROVERS";
+export const GROUP_MEMBER = "UGROUPMEMBER";
+export const OUTSIDER = "UOUTSIDER";
+export const CHANNEL = "CDKIMOPS";
+
+export interface BotProcess {
+  url: string;
+  port: number;
+  /** Every line the process printed, stdout and stderr. */
+  readonly lines: readonly string[];
+  waitForLine(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** SIGTERM, then wait for the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
+}
+
+export interface Harness {
+  slack: FakeSlack;
+  spamExperts: FakeSpamExperts;
+  dns: DnsTestServer;
+  dataDir: string;
+  /** Every line of every bot process started so far. */
+  readonly allLines: readonly string[];
+  startBot(env?: Record<string, string>): Promise<BotProcess>;
+  /** Signed `/dkim` command from `userId` (default the requester) in CHANNEL. */
+  command(text: string, args?: Partial<SlashCommandArgs>): Promise<SlackHttpResponse>;
+  click(args: Partial<BlockActionArgs> & { actionId: string }): Promise<SlackHttpResponse>;
+  submit(
+    args: Partial<ViewSubmissionArgs> & Pick<ViewSubmissionArgs, "callbackId" | "values">,
+  ): Promise<SlackHttpResponse>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  const slack = await startFakeSlack();
+  slack.setUsergroup(GROUP, [GROUP_MEMBER]);
+  const spamExperts = await startFakeSpamExperts({ username: SE_USER, password: SE_PASSWORD });
+  const dns = await startDnsServer();
+  const dataDir = await mkdtemp(join(tmpdir(), "dkim-e2e-"));
+  const allLines: string[] = [];
+  const bots = new Set<ChildProcess>();
+  let current: BotProcess | undefined;
+
+  const baseEnv = (): Record<string, string> => ({
+    PATH: process.env.PATH ?? "",
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    PORT: "0",
+    SLACK_API_URL: slack.apiUrl,
+    SPAMEXPERTS_URL: spamExperts.url,
+    SPAMEXPERTS_USERNAME: SE_USER,
+    SPAMEXPERTS_PASSWORD: SE_PASSWORD,
+    SPAMEXPERTS_TIMEOUT_MS: "2000",
+    DKIM_APPROVERS: `${APPROVER},${GROUP}`,
+    DKIM_DNS_SERVERS: dns.address,
+    DKIM_DEFAULT_BITS: "1024",
+    // Tests ask for DNS checks with the button; the watcher is tested on its own.
+    DKIM_DNS_POLL_SECONDS: "3600",
+    DATA_DIR: dataDir,
+    LOG_LEVEL: "debug",
+  });
+
+  async function startBot(env: Record<string, string> = {}): Promise<BotProcess> {
+    // cwd = DATA_DIR: a developer's own .env in the checkout must not leak into the test.
+    const child = spawn(process.execPath, [MAIN], {
+      cwd: dataDir,
+      env: { ...baseEnv(), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    bots.add(child);
+    const lines: string[] = [];
+    const waiters = new Set<() => void>();
+    const exited = new Promise<number | null>((resolve) => {
+      child.once("exit", (code) => {
+        bots.delete(child);
+        resolve(code);
+        for (const wake of waiters) wake();
+      });
+    });
+    const collect = (stream: NodeJS.ReadableStream) => {
+      let buffer = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => {
+        buffer += chunk;
+        const parts = buffer.split("\n");
+        buffer = parts.pop() ?? "";
+        for (const line of parts) {
+          lines.push(line);
+          allLines.push(line);
+        }
+        for (const wake of waiters) wake();
+      });
+    };
+    if (child.stdout) collect(child.stdout);
+    if (child.stderr) collect(child.stderr);
+
+    function waitForLine(
+      predicate: (line: string) => boolean,
+      timeoutMs = 15_000,
+    ): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = lines.find(predicate);
+          if (found !== undefined) {
+            done();
+            resolve(found);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            done();
+            reject(new Error(`The bot exited before the line came:\n${lines.join("\n")}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`No such line within ${timeoutMs} ms:\n${lines.join("\n")}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    }
+
+    const running = await waitForLine((line) => line.includes('"msg":"dkim-bot is running"'));
+    const port = Number((JSON.parse(running) as { port: number }).port);
+    const bot: BotProcess = {
+      url: `http://127.0.0.1:${port}`,
+      port,
+      lines,
+      waitForLine,
+      async stop() {
+        child.kill("SIGTERM");
+        return exited;
+      },
+      async kill() {
+        child.kill("SIGKILL");
+        await exited;
+      },
+    };
+    current = bot;
+    return bot;
+  }
+
+  const botUrl = (): string => {
+    if (current === undefined) throw new Error("start the bot first");
+    return current.url;
+  };
+
+  return {
+    slack,
+    spamExperts,
+    dns,
+    dataDir,
+    allLines,
+    startBot,
+    command: (text, args = {}) =>
+      sendSlashCommand(botUrl(), SIGNING_SECRET, {
+        text,
+        userId: REQUESTER,
+        channelId: CHANNEL,
+        responseUrl: slack.responseUrl(),
+        ...args,
+      }),
+    click: (args) =>
+      sendBlockAction(botUrl(), SIGNING_SECRET, {
+        userId: APPROVER,
+        channelId: CHANNEL,
+        messageTs: "0.0",
+        responseUrl: slack.responseUrl(),
+        ...args,
+      }),
+    submit: (args) => sendViewSubmission(botUrl(), SIGNING_SECRET, { userId: REQUESTER, ...args }),
+    async close() {
+      for (const child of bots) child.kill("SIGKILL");
+      await Promise.all([slack.close(), spamExperts.close(), dns.close()]);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
