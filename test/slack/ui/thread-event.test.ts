@@ -162,13 +162,78 @@ describe("threadEventText", () => {
       { dryRun: true },
     );
     expect(selector).toContain("DRY RUN");
-    expect(selector).toContain("`api_set_dkim_selector`");
+    expect(selector).toContain(
+      "```api_set_dkim_selector(domain=example.com, selector=s202611, username=example.com)```",
+    );
     const real = threadEventText(
       event("selector-enabled", "U0APPROVER", { username: "example.com" }),
       request,
       { dryRun: false },
     );
     expect(real).not.toContain("DRY RUN");
+  });
+
+  it("reads the details as the request service writes them", () => {
+    const installed = threadEventText(
+      event("certificate-installed", "system", {
+        call: "api_set_dkim_certificate",
+        text: "Certificate saved",
+        attempts: 1,
+        dryRun: false,
+      }),
+      request,
+      { dryRun: false },
+    );
+    expect(installed).toContain("> Certificate saved");
+
+    const recorded = threadEventText(
+      event("certificate-installed", "system", {
+        call: "api_set_dkim_certificate",
+        text: "",
+        attempts: 0,
+        dryRun: true,
+      }),
+      request,
+      { dryRun: false },
+    );
+    expect(recorded).toContain("DRY RUN");
+    expect(recorded).toContain(
+      `\`\`\`api_set_dkim_certificate(domain=example.com, certificate=[redacted: 2048-bit RSA private key, ${request.fingerprint}], selector=s202611)\`\`\``,
+    );
+    expect(recorded).not.toContain(request.publicKeyBase64);
+
+    const approved = threadEventText(
+      event("approved", "U0APPROVER", {
+        fingerprint: request.fingerprint,
+        via: "button",
+        dns: "Live and matches the key.",
+      }),
+      request,
+      { dryRun: false },
+    );
+    expect(approved).toContain("DNS: Live and matches the key.");
+
+    for (const [step, expected] of [
+      ["certificate", "Installing the certificate failed."],
+      ["selector for mailer@example.com", "Enabling signing for `mailer@example.com` failed."],
+    ]) {
+      const failed = threadEventText(
+        event("failed", "system", {
+          step: step ?? "",
+          error: 'The API refused api_set_dkim_selector: "ERROR: no such user"',
+          code: "SPAMEXPERTS_API_ERROR",
+        }),
+        request,
+        { dryRun: false },
+      );
+      expect(failed).toContain(expected ?? "");
+      expect(failed).toContain('> The API refused api_set_dkim_selector: "ERROR: no such user"');
+    }
+
+    const expired = threadEventText(event("expired", "system", { ttlDays: 14 }), request, {
+      dryRun: false,
+    });
+    expect(expired).toContain("within 14 days");
   });
 
   it("never shows key material, even if a detail carried some by mistake", () => {
