@@ -8,6 +8,12 @@ export type FormReadResult<T> = { ok: true; form: T } | { ok: false; problem: st
 
 export const NOT_STATE_VALUES = "view.state.values is not an object of blocks.";
 
+/** A plain_text_input's state: Slack sends `value: null` for an empty optional field. */
+export const plainTextInputState = z.object({
+  type: z.literal("plain_text_input"),
+  value: z.string().nullish(),
+});
+
 const stateValues = z.record(z.string(), z.record(z.string(), z.unknown()));
 
 /** Reads one input's element from state values, noting what is missing or misshapen. */

@@ -5,7 +5,13 @@
 import type { ModalView } from "@slack/types";
 import { z } from "zod";
 import type { DkimRequest } from "../../requests/model.js";
-import { FieldReader, type FormReadResult, NOT_STATE_VALUES, parseJson } from "./form-values.js";
+import {
+  FieldReader,
+  type FormReadResult,
+  NOT_STATE_VALUES,
+  parseJson,
+  plainTextInputState,
+} from "./form-values.js";
 import { clip, escapeText, inlineCode, plainText, section } from "./format.js";
 import { CALLBACK_IDS, REJECT_FIELDS } from "./ids.js";
 
@@ -58,10 +64,7 @@ export function rejectModal(
 export function readRejectForm(values: unknown): FormReadResult<{ reason: string }> {
   const read = FieldReader.of(values);
   if (read === undefined) return { ok: false, problem: NOT_STATE_VALUES };
-  const reason = read.element(
-    REJECT_FIELDS.reason,
-    z.object({ type: z.literal("plain_text_input"), value: z.string().nullish() }),
-  );
+  const reason = read.element(REJECT_FIELDS.reason, plainTextInputState);
   if (reason === undefined) return { ok: false, problem: read.problems.join(" ") };
   return { ok: true, form: { reason: (reason.value ?? "").trim() } };
 }

@@ -7,7 +7,13 @@ import type { InputBlock, ModalView, PlainTextOption } from "@slack/types";
 import { z } from "zod";
 import type { KeyBits } from "../../dkim/keys.js";
 import { KEY_SIZES } from "../../dkim/keys.js";
-import { FieldReader, type FormReadResult, NOT_STATE_VALUES, parseJson } from "./form-values.js";
+import {
+  FieldReader,
+  type FormReadResult,
+  NOT_STATE_VALUES,
+  parseJson,
+  plainTextInputState,
+} from "./form-values.js";
 import { clip, keySizeText, plainText } from "./format.js";
 import { CALLBACK_IDS, SETUP_FIELDS, TESTING_OPTION_VALUE } from "./ids.js";
 
@@ -165,11 +171,6 @@ function initialValue(value: string | undefined): { initial_value?: string } {
   return value === undefined || value === "" ? {} : { initial_value: value };
 }
 
-const plainInput = z.object({
-  type: z.literal("plain_text_input"),
-  value: z.string().nullish(),
-});
-
 const option = z.object({ value: z.string() });
 
 const staticSelect = z.object({
@@ -191,12 +192,12 @@ export function readSetupForm(values: unknown): FormReadResult<SetupForm> {
   const read = FieldReader.of(values);
   if (read === undefined) return { ok: false, problem: NOT_STATE_VALUES };
 
-  const domain = read.element(SETUP_FIELDS.domain, plainInput);
-  const selector = read.element(SETUP_FIELDS.selector, plainInput);
+  const domain = read.element(SETUP_FIELDS.domain, plainTextInputState);
+  const selector = read.element(SETUP_FIELDS.selector, plainTextInputState);
   const bits = read.element(SETUP_FIELDS.bits, staticSelect);
-  const usernames = read.element(SETUP_FIELDS.usernames, plainInput);
+  const usernames = read.element(SETUP_FIELDS.usernames, plainTextInputState);
   const testing = read.element(SETUP_FIELDS.testing, checkboxes);
-  const reason = read.element(SETUP_FIELDS.reason, plainInput);
+  const reason = read.element(SETUP_FIELDS.reason, plainTextInputState);
   if (
     domain === undefined ||
     selector === undefined ||
