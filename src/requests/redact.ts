@@ -4,10 +4,11 @@
  * makes sure no PEM block, and no long run of base64 or URL-encoded base64 (what a key looks
  * like inside a query string), gets through even if some other layer slips.
  */
-const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]*-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----|$)/g;
-const PEM_MARKER = /-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY-----/g;
+/** `[^-]` rather than spaces: the markers may be URL-encoded (`BEGIN%20RSA%20PRIVATE%20KEY`). */
+const PEM_BLOCK = /-----BEGIN[^-]{0,60}-----[\s\S]*?(?:-----END[^-]{0,60}-----|$)/g;
+const PEM_MARKER = /-----(?:BEGIN|END)[^-]{0,60}PRIVATE[^-]{0,10}KEY-----/g;
 /** 40 characters is far longer than any word of an API message, far shorter than any key. */
-const LONG_ENCODED_RUN = /[A-Za-z0-9+/=%_-]{40,}/g;
+const LONG_ENCODED_RUN = /[A-Za-z0-9+/=%]{40,}/g;
 const MAX_LENGTH = 1000;
 
 export function redactSecrets(text: string): string {

@@ -17,6 +17,8 @@ import { CodedError, InputError, isCodedError } from "../errors.js";
 import type { DkimApi, DkimApiResult } from "../spamexperts/types.js";
 import {
   type ApprovalPolicy,
+  approverGroups,
+  approverUsers,
   checkApprover,
   describeApprovers,
   joinWithOr,
@@ -357,6 +359,14 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   ): Promise<string> {
     const verdict = await checkApprover(policy, actorId, deps.isMemberOfGroup);
     if (verdict.allowed) return verdict.via;
+    if (approverUsers(policy).length + approverGroups(policy).length === 0) {
+      throw refuse(
+        code,
+        "not-approver",
+        request,
+        `Nobody can ${verb}: DKIM_APPROVERS lists no user or user group. Ask whoever runs dkim-bot to set it.`,
+      );
+    }
     if (verdict.lookupFailedFor.length > 0) {
       const groups = joinWithOr(verdict.lookupFailedFor.map((id) => `<!subteam^${id}>`));
       throw refuse(

@@ -330,6 +330,16 @@ describe("approval refusals", () => {
     expect((await h.service.get(request.id))?.state).toBe("pending");
   });
 
+  it("says so plainly when no approver is configured", async () => {
+    const h = harness({
+      policy: { approvers: [], allowSelfApproval: false, requireDns: true, ttlDays: 14 },
+    });
+    const { request } = await h.service.create(input());
+    expect((await refusal(approveAs(h, request, APPROVER))).message).toBe(
+      "Nobody can approve DKIM requests: DKIM_APPROVERS lists no user or user group. Ask whoever runs dkim-bot to set it.",
+    );
+  });
+
   it("says to try again when the group membership cannot be looked up", async () => {
     const h = harness({
       isMemberOfGroup: async () => {
@@ -639,7 +649,9 @@ describe("failure, retry and resume", () => {
     });
     const keyPair = generatedKey(h);
     expect(failed.state).toBe("failed");
-    expect(failed.lastError).toBe("upstream echoed the query: [redacted]");
+    expect(failed.lastError).toBe(
+      "upstream echoed the query: certificate=[key material redacted]%0A",
+    );
     expect(findKeyMaterial(JSON.stringify(failed), keyPair)).toBeUndefined();
     expect(
       findKeyMaterial(JSON.stringify(h.store.listEvents(request.id)), keyPair),
