@@ -14,7 +14,7 @@ import {
 } from "../dkim/names.js";
 import { buildRecordValue, splitIntoStrings } from "../dkim/record.js";
 import { CodedError, InputError, isCodedError } from "../errors.js";
-import type { DkimApi, DkimApiResult } from "../spamexperts/types.js";
+import type { DkimApi, DkimApiCall, DkimApiResult } from "../spamexperts/types.js";
 import {
   type ApprovalPolicy,
   approverGroups,
@@ -604,6 +604,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       );
     }
     let step = "certificate";
+    let call: DkimApiCall = "api_set_dkim_certificate";
+    let username: string | null = null;
     try {
       if (!request.progress.certificateInstalled) {
         const result = await installCertificate(request);
@@ -621,11 +623,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         if (change === undefined) return requireRequest(id);
         request = emitChange(change);
       }
-      for (const username of request.usernames) {
-        if (request.progress.enabledUsernames.includes(username)) continue;
-        step = `selector for ${username}`;
-        const result = await dkimApi.setDkimSelector(request.domain, request.selector, username);
-        const enabledUsernames = [...request.progress.enabledUsernames, username];
+      for (const user of request.usernames) {
+        if (request.progress.enabledUsernames.includes(user)) continue;
+        step = `selector for ${user}`;
+        call = "api_set_dkim_selector";
+        username = user;
+        const result = await dkimApi.setDkimSelector(request.domain, request.selector, user);
+        const enabledUsernames = [...request.progress.enabledUsernames, user];
         const change = store.update({
           id,
           whileState: "applying",
@@ -634,7 +638,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           event: {
             actorId: SYSTEM_ACTOR,
             kind: "selector-enabled",
-            details: { username, ...apiDetails(result) },
+            details: { username: user, ...apiDetails(result) },
           },
         });
         if (change === undefined) return requireRequest(id);
@@ -669,7 +673,14 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         event: {
           actorId: SYSTEM_ACTOR,
           kind: "failed",
-          details: { step, error: message, code: isCodedError(error) ? error.code : null },
+          details: {
+            step,
+            call,
+            username,
+            error: message,
+            apiText: apiTextOf(error),
+            code: isCodedError(error) ? error.code : null,
+          },
         },
       });
       return change === undefined ? requireRequest(id) : emitChange(change);
@@ -781,6 +792,12 @@ function apiDetails(result: DkimApiResult): AuditDetails {
     attempts: result.attempts,
     dryRun: result.dryRun,
   };
+}
+
+/** The API's own words when the error carries them (the SpamExperts client's errors do). */
+function apiTextOf(error: unknown): string | null {
+  if (typeof error !== "object" || error === null || !("apiText" in error)) return null;
+  return typeof error.apiText === "string" ? redactSecrets(error.apiText) : null;
 }
 
 function optionalText(field: string, value: string | undefined, max: number): string | null {

@@ -4,6 +4,7 @@ import { CodedError, InputError } from "../../src/errors.js";
 import { ActionRefusedError, RequestConflictError } from "../../src/requests/errors.js";
 import type { AuditEventKind, DkimRequest } from "../../src/requests/model.js";
 import type { CreateRequestInput } from "../../src/requests/service.js";
+import { SpamExpertsUnknownDomainError } from "../../src/spamexperts/errors.js";
 import {
   APPROVER,
   CHANNEL,
@@ -510,10 +511,11 @@ describe("failure, retry and resume", () => {
         if (
           h.api.selectorCalls().filter((each) => each.username === "b@example.com").length === 1
         ) {
-          throw new CodedError(
-            "SPAMEXPERTS_UNKNOWN_DOMAIN",
-            "SpamExperts said: ERROR: No such domain",
-          );
+          throw new SpamExpertsUnknownDomainError("SpamExperts said: ERROR: No such domain", {
+            call: "api_set_dkim_selector",
+            apiText: "ERROR: No such domain",
+            attempts: 1,
+          });
         }
       }
       return "OK";
@@ -537,7 +539,10 @@ describe("failure, retry and resume", () => {
       actorId: "system",
       details: {
         step: "selector for b@example.com",
+        call: "api_set_dkim_selector",
+        username: "b@example.com",
         error: "SpamExperts said: ERROR: No such domain",
+        apiText: "ERROR: No such domain",
         code: "SPAMEXPERTS_UNKNOWN_DOMAIN",
       },
     });
