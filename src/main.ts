@@ -7,6 +7,7 @@ import { createTxtLookup } from "./dkim/dns.js";
 import { isCodedError } from "./errors.js";
 import { type AppLogger, createLogger, requestsLogger } from "./logger.js";
 import { startDnsWatcher } from "./requests/dns-watcher.js";
+import type { AuditEvent, DkimRequest } from "./requests/model.js";
 import { encryptionKeyFromBytes, loadOrCreateEncryptionKey } from "./requests/sealing.js";
 import { createRequestService } from "./requests/service.js";
 import { SqliteRequestStore } from "./requests/sqlite-store.js";
@@ -64,7 +65,10 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       ttlDays: config.requestTtlDays,
     },
     defaultBits: config.defaultBits,
-    onEvent: notifier.onEvent,
+    onEvent: (event, request) => {
+      logTransition(logger, event, request);
+      notifier.onEvent(event, request);
+    },
     logger: log,
   });
 
@@ -93,6 +97,21 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       store.close();
     },
   };
+}
+
+/**
+ * One log line per event of a request, for operators who read logs rather than Slack: who did
+ * what to which request, and how it came out. Events carry no secrets by construction.
+ */
+function logTransition(logger: AppLogger, event: AuditEvent, request: DkimRequest): void {
+  logger.event(event.kind === "failed" ? "warn" : "info", "request event", {
+    requestId: request.id,
+    domain: request.domain,
+    selector: request.selector,
+    actor: event.actorId,
+    event: event.kind,
+    state: request.state,
+  });
 }
 
 /** `npm start` / `dkim-bot serve`: .env and the environment, then run until SIGTERM or SIGINT. */
