@@ -1,0 +1,255 @@
+/**
+ * What a person types: the setup form (opened by `/dkim setup` alone, inline errors on submit,
+ * the request posted where the form came from) and bad command input. Bad input is answered to
+ * that person only; nothing is posted, no key is made, SpamExperts is never called.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CALLBACK_IDS, SETUP_FIELDS, TESTING_OPTION_VALUE } from "../../src/slack/ui/ids.js";
+import type { ViewStateInput } from "../helpers/slack-requests.js";
+import { type BotProcess, CHANNEL, type Harness, REQUESTER, startHarness } from "./harness.js";
+import {
+  buttonsOf,
+  commandAnswer,
+  postsMentioning,
+  recordValueShown,
+  requestMessagesFor,
+  spamExpertsCallsFor,
+  textsOf,
+} from "./support.js";
+
+let harness: Harness;
+let bot: BotProcess;
+
+beforeAll(async () => {
+  harness = await startHarness();
+  bot = await harness.startBot();
+});
+
+afterAll(async () => {
+  await bot?.stop();
+  await harness?.close();
+});
+
+interface FormFields {
+  domain: string;
+  selector: string;
+  bits?: string;
+  /** The outgoing users box as typed, lines and all; null leaves it empty. */
+  users?: string | null;
+  testing?: boolean;
+  reason?: string | null;
+}
+
+/** `view.state.values` of the setup form, as Slack sends it on submit. */
+function setupFormValues(fields: FormFields): Record<string, Record<string, ViewStateInput>> {
+  const input = (ids: { blockId: string; actionId: string }, value: ViewStateInput) => ({
+    [ids.blockId]: { [ids.actionId]: value },
+  });
+  return {
+    ...input(SETUP_FIELDS.domain, fields.domain),
+    ...input(SETUP_FIELDS.selector, fields.selector),
+    ...input(SETUP_FIELDS.bits, { select: fields.bits ?? "1024" }),
+    ...input(SETUP_FIELDS.usernames, fields.users ?? null),
+    ...input(SETUP_FIELDS.testing, { checked: fields.testing ? [TESTING_OPTION_VALUE] : [] }),
+    ...input(SETUP_FIELDS.reason, fields.reason ?? null),
+  };
+}
+
+/** `/dkim setup` alone in `channelId`: the form Slack was asked to open. */
+async function openSetupForm(channelId: string): Promise<Record<string, unknown>> {
+  const triggerId = `${Date.now()}.42.${channelId.toLowerCase()}${Math.random().toString(16).slice(2)}`;
+  const ack = await harness.command("setup", { channelId, triggerId });
+  expect(ack.status).toBe(200);
+  const opened = await harness.slack.waitForCall(
+    "views.open",
+    (call) => call.params.trigger_id === triggerId,
+  );
+  const view = opened.params.view;
+  if (view === null || typeof view !== "object") throw new Error("views.open without a view");
+  return view as Record<string, unknown>;
+}
+
+function submitSetupForm(view: Record<string, unknown>, fields: FormFields) {
+  return harness.submit({
+    callbackId: CALLBACK_IDS.setupForm,
+    privateMetadata: String(view.private_metadata),
+    values: setupFormValues(fields),
+    userId: REQUESTER,
+  });
+}
+
+/** The request lines `/dkim status <domain>` shows (one per request). */
+async function statusLines(domain: string): Promise<string[]> {
+  const answer = await commandAnswer(harness, `status ${domain}`);
+  return answer.text.split("\n").filter((line) => line.startsWith(`• *${domain}*`));
+}
+
+describe("the setup form", () => {
+  it("opens on `/dkim setup` alone, with the trigger_id and every field", async () => {
+    const triggerId = "1700000000.42.open-the-form";
+    const ack = await harness.command("setup", { triggerId });
+    expect(ack.status).toBe(200);
+    expect(ack.body).toBe("");
+
+    const opened = await harness.slack.waitForCall(
+      "views.open",
+      (call) => call.params.trigger_id === triggerId,
+    );
+    const view = opened.params.view as Record<string, unknown>;
+    expect(view.callback_id).toBe(CALLBACK_IDS.setupForm);
+    expect(JSON.parse(String(view.private_metadata))).toEqual({ channelId: CHANNEL });
+    const blocks = view.blocks as Array<Record<string, unknown>>;
+    expect(blocks.map((block) => block.block_id)).toEqual(
+      Object.values(SETUP_FIELDS).map((field) => field.blockId),
+    );
+    const byId = (id: string) => blocks.find((block) => block.block_id === id)?.element;
+    // The selector comes prefilled with the dated default; the key size with DKIM_DEFAULT_BITS.
+    expect(byId(SETUP_FIELDS.selector.blockId)).toMatchObject({
+      initial_value: expect.stringMatching(/^s\d{6}$/),
+    });
+    expect(byId(SETUP_FIELDS.bits.blockId)).toMatchObject({
+      initial_option: { value: "1024" },
+    });
+    expect(harness.slack.calls("chat.postMessage")).toHaveLength(0);
+  });
+
+  it("sends every bad field back inline, and posts nothing and makes no key", async () => {
+    const { slack, spamExperts } = harness;
+    const view = await openSetupForm(CHANNEL);
+    const postsBefore = slack.calls("chat.postMessage").length;
+
+    const allBad = await submitSetupForm(view, {
+      domain: "exa_mple.com",
+      selector: "bad_sel",
+      users: "mailer@form-bad.example\nbulk mailer@form-bad.example",
+    });
+    expect(allBad.status).toBe(200);
+    expect(allBad.json).toMatchObject({ response_action: "errors" });
+    const errors = (allBad.json as { errors: Record<string, string> }).errors;
+    expect(Object.keys(errors).sort()).toEqual(
+      [
+        SETUP_FIELDS.domain.blockId,
+        SETUP_FIELDS.selector.blockId,
+        SETUP_FIELDS.usernames.blockId,
+      ].sort(),
+    );
+    expect(errors[SETUP_FIELDS.domain.blockId]).toContain("exa_mple.com");
+    expect(errors[SETUP_FIELDS.selector.blockId]).toContain("bad_sel");
+    expect(errors[SETUP_FIELDS.usernames.blockId]).toContain("bulk mailer@form-bad.example");
+
+    // One bad field on an otherwise valid form: the error is on that field only.
+    const oneBad = await submitSetupForm(view, {
+      domain: "form-bad.example",
+      selector: "f1",
+      users: "mailer@form-bad.example\nbulk mailer@form-bad.example",
+    });
+    expect(oneBad.json).toEqual({
+      response_action: "errors",
+      errors: { [SETUP_FIELDS.usernames.blockId]: expect.stringContaining("bulk mailer") },
+    });
+
+    // A later answer from the bot, then: nothing was stored, posted or called.
+    expect(await statusLines("form-bad.example")).toEqual([]);
+    expect(slack.calls("chat.postMessage")).toHaveLength(postsBefore);
+    expect(slack.calls("chat.postEphemeral")).toHaveLength(0);
+    expect(spamExperts.requests).toHaveLength(0);
+  });
+
+  it("posts the request in the form's channel with the form's users and t=y", async () => {
+    const { slack, spamExperts } = harness;
+    const formChannel = "CFORMS";
+    const view = await openSetupForm(formChannel);
+    expect(JSON.parse(String(view.private_metadata))).toEqual({ channelId: formChannel });
+
+    const ack = await submitSetupForm(view, {
+      domain: "Form-Valid.example",
+      selector: "f1",
+      users: "  mailer@form-valid.example\n\nbulk@form-valid.example  ",
+      testing: true,
+      reason: "OPS-42 new mail platform",
+    });
+    expect(ack.status).toBe(200);
+    expect(ack.body).toBe("");
+
+    const message = await slack.waitUntil(
+      () => requestMessagesFor(slack, formChannel, "form-valid.example")[0],
+      "the request message in the form's channel",
+    );
+    const shown = textsOf(message.blocks).join("\n");
+    expect(shown).toContain(`<@${REQUESTER}>`);
+    expect(shown).toContain("f1._domainkey.form-valid.example");
+    expect(shown).toContain("`mailer@form-valid.example`");
+    expect(shown).toContain("`bulk@form-valid.example`");
+    expect(shown).toContain("t=y (testing)");
+    expect(shown).toContain("OPS-42 new mail platform");
+    expect(recordValueShown(message)).toMatch(/^v=DKIM1;.*\bt=y\b/);
+    expect(buttonsOf(message.blocks)).toHaveLength(3);
+    expect(requestMessagesFor(slack, CHANNEL, "form-valid.example")).toEqual([]);
+    expect(spamExpertsCallsFor(spamExperts, "form-valid.example")).toEqual([]);
+  });
+
+  it("puts a clash with an open request on the selector, and posts nothing", async () => {
+    const { slack } = harness;
+    await slack.waitUntil(
+      () => requestMessagesFor(slack, "CFORMS", "form-valid.example")[0],
+      "the open request from the previous test",
+    );
+    const view = await openSetupForm("CFORMS");
+    const ack = await submitSetupForm(view, { domain: "form-valid.example", selector: "F1" });
+    expect(ack.json).toEqual({
+      response_action: "errors",
+      errors: { [SETUP_FIELDS.selector.blockId]: expect.stringMatching(/still open/) },
+    });
+
+    expect(await statusLines("form-valid.example")).toHaveLength(1);
+    expect(requestMessagesFor(slack, "CFORMS", "form-valid.example")).toHaveLength(1);
+  });
+});
+
+describe("bad command input", () => {
+  const cases = [
+    {
+      name: "a domain with an underscore",
+      text: "setup exa_mple.com",
+      domain: "exa_mple.com",
+      says: /exa_mple\.com/,
+    },
+    {
+      name: "a key size the bot does not make",
+      text: "setup cmd-bits.example bits=3072",
+      domain: "cmd-bits.example",
+      says: /3072.*1024, 2048.*4096/,
+    },
+    {
+      name: "an unknown option",
+      text: "setup cmd-option.example colour=blue",
+      domain: "cmd-option.example",
+      says: /Unknown option "colour"/,
+    },
+    {
+      name: "an unknown subcommand",
+      text: "frobnicate cmd-sub.example",
+      domain: "cmd-sub.example",
+      says: /Unknown subcommand "frobnicate"/,
+    },
+  ];
+
+  for (const testCase of cases) {
+    it(`answers ${testCase.name} to the person only, and does nothing else`, async () => {
+      const { slack, spamExperts } = harness;
+      const answer = await commandAnswer(harness, testCase.text);
+      expect(answer.body).toMatchObject({ response_type: "ephemeral" });
+      expect(answer.text).toMatch(testCase.says);
+
+      // `/dkim status` answers after it: by then nothing was stored, posted or called.
+      if (testCase.domain !== "exa_mple.com") {
+        expect(await statusLines(testCase.domain)).toEqual([]);
+      } else {
+        await commandAnswer(harness, "status");
+      }
+      expect(postsMentioning(slack, testCase.domain)).toEqual([]);
+      expect(slack.calls("chat.postEphemeral")).toHaveLength(0);
+      expect(spamExperts.requests).toHaveLength(0);
+    });
+  }
+});
