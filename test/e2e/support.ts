@@ -143,6 +143,7 @@ export async function responseAt(
 export interface PostedRequest {
   ts: string;
   channel: string;
+  /** The request message as first posted, buttons and all (see `currentMessage` for now). */
   message: StoredMessage;
   /** The TXT value shown for DNS. */
   value: string;
@@ -169,7 +170,9 @@ export async function setUpRequest(
     () => requestMessagesFor(harness.slack, channel, domain)[0],
     `the request message for ${domain}`,
   );
-  return { ts: message.ts, channel, message, value: recordValueShown(message) };
+  // A copy: the fake updates its stored message in place on chat.update.
+  const asPosted = structuredClone(message);
+  return { ts: message.ts, channel, message: asPosted, value: recordValueShown(asPosted) };
 }
 
 /** Publishes the request's TXT record on the loopback DNS, split as a DNS admin would. */
