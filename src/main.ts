@@ -92,6 +92,9 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     async stop() {
       await slack.stop();
       await watcher.stop();
+      // Let the API call in flight finish and be recorded before the client and store close;
+      // what is left resumes at the next start.
+      await service.stop();
       await notifier.idle();
       await dkimApi.close();
       store.close();

@@ -116,6 +116,12 @@ export interface RequestService {
   retry(id: string, input: { actorId: string }): Promise<DkimRequest>;
   expire(): Promise<DkimRequest[]>;
   resumeInterrupted(): Promise<DkimRequest[]>;
+  /**
+   * For a clean shutdown: no apply starts another API call from now on, and this resolves
+   * once the calls in flight have finished and been recorded. A request left in `applying`
+   * goes on from there at the next start (resumeInterrupted).
+   */
+  stop(): Promise<void>;
   recordDnsCheck(id: string): Promise<DnsCheckOutcome>;
   checkPending(): Promise<DnsCheckOutcome[]>;
   get(id: string): Promise<DkimRequest | undefined>;
@@ -146,6 +152,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const logger = deps.logger ?? silentLogger;
   /** One apply per request per process, whoever asks (approve, retry, resume). */
   const applies = new Map<string, Promise<DkimRequest>>();
+  let stopping = false;
 
   const now = (): string => clock().toISOString();
 
@@ -607,6 +614,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     let call: DkimApiCall = "api_set_dkim_certificate";
     let username: string | null = null;
     try {
+      if (stopping) return request;
       if (!request.progress.certificateInstalled) {
         const result = await installCertificate(request);
         const change = store.update({
@@ -625,6 +633,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       }
       for (const user of request.usernames) {
         if (request.progress.enabledUsernames.includes(user)) continue;
+        if (stopping) return request;
         step = `selector for ${user}`;
         call = "api_set_dkim_selector";
         username = user;
@@ -775,6 +784,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     retry,
     expire,
     resumeInterrupted,
+    async stop() {
+      stopping = true;
+      await Promise.allSettled([...applies.values()]);
+    },
     recordDnsCheck,
     checkPending,
     get: async (id) => store.get(id),
