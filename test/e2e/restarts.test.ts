@@ -1,0 +1,135 @@
+/**
+ * Nothing is lost on restart: the bot is stopped (SIGTERM) or killed (SIGKILL) and started
+ * again on the same DATA_DIR, between request and approval and in the middle of an apply.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publicKeyOf } from "../../src/dkim/keys.js";
+import { parseRecord } from "../../src/dkim/record.js";
+import { faults } from "../helpers/fake-spamexperts.js";
+import {
+  apiCallsFor,
+  apiRequestsFor,
+  clickApprove,
+  eventually,
+  hasNoButtons,
+  publish,
+  replyTexts,
+  setUp,
+  waitForReply,
+  waitForState,
+} from "./flows.js";
+import { type BotProcess, type Harness, startHarness } from "./harness.js";
+
+const CERTIFICATE = "api_set_dkim_certificate";
+const SELECTOR = "api_set_dkim_selector";
+
+let harness: Harness;
+let bot: BotProcess;
+
+beforeAll(async () => {
+  harness = await startHarness();
+  bot = await harness.startBot();
+});
+
+afterAll(async () => {
+  await bot?.stop();
+  await harness?.close();
+});
+
+describe("a restart between request and approval", () => {
+  it("keeps the request: the old Approve button works and installs the key that was posted", async () => {
+    const { spamExperts } = harness;
+    const domain = "restart-pending.example";
+    const request = await setUp(harness, domain, "s1");
+    publish(harness, request);
+
+    expect(await bot.stop()).toBe(0);
+    bot = await harness.startBot();
+
+    // The button of the message posted by the previous process.
+    await clickApprove(harness, request);
+    const final = await waitForState(harness, request, "Active");
+    expect(hasNoButtons(final)).toBe(true);
+
+    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR]);
+    const certificate = String(apiRequestsFor(spamExperts, domain)[0]?.params.certificate);
+    expect(certificate).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+    expect(publicKeyOf(certificate).publicKeyBase64).toBe(parseRecord(request.value).publicKey);
+  });
+});
+
+describe("a restart during an apply", () => {
+  it("resumes after a crash (SIGKILL) without installing the certificate again", async () => {
+    const { spamExperts } = harness;
+    const domain = "crash.example";
+    const request = await setUp(harness, domain, "s1", `user=mailer@${domain}`);
+    publish(harness, request);
+    // The selector call hangs, so the crash comes after the certificate step was recorded.
+    spamExperts.failNext(SELECTOR, faults.slow(60_000));
+
+    await clickApprove(harness, request);
+    await eventually(
+      () => apiCallsFor(spamExperts, domain).includes(SELECTOR),
+      "the selector call to reach SpamExperts",
+    );
+    await bot.kill();
+    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR]);
+
+    bot = await harness.startBot();
+    await waitForReply(harness, request, /\*Resumed\*/);
+    const final = await waitForState(harness, request, "Active");
+    expect(hasNoButtons(final)).toBe(true);
+    await waitForReply(harness, request, /\*Active\*/);
+
+    // The certificate was not sent again; the selector call was made by the new process.
+    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
+    expect(apiRequestsFor(spamExperts, domain)[2]?.params).toMatchObject({
+      domain,
+      selector: "s1",
+      username: `mailer@${domain}`,
+    });
+    const thread = replyTexts(harness, request);
+    // A reply not yet posted when the process died is not posted later (the store has the event).
+    expect(thread.filter((text) => /\*Certificate installed\*/.test(text)).length).toBeLessThan(2);
+    expect(thread.some((text) => /\*Failed\*/.test(text))).toBe(false);
+  });
+
+  it("stops cleanly on SIGTERM mid-apply (exit 0), and the request ends active", async () => {
+    const { spamExperts } = harness;
+    const domain = "sigterm.example";
+    const users = [`a@${domain}`, `b@${domain}`];
+    const request = await setUp(harness, domain, "s1", users.map((u) => `user=${u}`).join(" "));
+    publish(harness, request);
+    // Slow, but within SPAMEXPERTS_TIMEOUT_MS: the first selector call is in flight at SIGTERM.
+    spamExperts.failNext(SELECTOR, faults.slow(1_000));
+
+    await clickApprove(harness, request);
+    await eventually(
+      () => apiCallsFor(spamExperts, domain).includes(SELECTOR),
+      "the first selector call to reach SpamExperts",
+    );
+    const stopping = bot;
+    expect(await stopping.stop()).toBe(0);
+    expect(stopping.lines.some((line) => line.includes('"msg":"Stopped"'))).toBe(true);
+    // A clean stop lets the call in flight finish and starts no new one: nothing fails,
+    // nothing touches the closed database.
+    const troubles = stopping.lines.filter(
+      (line) => line.includes('"level":"error"') || line.includes("Applying a DKIM request failed"),
+    );
+    expect(troubles).toEqual([]);
+
+    bot = await harness.startBot();
+    // Stopped between the two users' calls: the new process goes on with the second.
+    await waitForReply(harness, request, /\*Resumed\*/);
+    const final = await waitForState(harness, request, "Active");
+    expect(hasNoButtons(final)).toBe(true);
+    await waitForReply(harness, request, /\*Active\*/);
+    // One certificate call; each user's selector call succeeded exactly once.
+    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
+    expect(apiRequestsFor(spamExperts, domain).map((r) => r.params.username)).toEqual([
+      undefined,
+      ...users,
+    ]);
+    expect(replyTexts(harness, request).some((text) => /\*Failed\*/.test(text))).toBe(false);
+  });
+});
