@@ -186,3 +186,10 @@ export function currentMessage(slack: FakeSlack, posted: PostedRequest): StoredM
   if (message === undefined) throw new Error(`no message ${posted.ts} in ${posted.channel}`);
   return message;
 }
+
+/** Slack mrkdwn as a person reads it: `&lt;`, `&gt;` and `&amp;` shown as the characters. */
+export function readable(text: string): string {
+  return text.replace(/&(lt|gt|amp);/g, (_match, entity: string) =>
+    entity === "lt" ? "<" : entity === "gt" ? ">" : "&",
+  );
+}

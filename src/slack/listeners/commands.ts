@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, App, SlackCommandMiddlewareArgs } from "@slack/bolt";
-import { isLiveAndMatching } from "../../dkim/check.js";
+import { type ExpectedKey, isLiveAndMatching } from "../../dkim/check.js";
 import { defaultSelector, normaliseDomain, normaliseSelector } from "../../dkim/names.js";
+import type { RequestState } from "../../requests/model.js";
 import { parseDkimCommand } from "../command-parser.js";
 import { checkResultMessage } from "../ui/check-result.js";
 import { helpText } from "../ui/help.js";
@@ -10,6 +11,9 @@ import { statusMessage } from "../ui/status.js";
 import type { ListenerDeps } from "./index.js";
 import { type Audience, errorText, tell } from "./replies.js";
 import { startRequest } from "./start-request.js";
+
+/** States in which a request's record is (to be) published with its key. */
+const KEY_IN_USE: readonly RequestState[] = ["pending", "applying", "failed", "active"];
 
 /** Requests shown by `/dkim status` at most, newest first (each costs one permalink call). */
 const STATUS_LIMIT = 15;
@@ -134,7 +138,11 @@ export async function handleDkimCommand(
           parsed.selector === undefined
             ? await selectorToCheck(deps, domain, now)
             : normaliseSelector(parsed.selector);
-        const result = await deps.checkDns(domain, selector);
+        const result = await deps.checkDns(
+          domain,
+          selector,
+          await keyToExpect(deps, domain, selector),
+        );
         logger.event("info", "DNS checked on request", {
           domain,
           selector,
@@ -160,6 +168,23 @@ export async function handleDkimCommand(
 async function selectorToCheck(deps: ListenerDeps, domain: string, now: Date): Promise<string> {
   const [newest] = await deps.service.list({ domain, limit: 1 });
   return newest?.selector ?? defaultSelector(now);
+}
+
+/**
+ * The key of the bot's own request for this name, while its record is meant to be published:
+ * then a record with another key is wrong, as Approve would find. Any other name: any key.
+ */
+async function keyToExpect(
+  deps: ListenerDeps,
+  domain: string,
+  selector: string,
+): Promise<ExpectedKey | undefined> {
+  // Oldest first: the last one is the newest.
+  const requests = await deps.service.list({ domain, states: KEY_IN_USE });
+  const own = requests.filter((request) => request.selector === selector).at(-1);
+  return own === undefined
+    ? undefined
+    : { publicKeyBase64: own.publicKeyBase64, testing: own.testing };
 }
 
 async function permalinkOf(

@@ -1,6 +1,6 @@
 import type { App } from "@slack/bolt";
 import type { Config } from "../../config.js";
-import type { DkimCheckResult } from "../../dkim/check.js";
+import type { DkimCheckResult, ExpectedKey } from "../../dkim/check.js";
 import type { AppLogger } from "../../logger.js";
 import type { RequestService } from "../../requests/service.js";
 import { registerActions } from "./actions.js";
@@ -11,8 +11,11 @@ import { registerViews } from "./views.js";
 export interface ListenerDeps {
   config: Config;
   service: RequestService;
-  /** `/dkim check` for any domain, also one the bot did not set up. */
-  checkDns: (domain: string, selector: string) => Promise<DkimCheckResult>;
+  /**
+   * `/dkim check` for any domain, also one the bot did not set up; with `expected`, the
+   * published key must be that one.
+   */
+  checkDns: (domain: string, selector: string, expected?: ExpectedKey) => Promise<DkimCheckResult>;
   dryRun: boolean;
   logger: AppLogger;
   clock?: () => Date;
