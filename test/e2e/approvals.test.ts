@@ -25,6 +25,7 @@ import {
   setUpRequest,
   spamExpertsCallsFor,
   textsOf,
+  waitForActive,
 } from "./support.js";
 
 let harness: Harness;
@@ -64,26 +65,6 @@ async function refusalAt(responseUrl: string): Promise<string> {
   const answer = await responseAt(harness.slack, responseUrl);
   expect(answer.body).toMatchObject({ response_type: "ephemeral", replace_original: false });
   return answer.text;
-}
-
-/** The request message in its final Active state, and the thread's last reply saying so. */
-async function waitForActive(posted: PostedRequest): Promise<void> {
-  const { slack } = harness;
-  await slack.waitUntil(() => {
-    const message = slack.message(posted.channel, posted.ts);
-    return (
-      message !== undefined &&
-      buttonsOf(message.blocks).length === 0 &&
-      textsOf(message.blocks).some((text) => text.includes("*Active*"))
-    );
-  }, "the request message in its final Active state");
-  await slack.waitUntil(
-    () =>
-      slack
-        .threadReplies(posted.channel, posted.ts)
-        .some((reply) => (reply.text ?? "").includes("*Active*")),
-    "the thread reply saying the request is active",
-  );
 }
 
 /** Still open: the message keeps its three buttons and says it is waiting. */
@@ -132,7 +113,7 @@ describe("refused approvals", () => {
 
     publishRecord(harness, "dnswait.example", "b1", posted.value);
     await approve(posted, APPROVER);
-    await waitForActive(posted);
+    await waitForActive(harness.slack, posted);
     expect(spamExpertsCallsFor(spamExperts, "dnswait.example")).toEqual(APPLIED);
   });
 
@@ -153,7 +134,7 @@ describe("refused approvals", () => {
     const posted = await setUpRequest(harness, "twice.example", "d1");
     publishRecord(harness, "twice.example", "d1", posted.value);
     await approve(posted, APPROVER);
-    await waitForActive(posted);
+    await waitForActive(harness.slack, posted);
 
     const text = await refusalAt(await approve(posted, GROUP_MEMBER));
     expect(text).toMatch(/Already approved by <@UAPPROVER1>/);
@@ -170,7 +151,7 @@ describe("approvals that go through", () => {
     publishRecord(harness, "group.example", "e1", posted.value);
 
     await approve(posted, GROUP_MEMBER);
-    await waitForActive(posted);
+    await waitForActive(harness.slack, posted);
     expect(spamExpertsCallsFor(spamExperts, "group.example")).toEqual(APPLIED);
     expect(
       slack.calls("usergroups.users.list").some((call) => call.params.usergroup === GROUP),
@@ -185,7 +166,7 @@ describe("approvals that go through", () => {
     publishRecord(harness, "race.example", "f1", posted.value);
 
     const urls = await Promise.all([approve(posted, APPROVER), approve(posted, GROUP_MEMBER)]);
-    await waitForActive(posted);
+    await waitForActive(harness.slack, posted);
     // The loser is told; the winner's click needs no answer (the thread has it).
     const answered = await slack.waitUntil(() => {
       const posts = urls.filter((url) => slack.responses(url).length > 0);

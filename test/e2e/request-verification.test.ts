@@ -21,6 +21,7 @@ import {
   setUpRequest,
   spamExpertsCallsFor,
   textsOf,
+  waitForActive,
 } from "./support.js";
 
 /** Allowed, but the bot is not a member (until a test invites it). */
@@ -137,6 +138,17 @@ describe("requests Slack did not sign", () => {
       responseUrl: checkUrl,
     });
     expect((await responseAt(slack, checkUrl)).text).toMatch(/\*Live\*/);
+    // ...and says so in the thread and on the message, the last it sends for this request.
+    await slack.waitUntil(
+      () =>
+        slack
+          .threadReplies(posted.channel, posted.ts)
+          .some((reply) => (reply.text ?? "").includes("*DNS record is live*")) &&
+        textsOf(currentMessage(slack, posted).blocks).some((text) =>
+          text.includes("the TXT record is live"),
+        ),
+      "the thread reply and the message saying DNS is live",
+    );
 
     for (const url of responseUrls) expect(slack.responses(url)).toEqual([]);
     expect(spamExpertsCallsFor(spamExperts, "click-verify.example")).toEqual([]);
@@ -187,13 +199,7 @@ describe("deliveries Slack retries", () => {
     };
 
     await harness.click({ ...click, responseUrl: slack.responseUrl() });
-    await slack.waitUntil(
-      () =>
-        slack
-          .threadReplies(posted.channel, posted.ts)
-          .some((reply) => (reply.text ?? "").includes("*Active*")),
-      "the request applied",
-    );
+    await waitForActive(slack, posted);
 
     // Had the retry acted, its own response_url would hear "Already approved".
     const mark = trafficMark();

@@ -193,3 +193,25 @@ export function readable(text: string): string {
     entity === "lt" ? "<" : entity === "gt" ? ">" : "&",
   );
 }
+
+/**
+ * The request message in its final Active state and the thread's reply saying so. Once both
+ * are there, the bot has nothing left to send for the request (the last redraw is done).
+ */
+export async function waitForActive(slack: FakeSlack, posted: PostedRequest): Promise<void> {
+  await slack.waitUntil(() => {
+    const message = slack.message(posted.channel, posted.ts);
+    return (
+      message !== undefined &&
+      buttonsOf(message.blocks).length === 0 &&
+      textsOf(message.blocks).some((text) => text.includes("*Active*"))
+    );
+  }, "the request message in its final Active state");
+  await slack.waitUntil(
+    () =>
+      slack
+        .threadReplies(posted.channel, posted.ts)
+        .some((reply) => (reply.text ?? "").includes("*Active*")),
+    "the thread reply saying the request is active",
+  );
+}
