@@ -195,6 +195,7 @@ describe("the setup form", () => {
       "the open request from the previous test",
     );
     const view = await openSetupForm("CFORMS");
+    const ephemeralBefore = slack.calls("chat.postEphemeral").length;
     const ack = await submitSetupForm(view, { domain: "form-valid.example", selector: "F1" });
     expect(ack.json).toEqual({
       response_action: "errors",
@@ -203,6 +204,8 @@ describe("the setup form", () => {
 
     expect(await statusLines("form-valid.example")).toHaveLength(1);
     expect(requestMessagesFor(slack, "CFORMS", "form-valid.example")).toHaveLength(1);
+    // The form said it all: no second answer in the channel.
+    expect(slack.calls("chat.postEphemeral")).toHaveLength(ephemeralBefore);
   });
 });
 
@@ -237,6 +240,7 @@ describe("bad command input", () => {
   for (const testCase of cases) {
     it(`answers ${testCase.name} to the person only, and does nothing else`, async () => {
       const { slack, spamExperts } = harness;
+      const ephemeralBefore = slack.calls("chat.postEphemeral").length;
       const answer = await commandAnswer(harness, testCase.text);
       expect(answer.body).toMatchObject({ response_type: "ephemeral" });
       expect(answer.text).toMatch(testCase.says);
@@ -248,7 +252,7 @@ describe("bad command input", () => {
         await commandAnswer(harness, "status");
       }
       expect(postsMentioning(slack, testCase.domain)).toEqual([]);
-      expect(slack.calls("chat.postEphemeral")).toHaveLength(0);
+      expect(slack.calls("chat.postEphemeral")).toHaveLength(ephemeralBefore);
       expect(spamExperts.requests).toHaveLength(0);
     });
   }
