@@ -79,6 +79,9 @@ step npm-ci npm ci
 cp -a "$context/tsconfig.json" "$context/tsconfig.build.json" "$context/src" "$build/"
 step npm-run-build npm run build
 step npm-prune npm prune --omit=dev
+(cd node_modules/better-sqlite3 &&
+  rm -rf deps src build/deps build/Release/obj build/Release/obj.target \
+    build/Release/.deps build/Release/sqlite3.a build/Release/test_extension.node)
 step sqlite-loads node -e "new (require('better-sqlite3'))(':memory:').close()"
 
 # --- runtime stage: the four things the image copies, in a folder of their own ---------------
@@ -86,32 +89,37 @@ cp -a "$build/package.json" "$build/node_modules" "$build/dist" "$runtime/"
 cp -a "$context/manifest.yml" "$runtime/"
 cd "$runtime"
 
-# No dev dependency left, every production dependency there.
+# No dev dependency left, every production dependency there. The lockfile marks what only
+# devDependencies need ("dev": true); packages such as @types/node that production
+# dependencies need too are not marked, and stay.
 node --input-type=module -e '
-  import { existsSync, readdirSync } from "node:fs";
-  const pkg = JSON.parse(await (await import("node:fs/promises")).readFile("package.json", "utf8"));
-  const dev = Object.keys(pkg.devDependencies ?? {});
-  // The big dev-only tools, named too in case the list above ever loses one.
-  const tools = ["typescript", "vitest", "tsx", "esbuild", "@biomejs/biome", "vite"];
-  const left = [...new Set([...dev, ...tools])].filter((name) => existsSync(`node_modules/${name}`));
+  import { existsSync, readdirSync, readFileSync } from "node:fs";
+  const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+  const lock = JSON.parse(readFileSync(process.argv[1], "utf8"));
+  const devOnly = Object.entries(lock.packages)
+    .filter(([path, entry]) => entry.dev === true && path.startsWith("node_modules/"))
+    .map(([path]) => path);
+  // The big dev-only tools by name as well, in case the lockfile ever stops marking them.
+  const tools = ["typescript", "vitest", "tsx", "esbuild", "@biomejs/biome", "vite", "dns2"];
+  const left = [...new Set([...devOnly, ...tools.map((name) => `node_modules/${name}`)])].filter(
+    (path) => existsSync(path),
+  );
   const missing = Object.keys(pkg.dependencies ?? {}).filter(
     (name) => !existsSync(`node_modules/${name}/package.json`),
   );
   if (left.length > 0) {
-    console.error(`dev dependencies left in node_modules: ${left.join(", ")}`);
+    console.error(`dev-only packages left in node_modules: ${left.join(", ")}`);
     process.exit(1);
   }
   if (missing.length > 0) {
     console.error(`production dependencies missing: ${missing.join(", ")}`);
     process.exit(1);
   }
-  const count = readdirSync("node_modules").reduce(
-    (n, entry) =>
-      entry.startsWith(".") ? n : n + (entry.startsWith("@") ? readdirSync(`node_modules/${entry}`).length : 1),
-    0,
-  );
-  console.log(count);
-' >"$logs/deps.log" 2>&1 || fail "the pruned node_modules" "$logs/deps.log"
+  const count = readdirSync("node_modules")
+    .filter((entry) => !entry.startsWith("."))
+    .reduce((n, entry) => n + (entry.startsWith("@") ? readdirSync(`node_modules/${entry}`).length : 1), 0);
+  console.log(`${count} top-level packages; ${devOnly.length} dev-only packages of the lockfile absent`);
+' "$context/package-lock.json" >"$logs/deps.log" 2>&1 || fail "the pruned node_modules" "$logs/deps.log"
 packages=$(tail -n 1 "$logs/deps.log")
 step npm-ls npm ls --omit=dev --all
 step sqlite-loads-at-runtime node -e "new (require('better-sqlite3'))(':memory:').close()"
@@ -260,6 +268,6 @@ if grep -q 'xoxb-0000-replay' "$logs/bot.out" "$logs/bot.err"; then
 fi
 
 echo "replay-image-build: ok on node $(node --version), npm $(npm --version): npm ci, build, prune" \
-  "($packages production packages, no dev dependency); cli --help and keygen; no config -> exit 1;" \
+  "($packages); cli --help and keygen; no config -> exit 1;" \
   "dry-run HTTP bot: /healthz 200, unsigned POST 401, HEALTHCHECK 0 (1 when down);" \
   "SIGTERM -> exit 0 in ${stop_ms} ms"
