@@ -111,8 +111,8 @@ export async function commandAnswer(
   text: string,
   args: Partial<SlashCommandArgs> = {},
 ): Promise<Answer> {
-  const responseUrl = harness.slack.responseUrl();
-  const ack = await harness.command(text, { responseUrl, ...args });
+  const responseUrl = args.responseUrl ?? harness.slack.responseUrl();
+  const ack = await harness.command(text, { ...args, responseUrl });
   if (ack.status !== 200) throw new Error(`/dkim ${text}: HTTP ${ack.status} ${ack.body}`);
   if (ack.json !== undefined) {
     return { ack, via: "ack", body: ack.json, text: answerText(ack.json), responseUrl };
@@ -126,8 +126,8 @@ export async function clickWithOwnUrl(
   harness: Harness,
   args: Partial<BlockActionArgs> & { actionId: string },
 ): Promise<{ ack: SlackHttpResponse; responseUrl: string }> {
-  const responseUrl = harness.slack.responseUrl();
-  const ack = await harness.click({ responseUrl, ...args });
+  const responseUrl = args.responseUrl ?? harness.slack.responseUrl();
+  const ack = await harness.click({ ...args, responseUrl });
   return { ack, responseUrl };
 }
 
