@@ -69,6 +69,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # node is PID 1 and gets SIGTERM from `docker stop` itself; the bot stops cleanly on it.
-# An apply cut short stays `applying` and resumes at the next start.
+# An apply cut short stays `applying` and resumes from its last recorded step at the next start.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/main.js"]
