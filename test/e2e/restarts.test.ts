@@ -23,12 +23,15 @@ import { type BotProcess, type Harness, startHarness } from "./harness.js";
 const CERTIFICATE = "api_set_dkim_certificate";
 const SELECTOR = "api_set_dkim_selector";
 
+/** A long API timeout, so a slowed call is surely still in flight when the bot is stopped. */
+const ENV = { SPAMEXPERTS_TIMEOUT_MS: "20000" };
+
 let harness: Harness;
 let bot: BotProcess;
 
 beforeAll(async () => {
   harness = await startHarness();
-  bot = await harness.startBot();
+  bot = await harness.startBot(ENV);
 });
 
 afterAll(async () => {
@@ -44,7 +47,7 @@ describe("a restart between request and approval", () => {
     publish(harness, request);
 
     expect(await bot.stop()).toBe(0);
-    bot = await harness.startBot();
+    bot = await harness.startBot(ENV);
 
     // The button of the message posted by the previous process.
     await clickApprove(harness, request);
@@ -75,7 +78,7 @@ describe("a restart during an apply", () => {
     await bot.kill();
     expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR]);
 
-    bot = await harness.startBot();
+    bot = await harness.startBot(ENV);
     await waitForReply(harness, request, /\*Resumed\*/);
     const final = await waitForState(harness, request, "Active");
     expect(hasNoButtons(final)).toBe(true);
@@ -101,7 +104,7 @@ describe("a restart during an apply", () => {
     const request = await setUp(harness, domain, "s1", users.map((u) => `user=${u}`).join(" "));
     publish(harness, request);
     // Slow, but within SPAMEXPERTS_TIMEOUT_MS: the first selector call is in flight at SIGTERM.
-    spamExperts.failNext(SELECTOR, faults.slow(1_000));
+    spamExperts.failNext(SELECTOR, faults.slow(3_000));
 
     await clickApprove(harness, request);
     await eventually(
@@ -118,7 +121,7 @@ describe("a restart during an apply", () => {
     );
     expect(troubles).toEqual([]);
 
-    bot = await harness.startBot();
+    bot = await harness.startBot(ENV);
     // Stopped between the two users' calls: the new process goes on with the second.
     await waitForReply(harness, request, /\*Resumed\*/);
     const final = await waitForState(harness, request, "Active");
