@@ -79,7 +79,8 @@ export function botNotInChannelText(botName = "dkim-bot"): string {
 
 /** The parser's message, which already names the problem and the usage. */
 export function badCommandText(message: string, command = "/dkim"): string {
-  return `${escapeText(message)} See ${inlineCode(`${command} help`)}.`;
+  // The parser's message ends with a usage line, so the pointer to help goes on its own line.
+  return `${escapeText(message)}\nMore: ${inlineCode(`${command} help`)}`;
 }
 
 export function unknownRequestText(): string {

@@ -216,7 +216,9 @@ describe("refusals", () => {
       "/dkim works only in <#C0OPS> and <#C0MAIL>.",
     );
     expect(botNotInChannelText()).toContain("/invite @dkim-bot");
-    expect(badCommandText('Unknown subcommand "x".')).toContain('Unknown subcommand "x".');
+    expect(badCommandText('Unknown subcommand "x".')).toBe(
+      'Unknown subcommand "x".\nMore: `/dkim help`',
+    );
   });
 
   it.each([
