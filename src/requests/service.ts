@@ -422,12 +422,15 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     const change = store.update({
       id: request.id,
       whileState: request.state,
+      // Another check (a second click, the watcher) stored first: its verdict and event stand.
+      whileLastDnsCheck: previous,
       at: stored.checkedAt,
       changes: { lastDnsCheck: stored },
       ...(event === undefined ? {} : { event }),
     });
     if (change === undefined) {
-      // The request moved on meanwhile; the verdict still answers the person who asked.
+      // The request moved on meanwhile (or another check stored first); the verdict still
+      // answers the person who asked.
       return { request: requireRequest(request.id), result, event: null };
     }
     emitChange(change);

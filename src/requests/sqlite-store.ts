@@ -13,6 +13,7 @@ import type {
   DkimRequest,
   NewAuditEvent,
   RequestState,
+  StoredDnsCheck,
 } from "./model.js";
 import {
   ENCRYPTION_KEY_FILE,
@@ -212,6 +213,7 @@ export class SqliteRequestStore implements RequestStore {
       args.at,
       args.changes,
       args.event,
+      args.whileLastDnsCheck,
     );
   }
 
@@ -259,10 +261,17 @@ export class SqliteRequestStore implements RequestStore {
     at: string,
     changes: RequestChanges,
     event: EventInput | undefined,
+    whileLastDnsCheck?: StoredDnsCheck | null,
   ): StoredChange | undefined {
     const write = this.db.transaction((): StoredChange | undefined => {
       const current = this.get(id);
       if (current === undefined || current.state !== from) return undefined;
+      if (
+        whileLastDnsCheck !== undefined &&
+        JSON.stringify(current.lastDnsCheck) !== JSON.stringify(whileLastDnsCheck)
+      ) {
+        return undefined;
+      }
       const next: DkimRequest = { ...current, ...changes, state: to, updatedAt: at };
       const result = this.statement(
         `UPDATE requests SET state = @state, channel_id = @channel_id, message_ts = @message_ts,

@@ -5,6 +5,7 @@ import type {
   DkimRequest,
   NewAuditEvent,
   RequestState,
+  StoredDnsCheck,
 } from "./model.js";
 
 /** The fields that change after creation (state changes only through `transition`). */
@@ -43,6 +44,11 @@ export interface UpdateArgs {
   id: string;
   /** Apply only while the request is still in this state (the same guard as a transition). */
   whileState: RequestState;
+  /**
+   * Apply only while the stored DNS verdict is still this one (null: none yet), so two DNS
+   * checks racing record one change, and it is told once.
+   */
+  whileLastDnsCheck?: StoredDnsCheck | null;
   at: string;
   changes: RequestChanges;
   /** Written in the same transaction when given. */

@@ -810,6 +810,20 @@ describe("DNS watching", () => {
     });
   });
 
+  it("tells once when two checks race (two clicks, or a click and the watcher)", async () => {
+    const h = harness();
+    const { request } = await h.service.create(input());
+    h.dns.answer(dnsResult("live"));
+    const outcomes = await Promise.all([
+      h.service.recordDnsCheck(request.id),
+      h.service.recordDnsCheck(request.id),
+      h.service.checkPending(),
+    ]);
+    expect(outcomes).toHaveLength(3);
+    expect(kinds(h, request.id).filter((kind) => kind === "dns-live")).toHaveLength(1);
+    expect((await h.service.get(request.id))?.lastDnsCheck?.status).toBe("live");
+  });
+
   it("checks only pending requests", async () => {
     const h = harness();
     const { request } = await h.service.create(input());
