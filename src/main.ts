@@ -52,7 +52,13 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
   const checkDns = checkDkimRecord.bind(null, lookup);
 
   const slackClient = createSlackClient(config, logger);
-  const notifier = createThreadNotifier({ client: slackClient, dryRun: dkimApi.dryRun, logger });
+  const notifier = createThreadNotifier({
+    client: slackClient,
+    dryRun: dkimApi.dryRun,
+    logger,
+    // `service` is defined just below; the notifier calls this only after events exist.
+    markDelivered: (eventId) => service.markEventDelivered(eventId),
+  });
   const service = createRequestService({
     store,
     dkimApi,
@@ -80,7 +86,9 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     dryRun: dkimApi.dryRun,
   });
 
-  // A request left in `applying` by a stop or a crash goes on where it stopped.
+  // What a crash cut short is told first, so the thread keeps its order; then a request left
+  // in `applying` by a stop or a crash goes on where it stopped.
+  notifier.replay(await service.listUndeliveredEvents());
   void service.resumeInterrupted().catch((error: unknown) => {
     logger.event("error", "Could not resume interrupted requests", { error });
   });

@@ -69,6 +69,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: "remember which audit events were told in Slack",
+    // Events written before this step were told by the version that wrote them.
+    sql: `
+      ALTER TABLE events ADD COLUMN delivered_at TEXT;
+      UPDATE events SET delivered_at = at;
+      CREATE INDEX events_undelivered ON events (id) WHERE delivered_at IS NULL;
+    `,
+  },
 ];
 
 /**

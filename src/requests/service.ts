@@ -129,6 +129,13 @@ export interface RequestService {
   listByDomain(domain: string): Promise<DkimRequest[]>;
   listEvents(requestId: string): Promise<AuditEvent[]>;
   listEventsByDomain(domain: string): Promise<AuditEvent[]>;
+  /**
+   * Events stored but not yet told (the process died, or Slack failed, before the thread
+   * reply was posted), oldest first, each with its request as it is now.
+   */
+  listUndeliveredEvents(): Promise<Array<{ event: AuditEvent; request: DkimRequest }>>;
+  /** The event has been told (or has nothing to tell): it is not offered again. */
+  markEventDelivered(eventId: number): Promise<void>;
 }
 
 const MAX_REASON = 500;
@@ -798,6 +805,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     listByDomain: async (domain) => store.list({ domain: normaliseDomain(domain) }),
     listEvents: async (requestId) => store.listEvents(requestId),
     listEventsByDomain: async (domain) => store.listEventsByDomain(normaliseDomain(domain)),
+    listUndeliveredEvents: async () =>
+      store.listUndeliveredEvents().flatMap((event) => {
+        const request = store.get(event.requestId);
+        return request === undefined ? [] : [{ event, request }];
+      }),
+    markEventDelivered: async (eventId) => store.markEventDelivered(eventId, now()),
   };
 }
 

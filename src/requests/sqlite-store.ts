@@ -246,6 +246,21 @@ export class SqliteRequestStore implements RequestStore {
       .map((row) => eventFromRow(row as EventRow));
   }
 
+  listUndeliveredEvents(): AuditEvent[] {
+    return this.statement(
+      "SELECT id, request_id, at, actor_id, kind, details FROM events WHERE delivered_at IS NULL ORDER BY id",
+    )
+      .all()
+      .map((row) => eventFromRow(row as EventRow));
+  }
+
+  markEventDelivered(eventId: number, at: string): void {
+    this.statement("UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL").run(
+      at,
+      eventId,
+    );
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

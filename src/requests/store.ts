@@ -101,5 +101,8 @@ export interface RequestStore {
   listEvents(requestId: string): AuditEvent[];
   /** Every event of every request for the domain, oldest first. */
   listEventsByDomain(domain: string): AuditEvent[];
+  /** Events not yet told in Slack (posting was cut short by a crash or a Slack outage), oldest first. */
+  listUndeliveredEvents(): AuditEvent[];
+  markEventDelivered(eventId: number, at: string): void;
   close(): void;
 }

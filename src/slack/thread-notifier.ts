@@ -8,6 +8,8 @@ import { threadEventMessage } from "./ui/thread-event.js";
 export interface ThreadNotifier {
   /** Hand to the request service as `onEvent`: posts the event in the thread, refreshes the message. */
   onEvent(event: AuditEvent, request: DkimRequest): void;
+  /** Tells events stored but never told (a crash or a Slack outage cut them short), in order. */
+  replay(items: ReadonlyArray<{ event: AuditEvent; request: DkimRequest }>): void;
   /** Resolves once everything queued so far has been sent (tests, shutdown). */
   idle(): Promise<void>;
 }
@@ -20,14 +22,16 @@ export interface ThreadNotifier {
  * several events arrive while one is being sent, the message is redrawn once, from the newest
  * request, which keeps us inside chat.update's rate limit of about one per second per message.
  * A failed Slack call is logged and does not stop the queue: the store holds the truth, and the
- * next event redraws the message anyway.
+ * next event redraws the message anyway. A reply is marked delivered only once Slack took it,
+ * so what a crash or an outage cut short is told at the next start (`replay`).
  */
 export function createThreadNotifier(options: {
   client: SlackClient;
   dryRun: boolean;
   logger: AppLogger;
+  markDelivered: (eventId: number) => Promise<void>;
 }): ThreadNotifier {
-  const { client, dryRun, logger } = options;
+  const { client, dryRun, logger, markDelivered } = options;
   const queues = new Map<string, Promise<void>>();
   const newest = new Map<string, DkimRequest>();
 
@@ -51,6 +55,7 @@ export function createThreadNotifier(options: {
       unfurl_links: false,
       unfurl_media: false,
     });
+    await markDelivered(event.id);
   }
 
   async function redrawMessage(requestId: string): Promise<void> {
@@ -64,15 +69,24 @@ export function createThreadNotifier(options: {
     });
   }
 
+  function onEvent(event: AuditEvent, request: DkimRequest): void {
+    // "created" is the request message itself, posted by the command that made it; before the
+    // message exists (or when it could not be posted) there is no thread to tell.
+    if (event.kind === "created" || request.messageTs === null) {
+      enqueue(request.id, () => markDelivered(event.id));
+      return;
+    }
+    const known = newest.get(request.id);
+    if (known === undefined || known.updatedAt <= request.updatedAt)
+      newest.set(request.id, request);
+    enqueue(request.id, () => postReply(event, request));
+    enqueue(request.id, () => redrawMessage(request.id));
+  }
+
   return {
-    onEvent(event, request) {
-      // "created" is the request message itself, posted by the command that made it.
-      if (event.kind === "created" || request.messageTs === null) return;
-      const known = newest.get(request.id);
-      if (known === undefined || known.updatedAt <= request.updatedAt)
-        newest.set(request.id, request);
-      enqueue(request.id, () => postReply(event, request));
-      enqueue(request.id, () => redrawMessage(request.id));
+    onEvent,
+    replay(items) {
+      for (const { event, request } of items) onEvent(event, request);
     },
     async idle() {
       while (queues.size > 0) await Promise.all([...queues.values()]);

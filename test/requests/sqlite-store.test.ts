@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/dkim/keys.js";
 import { CodedError } from "../../src/errors.js";
 import { RequestConflictError } from "../../src/requests/errors.js";
+import { MIGRATIONS, migrate } from "../../src/requests/migrations.js";
 import type { DkimRequest } from "../../src/requests/model.js";
 import { DATABASE_FILE, SqliteRequestStore } from "../../src/requests/sqlite-store.js";
 import { randomEncryptionKey, tempDataDir } from "./support.js";
@@ -62,14 +63,14 @@ function request(overrides: Partial<DkimRequest> = {}): DkimRequest {
 const created = { actorId: "UREQ", kind: "created" as const, details: {} };
 
 describe("SqliteRequestStore", () => {
-  it("creates its file in DATA_DIR with WAL, schema version 1 and mode 0600", () => {
+  it("creates its file in DATA_DIR with WAL, the latest schema version and mode 0600", () => {
     const dataDir = newDir();
     open(dataDir);
     const path = join(dataDir, DATABASE_FILE);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(raw.pragma("user_version", { simple: true })).toBe(1);
+    expect(raw.pragma("user_version", { simple: true })).toBe(MIGRATIONS.at(-1)?.version);
     raw.close();
   });
 
@@ -245,8 +246,48 @@ describe("SqliteRequestStore", () => {
     raw.pragma("user_version = 99");
     raw.close();
     expect(() => open(dataDir)).toThrow(
-      "has schema version 99, newer than this dkim-bot knows (1)",
+      `has schema version 99, newer than this dkim-bot knows (${MIGRATIONS.at(-1)?.version})`,
     );
+  });
+
+  it("offers events until they are marked delivered, oldest first", () => {
+    const store = open(newDir());
+    store.insert(request(), keyPair.privateKeyPem, created);
+    const approved = store.transition({
+      id: "req000000001",
+      from: "pending",
+      to: "rejected",
+      at: "2026-11-26T11:00:00.000Z",
+      event: { actorId: "UAPP", kind: "rejected", details: { reason: "no" } },
+    });
+    const kinds = () => store.listUndeliveredEvents().map((event) => event.kind);
+    expect(kinds()).toEqual(["created", "rejected"]);
+    const [first] = store.listUndeliveredEvents();
+    store.markEventDelivered(first?.id ?? -1, "2026-11-26T11:00:01.000Z");
+    expect(kinds()).toEqual(["rejected"]);
+    store.markEventDelivered(approved?.event?.id ?? -1, "2026-11-26T11:00:02.000Z");
+    expect(kinds()).toEqual([]);
+  });
+
+  it("takes events written before delivery was recorded as delivered", () => {
+    const dataDir = newDir();
+    const path = join(dataDir, DATABASE_FILE);
+    const raw = new Database(path);
+    migrate(raw, MIGRATIONS.slice(0, 1));
+    raw
+      .prepare(
+        "INSERT INTO requests (id, domain, selector, bits, usernames, testing, requester_id, channel_id, public_key_base64, fingerprint, record_value, state, created_at, updated_at) VALUES ('r1', 'example.com', 's1', 1024, '[]', 0, 'U', 'C', 'k', 'f', 'v', 'rejected', 't', 't')",
+      )
+      .run();
+    raw
+      .prepare(
+        "INSERT INTO events (request_id, at, actor_id, kind, details) VALUES ('r1', 't', 'U', 'rejected', '{}')",
+      )
+      .run();
+    raw.close();
+    const store = open(dataDir);
+    expect(store.listEvents("r1")).toHaveLength(1);
+    expect(store.listUndeliveredEvents()).toEqual([]);
   });
 
   it("lists by domain and events by domain, oldest first", () => {
