@@ -25,7 +25,7 @@ import type { DkimApi } from "./spamexperts/types.js";
 
 export interface RunningBot {
   mode: "http" | "socket";
-  port?: number;
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -155,14 +155,16 @@ export async function startFromEnvironment(): Promise<number> {
     if (stopping) return;
     stopping = true;
     logger.event("info", "Stopping", { signal });
+    // Exit explicitly once stopped: the Slack client may still be retrying a call (Slack
+    // unreachable) and would keep the process alive past the orchestrator's grace period.
     bot.stop().then(
       () => {
         logger.event("info", "Stopped");
-        process.exitCode = 0;
+        process.exit(0);
       },
       (error: unknown) => {
         logger.event("error", "Could not stop cleanly", { error });
-        process.exitCode = 1;
+        process.exit(1);
       },
     );
   };

@@ -395,7 +395,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       code,
       "not-approver",
       request,
-      `Only ${who}${describeApprovers(policy)} can ${verb}.`,
+      `Only ${who}${describeApprovers(policy)} can ${verb}: ask one of them.`,
     );
   }
 

@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type AnyMiddlewareArgs, App, type LogLevel, type Middleware } from "@slack/bolt";
 import type { Config } from "../config.js";
@@ -12,14 +12,18 @@ import { type ListenerDeps, registerListeners } from "./listeners/index.js";
  */
 export interface SlackApp {
   app: App;
-  /** Starts listening; in HTTP mode resolves with the port actually bound. */
-  start(): Promise<{ mode: "http" | "socket"; port?: number }>;
+  /** Starts listening; resolves with the port actually bound (Socket Mode: /healthz only). */
+  start(): Promise<{ mode: "http" | "socket"; port: number }>;
   stop(): Promise<void>;
 }
 
 export function createApp(config: Config, deps: ListenerDeps & { logger: AppLogger }): SlackApp {
   const appToken = config.slack.appToken;
   const healthBody = JSON.stringify({ status: "ok", dryRun: deps.dryRun });
+  const answerHealth = (res: ServerResponse): void => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(healthBody);
+  };
   const app = new App({
     token: config.slack.botToken,
     logger: deps.logger,
@@ -34,10 +38,7 @@ export function createApp(config: Config, deps: ListenerDeps & { logger: AppLogg
             {
               path: "/healthz",
               method: ["GET"],
-              handler: (_req, res) => {
-                res.writeHead(200, { "content-type": "application/json" });
-                res.end(healthBody);
-              },
+              handler: (_req, res) => answerHealth(res),
             },
           ],
         }),
@@ -55,15 +56,36 @@ export function createApp(config: Config, deps: ListenerDeps & { logger: AppLogg
     async start() {
       if (appToken !== undefined) {
         await app.start();
-        return { mode: "socket" };
+        // Socket Mode needs no inbound HTTP, but container health checks do: /healthz only.
+        server = await listenForHealth(config.slack.port, answerHealth);
+        return { mode: "socket", port: (server.address() as AddressInfo).port };
       }
       server = (await app.start(config.slack.port)) as Server;
       return { mode: "http", port: (server.address() as AddressInfo).port };
     },
     async stop() {
       await app.stop();
+      if (appToken !== undefined && server !== undefined) {
+        const health = server;
+        await new Promise<void>((resolve) => health.close(() => resolve()));
+      }
     },
   };
+}
+
+function listenForHealth(port: number, answer: (res: ServerResponse) => void): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/healthz") {
+      answer(res);
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("Not found: in Socket Mode only GET /healthz is served.\n");
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, () => resolve(server));
+  });
 }
 
 /**

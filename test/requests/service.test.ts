@@ -325,7 +325,7 @@ describe("approval refusals", () => {
     expect(error.code).toBe("APPROVAL_REFUSED");
     expect(error.reason).toBe("not-approver");
     expect(error.message).toBe(
-      `Only <@${APPROVER}>, <@${OTHER_APPROVER}> or members of <!subteam^SMAILOPS> can approve DKIM requests.`,
+      `Only <@${APPROVER}>, <@${OTHER_APPROVER}> or members of <!subteam^SMAILOPS> can approve DKIM requests: ask one of them.`,
     );
     expect(h.api.calls).toHaveLength(0);
     expect((await h.service.get(request.id))?.state).toBe("pending");
@@ -692,7 +692,7 @@ describe("reject and cancel", () => {
     const error = await refusal(h.service.reject(request.id, { actorId: STRANGER }));
     expect(error.code).toBe("NOT_ALLOWED");
     expect(error.message).toBe(
-      `Only <@${REQUESTER}> (who asked for it) or <@${APPROVER}>, <@${OTHER_APPROVER}> or members of <!subteam^SMAILOPS> can reject this request.`,
+      `Only <@${REQUESTER}> (who asked for it) or <@${APPROVER}>, <@${OTHER_APPROVER}> or members of <!subteam^SMAILOPS> can reject this request: ask one of them.`,
     );
     const rejected = await h.service.reject(request.id, { actorId: REQUESTER });
     expect(rejected).toMatchObject({ state: "rejected", decidedBy: REQUESTER, rejectReason: null });

@@ -45,7 +45,7 @@ async function clicked(
 }
 
 function actorDeps(deps: ListenerDeps) {
-  return { service: deps.service, approvers: deps.config.approvers, logger: deps.logger };
+  return { service: deps.service, logger: deps.logger };
 }
 
 export async function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promise<void> {

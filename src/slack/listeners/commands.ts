@@ -121,12 +121,7 @@ export async function handleDkimCommand(
         };
         await tell(client, audience, statusMessage(entries, options), logger);
       } catch (error) {
-        await tell(
-          client,
-          audience,
-          errorText(error, { approvers: config.approvers, logger }),
-          logger,
-        );
+        await tell(client, audience, errorText(error, { logger }), logger);
       }
       return;
     }
@@ -152,12 +147,7 @@ export async function handleDkimCommand(
         });
         await tell(client, audience, checkResultMessage(result), logger);
       } catch (error) {
-        await tell(
-          client,
-          audience,
-          errorText(error, { approvers: config.approvers, logger }),
-          logger,
-        );
+        await tell(client, audience, errorText(error, { logger }), logger);
       }
       return;
     }

@@ -54,10 +54,10 @@ export async function tell(
  */
 export function errorText(
   error: unknown,
-  context: { approvers: readonly string[]; logger: AppLogger; request?: DkimRequest | undefined },
+  context: { logger: AppLogger; request?: DkimRequest | undefined },
 ): string {
   if (error instanceof ActionRefusedError && context.request !== undefined) {
-    return refusalText(error.reason, context.request, { approvers: context.approvers });
+    return refusalText(error.reason, context.request, { serviceMessage: error.message });
   }
   if (isCodedError(error)) return escapeText(error.message);
   context.logger.event("error", "Unexpected error while handling a Slack request", { error });
@@ -72,7 +72,7 @@ export function slackErrorCode(error: unknown): string | undefined {
 
 /** Runs a service action for a person and answers any refusal or error to that person only. */
 export async function actFor(
-  deps: { service: RequestService; approvers: readonly string[]; logger: AppLogger },
+  deps: { service: RequestService; logger: AppLogger },
   client: SlackClient,
   audience: Audience,
   requestId: string,
@@ -82,11 +82,6 @@ export async function actFor(
     await action();
   } catch (error) {
     const request = await deps.service.get(requestId).catch(() => undefined);
-    await tell(
-      client,
-      audience,
-      errorText(error, { approvers: deps.approvers, logger: deps.logger, request }),
-      deps.logger,
-    );
+    await tell(client, audience, errorText(error, { logger: deps.logger, request }), deps.logger);
   }
 }

@@ -20,7 +20,7 @@ export async function startRequest(
   try {
     created = await deps.service.create(input);
   } catch (error) {
-    const text = errorText(error, { approvers: deps.config.approvers, logger: deps.logger });
+    const text = errorText(error, { logger: deps.logger });
     await tell(client, audience, text, deps.logger);
     return;
   }

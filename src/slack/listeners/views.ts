@@ -77,7 +77,7 @@ export async function handleRejectSubmission(deps: ListenerDeps, args: SubmitArg
   }
   const audience: Audience = { userId: body.user.id, channelId: metadata.channelId };
   await actFor(
-    { service: deps.service, approvers: deps.config.approvers, logger: deps.logger },
+    { service: deps.service, logger: deps.logger },
     client,
     audience,
     metadata.requestId,

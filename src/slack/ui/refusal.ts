@@ -7,7 +7,6 @@ import type { RefusalReason } from "../../requests/errors.js";
 import { type DkimRequest, recordNameOf } from "../../requests/model.js";
 import {
   actorText,
-  approverMention,
   channelMention,
   clip,
   escapeText,
@@ -17,16 +16,6 @@ import {
   userMention,
 } from "./format.js";
 import { stateBadge } from "./state-badge.js";
-
-export function notApproverText(approvers: readonly string[]): string {
-  const who =
-    approvers.length === 0 ? "nobody is listed yet" : joinWords(approvers.map(approverMention));
-  return `Only approvers can approve DKIM requests: ${who}. Ask one of them to click Approve.`;
-}
-
-export function approverLookupFailedText(): string {
-  return "Could not check whether you are an approver (the user-group lookup failed). Try again in a minute.";
-}
 
 export function selfApprovalText(): string {
   return "You asked for this request, so someone else must approve it.";
@@ -88,7 +77,11 @@ export function unknownRequestText(): string {
 }
 
 export interface RefusalContext {
-  approvers: readonly string[];
+  /**
+   * The service's own sentence. Who may do what is the service's to say: it knows the action
+   * (approve, reject, retry) and the approver list.
+   */
+  serviceMessage: string;
   /** The DNS verdict sentence, for dns-not-ready. */
   dnsSummary?: string;
 }
@@ -101,9 +94,8 @@ export function refusalText(
 ): string {
   switch (reason) {
     case "not-approver":
-      return notApproverText(refusal.approvers);
     case "approver-lookup-failed":
-      return approverLookupFailedText();
+      return refusal.serviceMessage;
     case "self-approval":
       return selfApprovalText();
     case "fingerprint-mismatch":

@@ -204,18 +204,18 @@ function describe(event: AuditEvent, request: DkimRequest, dryRunMode: boolean):
         ],
       };
     case "failed": {
-      const what = failedStep(details);
+      // The bot's sentence says what went wrong and what to do; it usually quotes the API's
+      // own text too, which is shown on its own only when it does not.
       const error = text(details, "error");
-      const said = apiSaid(details);
+      const apiText = text(details, "apiText");
+      const said =
+        apiText !== undefined && error?.includes(apiText) !== true ? apiSaid(details) : [];
       return {
         ...badge("failed"),
         lines: [
-          what,
-          ...(said.length > 0
-            ? said
-            : error === undefined
-              ? []
-              : [quoteLines(clip(error, MAX_API_TEXT))]),
+          failedStep(details),
+          ...(error === undefined ? [] : [quoteLines(clip(error, MAX_API_TEXT))]),
+          ...said,
           "Fix the cause, then click *Retry*: it goes on from the step that failed.",
         ],
       };

@@ -10,7 +10,6 @@ import {
   channelNotAllowedText,
   dnsNotLiveText,
   keyChangedText,
-  notApproverText,
   refusalText,
   selfApprovalText,
 } from "../../../src/slack/ui/refusal.js";
@@ -206,7 +205,6 @@ describe("checkResultMessage", () => {
 
 describe("refusals", () => {
   it("say why, in short sentences", () => {
-    expect(notApproverText(["U0ALICE", "S0OPS"])).toContain("<@U0ALICE> and <!subteam^S0OPS>");
     expect(selfApprovalText()).toContain("someone else must approve");
     expect(
       dnsNotLiveText("No DKIM record is published yet.", "s1._domainkey.example.com"),
@@ -247,7 +245,9 @@ describe("refusals", () => {
       "already-handled",
       "not-requester",
     ] as const) {
-      expect(refusalText(reason, request, { approvers: ["U0A"] }).length).toBeGreaterThan(10);
+      expect(
+        refusalText(reason, request, { serviceMessage: "Only <@U0A> can approve." }).length,
+      ).toBeGreaterThan(10);
     }
   });
 });

@@ -117,6 +117,23 @@ describe("threadEventText", () => {
     expect(failed).toContain("> The cluster did not answer in 15 s.");
   });
 
+  it("shows the bot's sentence with what to do, and the API's text once", () => {
+    const sentence =
+      'SpamExperts does not know the domain example.com: "ERROR: No such domain"; add the domain to the cluster (or check its spelling) and try again.';
+    const failed = threadEventText(
+      event("failed", "system", {
+        step: "certificate",
+        error: sentence,
+        apiText: "ERROR: No such domain",
+      }),
+      request,
+      { dryRun: false },
+    );
+    expect(failed).toContain(`> ${sentence}`);
+    expect(failed.split("ERROR: No such domain")).toHaveLength(2);
+    expect(failed).not.toContain("The API said:");
+  });
+
   it("shows the DNS summary and problem sentence", () => {
     const live = threadEventText(
       event("dns-live", "system", { summary: "Live and matches the key." }),
