@@ -8,6 +8,7 @@ import { RequestConflictError } from "../../src/requests/errors.js";
 import { MIGRATIONS, migrate } from "../../src/requests/migrations.js";
 import type { DkimRequest } from "../../src/requests/model.js";
 import { DATABASE_FILE, SqliteRequestStore } from "../../src/requests/sqlite-store.js";
+import { sampleRequest, withKey } from "../helpers/sample-request.js";
 import { randomEncryptionKey, tempDataDir } from "./support.js";
 
 const dirs: string[] = [];
@@ -32,32 +33,18 @@ function newDir(): string {
 const keyPair = await generateKeyPair(1024);
 
 function request(overrides: Partial<DkimRequest> = {}): DkimRequest {
-  return {
+  return sampleRequest({
     id: "req000000001",
-    domain: "example.com",
     selector: "s1",
     bits: 1024,
-    usernames: ["example.com"],
-    testing: false,
-    reason: null,
-    ticket: null,
     requesterId: "UREQ",
     channelId: "CCHAN",
     messageTs: null,
-    publicKeyBase64: keyPair.publicKeyBase64,
-    fingerprint: keyPair.fingerprint,
-    recordValue: `v=DKIM1; k=rsa; p=${keyPair.publicKeyBase64}`,
-    state: "pending",
-    progress: { certificateInstalled: false, enabledUsernames: [] },
-    lastDnsCheck: null,
-    decidedBy: null,
-    decidedAt: null,
-    rejectReason: null,
-    lastError: null,
+    ...withKey(keyPair),
     createdAt: "2026-11-26T10:00:00.000Z",
     updatedAt: "2026-11-26T10:00:00.000Z",
     ...overrides,
-  };
+  });
 }
 
 const created = { actorId: "UREQ", kind: "created" as const, details: {} };

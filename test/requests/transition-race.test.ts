@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/dkim/keys.js";
-import type { DkimRequest } from "../../src/requests/model.js";
 import { SqliteRequestStore } from "../../src/requests/sqlite-store.js";
+import { sampleRequest, withKey } from "../helpers/sample-request.js";
 import { randomEncryptionKey, tempDataDir } from "./support.js";
 
 const CHILD = fileURLToPath(new URL("./transition-race-child.ts", import.meta.url));
@@ -61,31 +61,17 @@ describe("transitions across processes", () => {
     const store = new SqliteRequestStore({ dataDir, encryptionKey: key });
     const at = "2026-11-26T10:00:00.000Z";
     for (let index = 0; index < REQUESTS; index++) {
-      const request: DkimRequest = {
+      const request = sampleRequest({
         id: `race${String(index).padStart(8, "0")}`,
-        domain: "example.com",
         selector: `s${index}`,
         bits: 1024,
-        usernames: ["example.com"],
-        testing: false,
-        reason: null,
-        ticket: null,
         requesterId: "UREQ",
         channelId: "CCHAN",
         messageTs: null,
-        publicKeyBase64: keyPair.publicKeyBase64,
-        fingerprint: keyPair.fingerprint,
-        recordValue: `v=DKIM1; k=rsa; p=${keyPair.publicKeyBase64}`,
-        state: "pending",
-        progress: { certificateInstalled: false, enabledUsernames: [] },
-        lastDnsCheck: null,
-        decidedBy: null,
-        decidedAt: null,
-        rejectReason: null,
-        lastError: null,
+        ...withKey(keyPair),
         createdAt: at,
         updatedAt: at,
-      };
+      });
       store.insert(request, keyPair.privateKeyPem, {
         actorId: "UREQ",
         kind: "created",

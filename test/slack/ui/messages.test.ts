@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DkimCheckResult } from "../../../src/dkim/check.js";
-import type { DkimRequest, RequestState } from "../../../src/requests/model.js";
+import type { RequestState } from "../../../src/requests/model.js";
 import { checkResultMessage } from "../../../src/slack/ui/check-result.js";
 import { helpText } from "../../../src/slack/ui/help.js";
 import {
@@ -15,37 +15,11 @@ import {
 } from "../../../src/slack/ui/refusal.js";
 import { STATE_BADGES } from "../../../src/slack/ui/state-badge.js";
 import { statusMessage } from "../../../src/slack/ui/status.js";
+import { sampleRequest } from "../../helpers/sample-request.js";
 
 const NOW = new Date("2026-11-03T13:00:00.000Z");
 
-function makeRequest(overrides: Partial<DkimRequest> = {}): DkimRequest {
-  return {
-    id: "r7k2m9",
-    domain: "example.com",
-    selector: "s202611",
-    bits: 2048,
-    usernames: ["example.com"],
-    testing: false,
-    reason: null,
-    ticket: null,
-    requesterId: "U0REQUESTER",
-    channelId: "C0CHANNEL",
-    messageTs: "1762165200.000100",
-    publicKeyBase64: "",
-    fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
-    recordValue: "",
-    state: "pending",
-    progress: { certificateInstalled: false, enabledUsernames: [] },
-    lastDnsCheck: null,
-    decidedBy: null,
-    decidedAt: null,
-    rejectReason: null,
-    lastError: null,
-    createdAt: "2026-11-03T10:00:00.000Z",
-    updatedAt: "2026-11-03T10:00:00.000Z",
-    ...overrides,
-  };
-}
+const makeRequest = sampleRequest;
 
 describe("helpText", () => {
   const base = {

@@ -12,6 +12,7 @@ import {
 import { ACTION_IDS, BLOCK_IDS, decodeActionValue } from "../../../src/slack/ui/ids.js";
 import { requestMessage } from "../../../src/slack/ui/request-message.js";
 import { STATE_BADGES } from "../../../src/slack/ui/state-badge.js";
+import { sampleRequest } from "../../helpers/sample-request.js";
 
 interface Keyed {
   request: DkimRequest;
@@ -44,34 +45,7 @@ function keyed(bits: KeyBits = 2048): Keyed {
   return found;
 }
 
-function makeRequest(overrides: Partial<DkimRequest> = {}): DkimRequest {
-  return {
-    id: "r7k2m9",
-    domain: "example.com",
-    selector: "s202611",
-    bits: 2048,
-    usernames: ["example.com"],
-    testing: false,
-    reason: null,
-    ticket: null,
-    requesterId: "U0REQUESTER",
-    channelId: "C0CHANNEL",
-    messageTs: "1762165200.000100",
-    publicKeyBase64: "",
-    fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
-    recordValue: "v=DKIM1; k=rsa; p=",
-    state: "pending",
-    progress: { certificateInstalled: false, enabledUsernames: [] },
-    lastDnsCheck: null,
-    decidedBy: null,
-    decidedAt: null,
-    rejectReason: null,
-    lastError: null,
-    createdAt: "2026-11-03T10:00:00.000Z",
-    updatedAt: "2026-11-03T10:00:00.000Z",
-    ...overrides,
-  };
-}
+const makeRequest = sampleRequest;
 
 function render(state: RequestState, overrides: Partial<DkimRequest> = {}, dryRun = false) {
   const { request, record } = keyed();

@@ -12,35 +12,20 @@ import {
   threadEventMessage,
   threadEventText,
 } from "../../../src/slack/ui/thread-event.js";
+import { sampleRequest } from "../../helpers/sample-request.js";
 
 const AT = "2026-11-03T10:42:00.000Z";
 const UNIX = Date.parse(AT) / 1000;
 
-const request: DkimRequest = {
-  id: "r7k2m9",
-  domain: "example.com",
-  selector: "s202611",
-  bits: 2048,
-  usernames: ["example.com"],
-  testing: false,
-  reason: null,
-  ticket: null,
-  requesterId: "U0REQUESTER",
-  channelId: "C0CHANNEL",
-  messageTs: "1762165200.000100",
+const request: DkimRequest = sampleRequest({
   publicKeyBase64: "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
-  fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
   recordValue: "v=DKIM1; k=rsa; p=MIIB",
   state: "failed",
-  progress: { certificateInstalled: false, enabledUsernames: [] },
-  lastDnsCheck: null,
   decidedBy: "U0APPROVER",
   decidedAt: AT,
-  rejectReason: null,
-  lastError: null,
   createdAt: AT,
   updatedAt: AT,
-};
+});
 
 function event(kind: AuditEventKind, actorId: string, details: AuditDetails = {}): AuditEvent {
   return { id: 1, requestId: request.id, at: AT, actorId, kind, details };
