@@ -37,7 +37,13 @@ import {
 } from "./model.js";
 import { describeFailure, redactSecrets } from "./redact.js";
 import { newRequestId } from "./request-id.js";
-import type { EventInput, RequestFilter, RequestStore, StoredChange } from "./store.js";
+import type {
+  EventInput,
+  RequestChanges,
+  RequestFilter,
+  RequestStore,
+  StoredChange,
+} from "./store.js";
 
 export type CheckDns = (
   domain: string,
@@ -526,21 +532,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       }
       dnsSummary = result.summary;
     }
-    const at = now();
-    const change = store.transition({
-      id,
-      from: "pending",
-      to: "applying",
-      at,
-      changes: { decidedBy: input.actorId, decidedAt: at },
-      event: {
-        actorId: input.actorId,
-        kind: "approved",
-        details: { fingerprint: request.fingerprint, via, dns: dnsSummary },
-      },
+    decide(id, "applying", input.actorId, "APPROVAL_REFUSED", {
+      kind: "approved",
+      details: { fingerprint: request.fingerprint, via, dns: dnsSummary },
     });
-    if (change === undefined) throw alreadyHandled("APPROVAL_REFUSED", requireRequest(id));
-    emitChange(change);
     return apply(id);
   }
 
@@ -561,17 +556,14 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         `<@${request.requesterId}> (who asked for it)`,
       );
     }
-    const at = now();
-    const change = store.transition({
+    return decide(
       id,
-      from: "pending",
-      to: "rejected",
-      at,
-      changes: { decidedBy: input.actorId, decidedAt: at, rejectReason: reason },
-      event: { actorId: input.actorId, kind: "rejected", details: { reason } },
-    });
-    if (change === undefined) throw alreadyHandled("NOT_ALLOWED", requireRequest(id));
-    return emitChange(change);
+      "rejected",
+      input.actorId,
+      "NOT_ALLOWED",
+      { kind: "rejected", details: { reason } },
+      { rejectReason: reason },
+    );
   }
 
   async function cancel(id: string, input: { actorId: string }): Promise<DkimRequest> {
@@ -584,16 +576,35 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         `Only <@${request.requesterId}>, who asked for this request, can cancel it; an approver can reject it instead.`,
       );
     }
+    return decide(id, "cancelled", input.actorId, "NOT_ALLOWED", {
+      kind: "cancelled",
+      details: {},
+    });
+  }
+
+  /**
+   * A person's decision on a pending request: one atomic move out of `pending` that records
+   * who decided and when. Whoever comes second (another click, another replica) is told who
+   * handled it.
+   */
+  function decide(
+    id: string,
+    to: "applying" | "rejected" | "cancelled",
+    actorId: string,
+    refusalCode: "APPROVAL_REFUSED" | "NOT_ALLOWED",
+    event: Omit<EventInput, "actorId">,
+    changes: RequestChanges = {},
+  ): DkimRequest {
     const at = now();
     const change = store.transition({
       id,
       from: "pending",
-      to: "cancelled",
+      to,
       at,
-      changes: { decidedBy: input.actorId, decidedAt: at },
-      event: { actorId: input.actorId, kind: "cancelled", details: {} },
+      changes: { decidedBy: actorId, decidedAt: at, ...changes },
+      event: { actorId, ...event },
     });
-    if (change === undefined) throw alreadyHandled("NOT_ALLOWED", requireRequest(id));
+    if (change === undefined) throw alreadyHandled(refusalCode, requireRequest(id));
     return emitChange(change);
   }
 
