@@ -444,6 +444,8 @@ export interface ApplySample {
 
 export interface AppResult {
   commandsPerRound: number;
+  /** Acks of as many `/dkim help` at once, before the rounds: the floor. */
+  helpAckMs: number[];
   rounds: CommandRound[];
   apply: ApplySample[];
   applyLoop: LoopReading;
@@ -475,6 +477,19 @@ export async function measureApp(plan: {
       expectOk((await rig.send(setupCommand(rig, "warmup.example.com"))).status, "setup");
       await rig.watch.milestones.when("posted:warmup.example.com", describe);
     }
+    // Reference: as many `/dkim help` at once (acked with the text, no key, no database): the
+    // floor that Bolt, HTTP and this machine set for the acks.
+    const helps = Array.from({ length: plan.commandsPerRound }, () =>
+      signedCommand(SIGNING_SECRET, {
+        text: "help",
+        userId: REQUESTER,
+        channelId: CHANNEL,
+        responseUrl: rig.slack.responseUrl(),
+      }),
+    );
+    const helpAckMs = (await Promise.all(helps.map((help) => rig.send(help)))).map(
+      (sent) => sent.ms,
+    );
     const rounds: CommandRound[] = [];
     const domainsOfFirstRound: string[] = [];
     for (let round = 0; round < plan.rounds; round += 1) {
@@ -535,7 +550,7 @@ export async function measureApp(plan: {
     }
     const applyLoop = await rig.bot.readLoop();
     const logs = await rig.bot.logs();
-    return { commandsPerRound: plan.commandsPerRound, rounds, apply, applyLoop, logs };
+    return { commandsPerRound: plan.commandsPerRound, helpAckMs, rounds, apply, applyLoop, logs };
   } finally {
     await rig.close();
   }
