@@ -3,17 +3,9 @@
  * (the click's response_url) with the reason, and no refusal reaches SpamExperts. Two approvers
  * clicking at once give one apply; Reject asks for a reason and ends the request.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS } from "../../src/slack/ui/ids.js";
-import {
-  APPROVER,
-  type BotProcess,
-  GROUP,
-  GROUP_MEMBER,
-  type Harness,
-  OUTSIDER,
-  startHarness,
-} from "./harness.js";
+import { APPROVER, GROUP, GROUP_MEMBER, OUTSIDER, useBot } from "./harness.js";
 import {
   buttonsOf,
   buttonValue,
@@ -28,18 +20,7 @@ import {
   waitForActive,
 } from "./support.js";
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot();
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot();
 
 const APPLIED = ["api_set_dkim_certificate", "api_set_dkim_selector"];
 

@@ -3,18 +3,11 @@
  * (requests with their state, linked to their message) and `/dkim check` against the loopback
  * DNS, for domains the bot set up and for domains it never saw.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/dkim/keys.js";
 import { buildRecordValue, splitIntoStrings } from "../../src/dkim/record.js";
 import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS } from "../../src/slack/ui/ids.js";
-import {
-  APPROVER,
-  type BotProcess,
-  CHANNEL,
-  GROUP,
-  type Harness,
-  startHarness,
-} from "./harness.js";
+import { APPROVER, CHANNEL, GROUP, useBot } from "./harness.js";
 import {
   buttonsOf,
   buttonValue,
@@ -25,18 +18,7 @@ import {
   setUpRequest,
 } from "./support.js";
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot();
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot();
 
 /** A DKIM record for a key the bot never made. */
 async function foreignRecord(): Promise<string> {

@@ -2,7 +2,7 @@
  * The DNS watcher, end to end, polling every second (DKIM_DNS_POLL_SECONDS=1): it says once in
  * the thread that the record is live, and once per distinct problem, however often it polls.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { splitIntoStrings } from "../../src/dkim/record.js";
 import {
   eventually,
@@ -13,21 +13,10 @@ import {
   setUp,
   waitForReply,
 } from "./flows.js";
-import { type BotProcess, type Harness, startHarness } from "./harness.js";
+import { useBot } from "./harness.js";
 import { textsOf } from "./support.js";
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot({ DKIM_DNS_POLL_SECONDS: "1" });
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot({ DKIM_DNS_POLL_SECONDS: "1" });
 
 function lookupsOf(request: RequestInSlack): number {
   const name = recordName(request).toLowerCase();

@@ -3,7 +3,7 @@
  * DRY RUN, and the thread showing the calls it would have made, the certificate redacted.
  * The fake SpamExperts is still running, so a call that should not happen would be seen.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import {
   clickApprove,
@@ -14,30 +14,19 @@ import {
   waitForReply,
   waitForState,
 } from "./flows.js";
-import { type BotProcess, type Harness, startHarness } from "./harness.js";
+import { useBot } from "./harness.js";
 import { buttonValue, textsOf } from "./support.js";
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot({ SPAMEXPERTS_URL: "" });
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot({ SPAMEXPERTS_URL: "" });
 
 describe("dry run (no SPAMEXPERTS_URL)", () => {
   it("says so on /healthz and in the running line", async () => {
-    const response = await fetch(`${bot.url}/healthz`);
+    const response = await fetch(`${harness.bot.url}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "ok", dryRun: true });
-    expect(bot.lines.some((line) => /"msg":"dkim-bot is running".*"dryRun":true/.test(line))).toBe(
-      true,
-    );
+    expect(
+      harness.bot.lines.some((line) => /"msg":"dkim-bot is running".*"dryRun":true/.test(line)),
+    ).toBe(true);
   });
 
   it("runs the whole flow, shows the calls it would make with the key redacted, and calls nothing", async () => {

@@ -3,7 +3,7 @@
  * 503s that pass and one that does not, and Slack's rate limit on thread replies. The request
  * must say what went wrong in its thread, stay retryable, and go on from the step that failed.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { faults } from "../helpers/fake-spamexperts.js";
 import {
@@ -20,24 +20,13 @@ import {
   waitForReply,
   waitForState,
 } from "./flows.js";
-import { APPROVER, type BotProcess, type Harness, startHarness } from "./harness.js";
+import { APPROVER, useBot } from "./harness.js";
 import { buttonsOf, buttonValue, textsOf } from "./support.js";
 
 const CERTIFICATE = "api_set_dkim_certificate";
 const SELECTOR = "api_set_dkim_selector";
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot();
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot();
 
 /** The failure reply of the thread (the one with a Retry button), once it is posted. */
 async function failureReply(request: RequestInSlack) {

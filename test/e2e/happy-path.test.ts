@@ -1,26 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publicKeyOf } from "../../src/dkim/keys.js";
 import { parseRecord, splitIntoStrings } from "../../src/dkim/record.js";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
-import { APPROVER, type BotProcess, CHANNEL, type Harness, startHarness } from "./harness.js";
+import { APPROVER, CHANNEL, useBot } from "./harness.js";
 import { buttonsOf, buttonValue, recordValueShown, textsOf } from "./support.js";
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot();
-});
-
-afterAll(async () => {
-  await bot.stop();
-  await harness.close();
-});
+const harness = useBot();
 
 describe("from /dkim setup to signing on the cluster", () => {
   it("answers GET /healthz", async () => {
-    const response = await fetch(`${bot.url}/healthz`);
+    const response = await fetch(`${harness.bot.url}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "ok", dryRun: false });
   });

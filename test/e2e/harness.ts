@@ -4,13 +4,14 @@
  * SLACK_API_URL -> a fake Slack Web API that records every call, SPAMEXPERTS_URL -> a fake
  * SpamExperts API, DKIM_DNS_SERVERS -> a real DNS server on loopback. Every log line is kept,
  * so tests can scan them; the process can be stopped (SIGTERM) or killed (SIGKILL) and started
- * again on the same DATA_DIR.
+ * again on the same DATA_DIR. A test file gets one with `useBot()`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll } from "vitest";
 import { type DnsTestServer, startDnsServer } from "../helpers/dns-server.js";
 import { type FakeSlack, startFakeSlack } from "../helpers/fake-slack.js";
 import { type FakeSpamExperts, startFakeSpamExperts } from "../helpers/fake-spamexperts.js";
@@ -55,13 +56,17 @@ export interface Harness {
   dataDir: string;
   /** Every line of every bot process started so far. */
   readonly allLines: readonly string[];
+  /** Starts a bot process (env on top of the defaults); it becomes `bot`. */
   startBot(env?: Record<string, string>): Promise<BotProcess>;
+  /** The bot process started last (running or not). */
+  readonly bot: BotProcess;
   /** Signed `/dkim` command from `userId` (default the requester) in CHANNEL. */
   command(text: string, args?: Partial<SlashCommandArgs>): Promise<SlackHttpResponse>;
   click(args: Partial<BlockActionArgs> & { actionId: string }): Promise<SlackHttpResponse>;
   submit(
     args: Partial<ViewSubmissionArgs> & Pick<ViewSubmissionArgs, "callbackId" | "values">,
   ): Promise<SlackHttpResponse>;
+  /** Stops the current bot (SIGTERM, a clean stop), kills any other, closes the stand-ins. */
   close(): Promise<void>;
 }
 
@@ -176,10 +181,11 @@ export async function startHarness(): Promise<Harness> {
     return bot;
   }
 
-  const botUrl = (): string => {
+  const currentBot = (): BotProcess => {
     if (current === undefined) throw new Error("start the bot first");
-    return current.url;
+    return current;
   };
+  const botUrl = (): string => currentBot().url;
 
   return {
     slack,
@@ -188,6 +194,9 @@ export async function startHarness(): Promise<Harness> {
     dataDir,
     allLines,
     startBot,
+    get bot() {
+      return currentBot();
+    },
     command: (text, args = {}) =>
       sendSlashCommand(botUrl(), SIGNING_SECRET, {
         text,
@@ -206,9 +215,33 @@ export async function startHarness(): Promise<Harness> {
       }),
     submit: (args) => sendViewSubmission(botUrl(), SIGNING_SECRET, { userId: REQUESTER, ...args }),
     async close() {
+      await current?.stop();
       for (const child of bots) child.kill("SIGKILL");
       await Promise.all([slack.close(), spamExperts.close(), dns.close()]);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The harness of a test file: started, with a bot (env on top of the defaults), before the
+ * file's tests, and closed after them. Reach it inside tests and hooks only (it is started by
+ * then), as `harness.slack`, `harness.bot.url`, `setUp(harness, ...)`.
+ */
+export function useBot(env: Record<string, string> = {}): Harness {
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness();
+    await started.startBot(env);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  // Tests keep this at module level, before beforeAll ran: every access goes to `started`.
+  return new Proxy({} as Harness, {
+    get(_target, key) {
+      if (started === undefined) throw new Error("the harness starts in beforeAll");
+      return Reflect.get(started, key);
+    },
+  });
 }

@@ -3,10 +3,10 @@
  * the request posted where the form came from) and bad command input. Bad input is answered to
  * that person only; nothing is posted, no key is made, SpamExperts is never called.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CALLBACK_IDS, SETUP_FIELDS, TESTING_OPTION_VALUE } from "../../src/slack/ui/ids.js";
 import type { ViewStateInput } from "../helpers/slack-requests.js";
-import { type BotProcess, CHANNEL, type Harness, REQUESTER, startHarness } from "./harness.js";
+import { CHANNEL, REQUESTER, useBot } from "./harness.js";
 import {
   buttonsOf,
   commandAnswer,
@@ -17,18 +17,7 @@ import {
   textsOf,
 } from "./support.js";
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot();
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot();
 
 interface FormFields {
   domain: string;

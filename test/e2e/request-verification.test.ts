@@ -6,10 +6,10 @@
  * does not stay open.
  */
 import { setTimeout as pause } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import type { SignOptions } from "../helpers/slack-requests.js";
-import { APPROVER, type BotProcess, CHANNEL, type Harness, startHarness } from "./harness.js";
+import { APPROVER, CHANNEL, useBot } from "./harness.js";
 import {
   buttonsOf,
   buttonValue,
@@ -29,19 +29,11 @@ const NO_BOT_CHANNEL = "CNOBOT";
 /** Not in DKIM_ALLOWED_CHANNELS. */
 const OTHER_CHANNEL = "COTHER";
 
-let harness: Harness;
-let bot: BotProcess;
+const harness = useBot({ DKIM_ALLOWED_CHANNELS: `${CHANNEL},${NO_BOT_CHANNEL}` });
 
 beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot({ DKIM_ALLOWED_CHANNELS: `${CHANNEL},${NO_BOT_CHANNEL}` });
   // Bolt checks its token once at start-up; that call must not count as traffic of a test.
   await harness.slack.waitForCall("auth.test");
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
 });
 
 const UNSIGNED: ReadonlyArray<{ name: string; sign: SignOptions }> = [

@@ -2,7 +2,7 @@
  * Nothing is lost on restart: the bot is stopped (SIGTERM) or killed (SIGKILL) and started
  * again on the same DATA_DIR, between request and approval and in the middle of an apply.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publicKeyOf } from "../../src/dkim/keys.js";
 import { parseRecord } from "../../src/dkim/record.js";
 import { faults } from "../helpers/fake-spamexperts.js";
@@ -18,7 +18,7 @@ import {
   waitForReply,
   waitForState,
 } from "./flows.js";
-import { type BotProcess, type Harness, startHarness } from "./harness.js";
+import { useBot } from "./harness.js";
 
 const CERTIFICATE = "api_set_dkim_certificate";
 const SELECTOR = "api_set_dkim_selector";
@@ -26,18 +26,7 @@ const SELECTOR = "api_set_dkim_selector";
 /** A long API timeout, so a slowed call is surely still in flight when the bot is stopped. */
 const ENV = { SPAMEXPERTS_TIMEOUT_MS: "20000" };
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot(ENV);
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot(ENV);
 
 describe("a restart between request and approval", () => {
   it("keeps the request: the old Approve button works and installs the key that was posted", async () => {
@@ -46,8 +35,8 @@ describe("a restart between request and approval", () => {
     const request = await setUp(harness, domain, "s1");
     publish(harness, request);
 
-    expect(await bot.stop()).toBe(0);
-    bot = await harness.startBot(ENV);
+    expect(await harness.bot.stop()).toBe(0);
+    await harness.startBot(ENV);
 
     // The button of the message posted by the previous process.
     await clickApprove(harness, request);
@@ -78,10 +67,10 @@ describe("a restart during an apply", () => {
       () => apiCallsFor(spamExperts, domain).includes(SELECTOR),
       "the selector call to reach SpamExperts",
     );
-    await bot.kill();
+    await harness.bot.kill();
     expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR]);
 
-    bot = await harness.startBot(ENV);
+    await harness.startBot(ENV);
     await waitForReply(harness, request, /\*Resumed\*/);
     const final = await waitForState(harness, request, "Active");
     expect(hasNoButtons(final)).toBe(true);
@@ -123,7 +112,7 @@ describe("a restart during an apply", () => {
       () => apiCallsFor(spamExperts, domain).includes(SELECTOR),
       "the first selector call to reach SpamExperts",
     );
-    const stopping = bot;
+    const stopping = harness.bot;
     expect(await stopping.stop()).toBe(0);
     expect(stopping.lines.some((line) => line.includes('"msg":"Stopped"'))).toBe(true);
     // A clean stop lets the call in flight finish and starts no new one: nothing fails,
@@ -133,7 +122,7 @@ describe("a restart during an apply", () => {
     );
     expect(troubles).toEqual([]);
 
-    bot = await harness.startBot(ENV);
+    await harness.startBot(ENV);
     // Stopped between the two users' calls: the new process goes on with the second.
     await waitForReply(harness, request, /\*Resumed\*/);
     const final = await waitForState(harness, request, "Active");

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publicKeyOf } from "../../src/dkim/keys.js";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { faults } from "../helpers/fake-spamexperts.js";
@@ -19,30 +19,12 @@ import {
   waitForReply,
   waitForState,
 } from "./flows.js";
-import {
-  APPROVER,
-  type BotProcess,
-  type Harness,
-  SE_PASSWORD,
-  SE_USER,
-  startHarness,
-} from "./harness.js";
+import { APPROVER, SE_PASSWORD, SE_USER, useBot } from "./harness.js";
 import { buttonValue } from "./support.js";
 
 const WINDOW = 40;
 
-let harness: Harness;
-let bot: BotProcess;
-
-beforeAll(async () => {
-  harness = await startHarness();
-  bot = await harness.startBot();
-});
-
-afterAll(async () => {
-  await bot?.stop();
-  await harness?.close();
-});
+const harness = useBot();
 
 /** The base64 body of a PEM, without its header, footer and line breaks. */
 function pemBody(pem: string): string {
