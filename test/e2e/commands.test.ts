@@ -6,17 +6,16 @@
 import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/dkim/keys.js";
 import { buildRecordValue, splitIntoStrings } from "../../src/dkim/record.js";
-import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS } from "../../src/slack/ui/ids.js";
-import { APPROVER, CHANNEL, GROUP, useBot } from "./harness.js";
 import {
-  buttonsOf,
-  buttonValue,
   commandAnswer,
   currentMessage,
-  publishRecord,
-  readable,
-  setUpRequest,
-} from "./support.js";
+  openRejectForm,
+  publish,
+  setUp,
+  submitRejectForm,
+} from "./flows.js";
+import { APPROVER, CHANNEL, GROUP, useBot } from "./harness.js";
+import { hasNoButtons, readable, statusLinesIn } from "./support.js";
 
 const harness = useBot();
 
@@ -24,11 +23,6 @@ const harness = useBot();
 async function foreignRecord(): Promise<string> {
   const { publicKeyBase64 } = await generateKeyPair(1024);
   return buildRecordValue(publicKeyBase64);
-}
-
-/** The status lines (one per request) that name `domain`. */
-function linesFor(text: string, domain: string): string[] {
-  return text.split("\n").filter((line) => line.startsWith(`• *${domain}*`));
 }
 
 describe("/dkim help", () => {
@@ -56,39 +50,20 @@ describe("/dkim help", () => {
 describe("/dkim status", () => {
   it("lists open and recent requests with their state and a link to each", async () => {
     const { slack } = harness;
-    const open = await setUpRequest(harness, "status-open.example", "s1");
-    const gone = await setUpRequest(harness, "status-gone.example", "s1");
+    const open = await setUp(harness, "status-open.example", "s1");
+    const gone = await setUp(harness, "status-gone.example", "s1");
 
     // Reject the second one through its button and form.
-    const triggerId = "1700000000.9.status-reject";
-    await harness.click({
-      actionId: ACTION_IDS.reject,
-      value: buttonValue(gone.message, ACTION_IDS.reject),
-      userId: APPROVER,
-      messageTs: gone.ts,
-      triggerId,
-    });
-    const opened = await slack.waitForCall(
-      "views.open",
-      (call) => call.params.trigger_id === triggerId,
-    );
-    await harness.submit({
-      callbackId: CALLBACK_IDS.rejectForm,
-      privateMetadata: String((opened.params.view as Record<string, unknown>).private_metadata),
-      values: {
-        [REJECT_FIELDS.reason.blockId]: { [REJECT_FIELDS.reason.actionId]: "Not ours" },
-      },
-      userId: APPROVER,
-    });
+    await submitRejectForm(harness, await openRejectForm(harness, gone), "Not ours");
     await slack.waitUntil(
-      () => buttonsOf(currentMessage(slack, gone).blocks).length === 0,
+      () => hasNoButtons(currentMessage(harness, gone)),
       "the rejected request message",
     );
 
     const all = await commandAnswer(harness, "status");
     expect(all.body).toMatchObject({ response_type: "ephemeral" });
-    const [openLine] = linesFor(all.text, "status-open.example");
-    const [goneLine] = linesFor(all.text, "status-gone.example");
+    const [openLine] = statusLinesIn(all.text, "status-open.example");
+    const [goneLine] = statusLinesIn(all.text, "status-gone.example");
     expect(openLine).toContain("Waiting for DNS and approval");
     expect(openLine).toContain("DNS:");
     expect(openLine).toContain(
@@ -99,7 +74,7 @@ describe("/dkim status", () => {
     expect(all.text.indexOf("*Recent*")).toBeLessThan(all.text.indexOf("status-gone.example"));
 
     const one = await commandAnswer(harness, "status Status-Open.example");
-    expect(linesFor(one.text, "status-open.example")).toHaveLength(1);
+    expect(statusLinesIn(one.text, "status-open.example")).toHaveLength(1);
     expect(one.text).not.toContain("status-gone.example");
 
     const none = await commandAnswer(harness, "status nothing-here.example");
@@ -124,7 +99,7 @@ describe("/dkim check", () => {
   });
 
   it("checks a request's record against the request's key", async () => {
-    const posted = await setUpRequest(harness, "check-mine.example", "k1");
+    const request = await setUp(harness, "check-mine.example", "k1");
     const name = "k1._domainkey.check-mine.example";
 
     const missing = await commandAnswer(harness, "check check-mine.example k1");
@@ -136,7 +111,7 @@ describe("/dkim check", () => {
     expect(wrong.text).toContain("*Published, but wrong*");
     expect(wrong.text).toMatch(/key/i);
 
-    publishRecord(harness, "check-mine.example", "k1", posted.value);
+    publish(harness, request);
     const live = await commandAnswer(harness, "check check-mine.example k1");
     expect(live.text).toContain("*Live*");
     expect(live.text).toMatch(/matches/i);

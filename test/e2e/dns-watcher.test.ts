@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { splitIntoStrings } from "../../src/dkim/record.js";
 import {
+  currentMessage,
   eventually,
   publish,
   type RequestInSlack,
@@ -52,7 +53,7 @@ describe("the DNS watcher", () => {
     // The request message shows the new DNS status.
     await harness.slack.waitUntil(
       () =>
-        textsOf(harness.slack.message(request.posted.channel, request.ts)?.blocks).some((text) =>
+        textsOf(currentMessage(harness, request).blocks).some((text) =>
           text.includes("Live and matches the key"),
         ),
       "the request message showing the record live",

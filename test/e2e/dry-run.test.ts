@@ -5,17 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
-import {
-  clickApprove,
-  hasNoButtons,
-  publish,
-  replyTexts,
-  setUp,
-  waitForReply,
-  waitForState,
-} from "./flows.js";
+import { clickApprove, publish, replyTexts, setUp, waitForReply, waitForState } from "./flows.js";
 import { useBot } from "./harness.js";
-import { buttonValue, textsOf } from "./support.js";
+import { buttonValue, hasNoButtons, textsOf } from "./support.js";
 
 const harness = useBot({ SPAMEXPERTS_URL: "" });
 
@@ -32,7 +24,7 @@ describe("dry run (no SPAMEXPERTS_URL)", () => {
   it("runs the whole flow, shows the calls it would make with the key redacted, and calls nothing", async () => {
     const { slack, spamExperts } = harness;
     const domain = "dry-run.example";
-    const request = await setUp(harness, domain, "s1", `user=mailer@${domain}`);
+    const request = await setUp(harness, domain, "s1", { extra: `user=mailer@${domain}` });
     expect(textsOf(request.posted.blocks).join("\n")).toContain("DRY RUN");
     const fingerprint = buttonValue(request.posted, ACTION_IDS.approve).split("|")[1] ?? "";
     expect(fingerprint).toMatch(/^SHA256:/);

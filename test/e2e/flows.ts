@@ -1,25 +1,38 @@
 /**
- * Steps of the request flow shared by the fault, restart, secret, dry-run and DNS-watcher
- * end-to-end tests: set up a request, publish its record, click its buttons, and wait for the
- * request message or its thread to reach a given point.
+ * Steps of the end-to-end tests, against a running harness: set up a request, publish its
+ * record, click its buttons, fill its forms, ask `/dkim` something, and wait for the request
+ * message, its thread or the fakes to reach a given point. Reading a message is in support.ts.
  */
 import { splitIntoStrings } from "../../src/dkim/record.js";
-import { ACTION_IDS } from "../../src/slack/ui/ids.js";
-import type { StoredMessage } from "../helpers/fake-slack.js";
-import type { FakeSpamExperts, RecordedRequest } from "../helpers/fake-spamexperts.js";
+import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS } from "../../src/slack/ui/ids.js";
+import type { RecordedCall, StoredMessage } from "../helpers/fake-slack.js";
+import type { RecordedRequest } from "../helpers/fake-spamexperts.js";
+import type {
+  BlockActionArgs,
+  SlackHttpResponse,
+  SlashCommandArgs,
+} from "../helpers/slack-requests.js";
 import { APPROVER, CHANNEL, type Harness } from "./harness.js";
-import { buttonsOf, buttonValue, recordValueShown, textsOf } from "./support.js";
+import {
+  answerText,
+  buttonValue,
+  hasNoButtons,
+  recordValueShown,
+  statusLinesIn,
+  textsOf,
+} from "./support.js";
 
+/** A request as `setUp` left it: where its message is, and what it showed when posted. */
 export interface RequestInSlack {
+  /** As the bot stores it (lower case). */
   domain: string;
   selector: string;
-  /** ts of the request message in CHANNEL (the thread's root). */
+  channel: string;
+  /** ts of the request message (the thread's root). */
   ts: string;
-  /** The request id, read from the buttons the bot made. */
-  requestId: string;
   /** The TXT value shown for DNS. */
   value: string;
-  /** The request message as first posted (with its buttons). */
+  /** The request message as first posted, buttons and all (see `currentMessage` for now). */
   posted: StoredMessage;
 }
 
@@ -39,55 +52,178 @@ export async function eventually<T>(
   }
 }
 
-/** `/dkim setup <domain> selector=<selector> [extra]` by the requester, and its request message. */
+// ---- setting up and publishing -----------------------------------------------------------
+
+/**
+ * `/dkim setup <domain> selector=<selector> [extra]` by `userId` (default the requester) in
+ * `channelId` (default CHANNEL), and the request message it posts.
+ */
 export async function setUp(
   harness: Harness,
   domain: string,
   selector: string,
-  extra = "",
+  options: Partial<SlashCommandArgs> & { extra?: string } = {},
 ): Promise<RequestInSlack> {
-  const ack = await harness.command(`setup ${domain} selector=${selector} ${extra}`.trim());
+  const { extra = "", ...args } = options;
+  const ack = await harness.command(`setup ${domain} selector=${selector} ${extra}`.trim(), args);
   if (ack.status !== 200) throw new Error(`setup ${domain}: HTTP ${ack.status} ${ack.body}`);
-  const call = await harness.slack.waitForCall(
-    "chat.postMessage",
-    (c) =>
-      c.params.channel === CHANNEL &&
-      c.params.thread_ts === undefined &&
-      c.response.ok === true &&
-      textsOf(c.params.blocks).some((text) => text.includes(`*${domain}*`)),
+  const channel = args.channelId ?? CHANNEL;
+  const stored = domain.toLowerCase();
+  const message = await harness.slack.waitUntil(
+    () => requestMessagesFor(harness, channel, stored)[0],
+    `the request message for ${stored} in ${channel}`,
     20_000,
   );
-  const ts = String(call.response.ts);
-  const posted = harness.slack.message(CHANNEL, ts);
-  if (posted === undefined) throw new Error(`the request message for ${domain} is not stored`);
-  const requestId = buttonValue(posted, ACTION_IDS.approve).split("|")[0] ?? "";
-  return { domain, selector, ts, requestId, value: recordValueShown(posted), posted };
+  // A copy: the fake updates its stored message in place on chat.update.
+  const posted = structuredClone(message);
+  return {
+    domain: stored,
+    selector,
+    channel,
+    ts: posted.ts,
+    value: recordValueShown(posted),
+    posted,
+  };
 }
 
 export function recordName(request: Pick<RequestInSlack, "domain" | "selector">): string {
   return `${request.selector}._domainkey.${request.domain}`;
 }
 
-/** Publishes the request's record on the loopback DNS, split as the request message shows it. */
+/** Publishes the request's record on the loopback DNS, split as a DNS admin would. */
 export function publish(harness: Harness, request: RequestInSlack): void {
   harness.dns.setTxt(recordName(request), splitIntoStrings(request.value));
 }
 
-/** Clicks Approve on the request message as first posted (the value the bot put there). */
-export async function clickApprove(harness: Harness, request: RequestInSlack): Promise<void> {
+// ---- clicks, forms and commands ----------------------------------------------------------
+
+/**
+ * Clicks the `actionId` button of `message` (by default with the value the bot put there, as
+ * the approver) with a response_url of its own; resolves with that URL once the click is acked.
+ */
+export async function clickButton(
+  harness: Harness,
+  message: StoredMessage,
+  actionId: string,
+  options: Partial<Pick<BlockActionArgs, "userId" | "value" | "triggerId">> = {},
+): Promise<string> {
+  const { value = buttonValue(message, actionId), ...rest } = options;
+  const responseUrl = harness.slack.responseUrl();
   const ack = await harness.click({
-    actionId: ACTION_IDS.approve,
-    value: buttonValue(request.posted, ACTION_IDS.approve),
+    actionId,
+    value,
     userId: APPROVER,
-    messageTs: request.ts,
+    channelId: message.channel,
+    messageTs: message.ts,
+    responseUrl,
+    ...rest,
   });
-  if (ack.status !== 200) throw new Error(`Approve: HTTP ${ack.status} ${ack.body}`);
+  if (ack.status !== 200) throw new Error(`${actionId}: HTTP ${ack.status} ${ack.body}`);
+  return responseUrl;
 }
+
+/** Clicks Approve on the request message as first posted; resolves with the click's response_url. */
+export function clickApprove(
+  harness: Harness,
+  request: RequestInSlack,
+  options: Partial<Pick<BlockActionArgs, "userId" | "value">> = {},
+): Promise<string> {
+  return clickButton(harness, request.posted, ACTION_IDS.approve, options);
+}
+
+/** A trigger_id no other click or command of the run has used. */
+export function newTriggerId(): string {
+  return `${Date.now()}.42.${Math.random().toString(16).slice(2)}`;
+}
+
+/** The view Slack was asked to open (views.open) for `triggerId`, once the bot asked. */
+export async function openedView(
+  harness: Harness,
+  triggerId: string,
+): Promise<Record<string, unknown>> {
+  const opened = await harness.slack.waitForCall(
+    "views.open",
+    (call) => call.params.trigger_id === triggerId,
+  );
+  const view = opened.params.view;
+  if (view === null || typeof view !== "object") throw new Error("views.open without a view");
+  return view as Record<string, unknown>;
+}
+
+/** Clicks Reject on the request message as the approver: the form it opens. */
+export async function openRejectForm(
+  harness: Harness,
+  request: RequestInSlack,
+): Promise<Record<string, unknown>> {
+  const triggerId = newTriggerId();
+  await clickButton(harness, request.posted, ACTION_IDS.reject, { triggerId });
+  return openedView(harness, triggerId);
+}
+
+/** Submits the reject form with `reason`, as the approver. */
+export function submitRejectForm(
+  harness: Harness,
+  view: Record<string, unknown>,
+  reason: string,
+): Promise<SlackHttpResponse> {
+  return harness.submit({
+    callbackId: CALLBACK_IDS.rejectForm,
+    privateMetadata: String(view.private_metadata),
+    values: { [REJECT_FIELDS.reason.blockId]: { [REJECT_FIELDS.reason.actionId]: reason } },
+    userId: APPROVER,
+  });
+}
+
+export interface Answer {
+  ack: SlackHttpResponse;
+  /** Where the answer came: the ack body, or a POST to the command's own response_url. */
+  via: "ack" | "response_url";
+  /** The answer as sent (JSON), e.g. to read `response_type`. */
+  body: unknown;
+  text: string;
+  responseUrl: string;
+}
+
+/**
+ * Sends `/dkim <text>` with a response_url of its own and resolves with the person's answer:
+ * the ack body when it carries one, else the first POST to that response_url.
+ */
+export async function commandAnswer(
+  harness: Harness,
+  text: string,
+  args: Partial<SlashCommandArgs> = {},
+): Promise<Answer> {
+  const responseUrl = args.responseUrl ?? harness.slack.responseUrl();
+  const ack = await harness.command(text, { ...args, responseUrl });
+  if (ack.status !== 200) throw new Error(`/dkim ${text}: HTTP ${ack.status} ${ack.body}`);
+  if (ack.json !== undefined) {
+    return { ack, via: "ack", body: ack.json, text: answerText(ack.json), responseUrl };
+  }
+  const { body, text: answer } = await responseAt(harness, responseUrl);
+  return { ack, via: "response_url", body, text: answer, responseUrl };
+}
+
+/** The lines `/dkim status <domain>` shows, one per request. */
+export async function statusLines(harness: Harness, domain: string): Promise<string[]> {
+  const answer = await commandAnswer(harness, `status ${domain}`);
+  return statusLinesIn(answer.text, domain);
+}
+
+/** The first POST to `responseUrl`, once it comes, with the text a person reads in it. */
+export async function responseAt(
+  harness: Harness,
+  responseUrl: string,
+): Promise<{ body: unknown; text: string }> {
+  const post = await harness.slack.waitForResponse((p) => p.url === responseUrl);
+  return { body: post.body, text: answerText(post.body) };
+}
+
+// ---- the request message and its thread ----------------------------------------------------
 
 /** The request message as it stands now (after every chat.update). */
 export function currentMessage(harness: Harness, request: RequestInSlack): StoredMessage {
-  const message = harness.slack.message(CHANNEL, request.ts);
-  if (message === undefined) throw new Error(`request message ${request.ts} is gone`);
+  const message = harness.slack.message(request.channel, request.ts);
+  if (message === undefined) throw new Error(`no message ${request.ts} in ${request.channel}`);
   return message;
 }
 
@@ -111,8 +247,33 @@ export function waitForState(
   );
 }
 
+/** Waits until the request message shows `label` (e.g. "Rejected") and has no buttons left. */
+export function waitForFinal(
+  harness: Harness,
+  request: RequestInSlack,
+  label: string,
+): Promise<StoredMessage> {
+  return harness.slack.waitUntil(
+    () =>
+      headline(harness, request).includes(`*${label}*`) &&
+      hasNoButtons(currentMessage(harness, request)) &&
+      currentMessage(harness, request),
+    `the request message of ${request.domain} in its final ${label} state, without buttons`,
+    20_000,
+  );
+}
+
+/**
+ * The request message in its final Active state and the thread's reply saying so. Once both
+ * are there, the bot has nothing left to send for the request (the last redraw is done).
+ */
+export async function waitForActive(harness: Harness, request: RequestInSlack): Promise<void> {
+  await waitForFinal(harness, request, "Active");
+  await waitForReply(harness, request, /\*Active\*/);
+}
+
 export function replies(harness: Harness, request: RequestInSlack): StoredMessage[] {
-  return harness.slack.threadReplies(CHANNEL, request.ts);
+  return harness.slack.threadReplies(request.channel, request.ts);
 }
 
 export function replyTexts(harness: Harness, request: RequestInSlack): string[] {
@@ -133,16 +294,34 @@ export function waitForReply(
   );
 }
 
+// ---- what reached the fakes ----------------------------------------------------------------
+
+/** The top-level messages (not thread replies) the bot posted in `channel` about `domain`. */
+export function requestMessagesFor(
+  harness: Harness,
+  channel: string,
+  domain: string,
+): StoredMessage[] {
+  return harness.slack
+    .postedMessages(channel)
+    .filter(
+      (message) =>
+        message.threadTs === undefined &&
+        textsOf(message.blocks).some((text) => text.includes(`*${domain}*`)),
+    );
+}
+
+/** Every chat.postMessage that mentions `domain` anywhere (request messages, replies, DMs). */
+export function postsMentioning(harness: Harness, domain: string): RecordedCall[] {
+  return harness.slack.calls("chat.postMessage").filter((call) => call.rawBody.includes(domain));
+}
+
 /** The SpamExperts requests made for a domain, in order. */
-export function apiRequestsFor(spamExperts: FakeSpamExperts, domain: string): RecordedRequest[] {
-  return spamExperts.requests.filter((request) => request.params.domain === domain);
+export function apiRequestsFor(harness: Harness, domain: string): RecordedRequest[] {
+  return harness.spamExperts.requests.filter((request) => request.params.domain === domain);
 }
 
-export function apiCallsFor(spamExperts: FakeSpamExperts, domain: string): string[] {
-  return apiRequestsFor(spamExperts, domain).map((request) => request.params.call ?? "");
-}
-
-/** Whether the message has no buttons left. */
-export function hasNoButtons(message: Pick<StoredMessage, "blocks">): boolean {
-  return buttonsOf(message.blocks).length === 0;
+/** The SpamExperts calls made for a domain, in order, e.g. ["api_set_dkim_certificate"]. */
+export function apiCallsFor(harness: Harness, domain: string): string[] {
+  return apiRequestsFor(harness, domain).map((request) => request.params.call ?? "");
 }

@@ -6,16 +6,17 @@
 import { describe, expect, it } from "vitest";
 import { CALLBACK_IDS, SETUP_FIELDS, TESTING_OPTION_VALUE } from "../../src/slack/ui/ids.js";
 import type { ViewStateInput } from "../helpers/slack-requests.js";
-import { CHANNEL, REQUESTER, useBot } from "./harness.js";
 import {
-  buttonsOf,
+  apiCallsFor,
   commandAnswer,
+  newTriggerId,
+  openedView,
   postsMentioning,
-  recordValueShown,
   requestMessagesFor,
-  spamExpertsCallsFor,
-  textsOf,
-} from "./support.js";
+  statusLines,
+} from "./flows.js";
+import { CHANNEL, REQUESTER, useBot } from "./harness.js";
+import { buttonsOf, recordValueShown, textsOf } from "./support.js";
 
 const harness = useBot();
 
@@ -46,16 +47,10 @@ function setupFormValues(fields: FormFields): Record<string, Record<string, View
 
 /** `/dkim setup` alone in `channelId`: the form Slack was asked to open. */
 async function openSetupForm(channelId: string): Promise<Record<string, unknown>> {
-  const triggerId = `${Date.now()}.42.${channelId.toLowerCase()}${Math.random().toString(16).slice(2)}`;
+  const triggerId = newTriggerId();
   const ack = await harness.command("setup", { channelId, triggerId });
   expect(ack.status).toBe(200);
-  const opened = await harness.slack.waitForCall(
-    "views.open",
-    (call) => call.params.trigger_id === triggerId,
-  );
-  const view = opened.params.view;
-  if (view === null || typeof view !== "object") throw new Error("views.open without a view");
-  return view as Record<string, unknown>;
+  return openedView(harness, triggerId);
 }
 
 function submitSetupForm(view: Record<string, unknown>, fields: FormFields) {
@@ -67,12 +62,6 @@ function submitSetupForm(view: Record<string, unknown>, fields: FormFields) {
   });
 }
 
-/** The request lines `/dkim status <domain>` shows (one per request). */
-async function statusLines(domain: string): Promise<string[]> {
-  const answer = await commandAnswer(harness, `status ${domain}`);
-  return answer.text.split("\n").filter((line) => line.startsWith(`• *${domain}*`));
-}
-
 describe("the setup form", () => {
   it("opens on `/dkim setup` alone, with the trigger_id and every field", async () => {
     const triggerId = "1700000000.42.open-the-form";
@@ -80,11 +69,7 @@ describe("the setup form", () => {
     expect(ack.status).toBe(200);
     expect(ack.body).toBe("");
 
-    const opened = await harness.slack.waitForCall(
-      "views.open",
-      (call) => call.params.trigger_id === triggerId,
-    );
-    const view = opened.params.view as Record<string, unknown>;
+    const view = await openedView(harness, triggerId);
     expect(view.callback_id).toBe(CALLBACK_IDS.setupForm);
     expect(JSON.parse(String(view.private_metadata))).toEqual({ channelId: CHANNEL });
     const blocks = view.blocks as Array<Record<string, unknown>>;
@@ -138,14 +123,14 @@ describe("the setup form", () => {
     });
 
     // A later answer from the bot, then: nothing was stored, posted or called.
-    expect(await statusLines("form-bad.example")).toEqual([]);
+    expect(await statusLines(harness, "form-bad.example")).toEqual([]);
     expect(slack.calls("chat.postMessage")).toHaveLength(postsBefore);
     expect(slack.calls("chat.postEphemeral")).toHaveLength(0);
     expect(spamExperts.requests).toHaveLength(0);
   });
 
   it("posts the request in the form's channel with the form's users and t=y", async () => {
-    const { slack, spamExperts } = harness;
+    const { slack } = harness;
     const formChannel = "CFORMS";
     const view = await openSetupForm(formChannel);
     expect(JSON.parse(String(view.private_metadata))).toEqual({ channelId: formChannel });
@@ -161,7 +146,7 @@ describe("the setup form", () => {
     expect(ack.body).toBe("");
 
     const message = await slack.waitUntil(
-      () => requestMessagesFor(slack, formChannel, "form-valid.example")[0],
+      () => requestMessagesFor(harness, formChannel, "form-valid.example")[0],
       "the request message in the form's channel",
     );
     const shown = textsOf(message.blocks).join("\n");
@@ -173,14 +158,14 @@ describe("the setup form", () => {
     expect(shown).toContain("OPS-42 new mail platform");
     expect(recordValueShown(message)).toMatch(/^v=DKIM1;.*\bt=y\b/);
     expect(buttonsOf(message.blocks)).toHaveLength(3);
-    expect(requestMessagesFor(slack, CHANNEL, "form-valid.example")).toEqual([]);
-    expect(spamExpertsCallsFor(spamExperts, "form-valid.example")).toEqual([]);
+    expect(requestMessagesFor(harness, CHANNEL, "form-valid.example")).toEqual([]);
+    expect(apiCallsFor(harness, "form-valid.example")).toEqual([]);
   });
 
   it("puts a clash with an open request on the selector, and posts nothing", async () => {
     const { slack } = harness;
     await slack.waitUntil(
-      () => requestMessagesFor(slack, "CFORMS", "form-valid.example")[0],
+      () => requestMessagesFor(harness, "CFORMS", "form-valid.example")[0],
       "the open request from the previous test",
     );
     const view = await openSetupForm("CFORMS");
@@ -191,8 +176,8 @@ describe("the setup form", () => {
       errors: { [SETUP_FIELDS.selector.blockId]: expect.stringMatching(/still open/) },
     });
 
-    expect(await statusLines("form-valid.example")).toHaveLength(1);
-    expect(requestMessagesFor(slack, "CFORMS", "form-valid.example")).toHaveLength(1);
+    expect(await statusLines(harness, "form-valid.example")).toHaveLength(1);
+    expect(requestMessagesFor(harness, "CFORMS", "form-valid.example")).toHaveLength(1);
     // The form said it all: no second answer in the channel.
     expect(slack.calls("chat.postEphemeral")).toHaveLength(ephemeralBefore);
   });
@@ -236,11 +221,11 @@ describe("bad command input", () => {
 
       // `/dkim status` answers after it: by then nothing was stored, posted or called.
       if (testCase.domain !== "exa_mple.com") {
-        expect(await statusLines(testCase.domain)).toEqual([]);
+        expect(await statusLines(harness, testCase.domain)).toEqual([]);
       } else {
         await commandAnswer(harness, "status");
       }
-      expect(postsMentioning(slack, testCase.domain)).toEqual([]);
+      expect(postsMentioning(harness, testCase.domain)).toEqual([]);
       expect(slack.calls("chat.postEphemeral")).toHaveLength(ephemeralBefore);
       expect(spamExperts.requests).toHaveLength(0);
     });

@@ -9,20 +9,21 @@ import { setTimeout as pause } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import type { SignOptions } from "../helpers/slack-requests.js";
-import { APPROVER, CHANNEL, useBot } from "./harness.js";
 import {
-  buttonsOf,
-  buttonValue,
+  apiCallsFor,
+  clickButton,
   commandAnswer,
   currentMessage,
-  publishRecord,
+  publish,
+  replyTexts,
   requestMessagesFor,
   responseAt,
-  setUpRequest,
-  spamExpertsCallsFor,
-  textsOf,
+  setUp,
+  statusLines,
   waitForActive,
-} from "./support.js";
+} from "./flows.js";
+import { APPROVER, CHANNEL, useBot } from "./harness.js";
+import { buttonsOf, buttonValue, textsOf } from "./support.js";
 
 /** Allowed, but the bot is not a member (until a test invites it). */
 const NO_BOT_CHANNEL = "CNOBOT";
@@ -69,12 +70,6 @@ async function expectNoTrafficSince(mark: number): Promise<void> {
   expect(trafficSince(mark)).toEqual([]);
 }
 
-/** The lines `/dkim status <domain>` shows, one per request. */
-async function statusLines(domain: string): Promise<string[]> {
-  const answer = await commandAnswer(harness, `status ${domain}`);
-  return answer.text.split("\n").filter((line) => line.startsWith(`• *${domain}*`));
-}
-
 describe("requests Slack did not sign", () => {
   for (const { name, sign } of UNSIGNED) {
     it(`answers a command with ${name} with 401 and does nothing`, async () => {
@@ -90,7 +85,7 @@ describe("requests Slack did not sign", () => {
       await expectNoTrafficSince(mark);
 
       // A signed command after it is served, and finds no request for the domain.
-      expect(await statusLines(domain)).toEqual([]);
+      expect(await statusLines(harness, domain)).toEqual([]);
       expect(slack.responses(responseUrl)).toEqual([]);
       expect(slack.calls().filter((call) => call.rawBody.includes(domain))).toEqual([]);
       expect(spamExperts.requests).toHaveLength(0);
@@ -98,10 +93,10 @@ describe("requests Slack did not sign", () => {
   }
 
   it("answers unsigned Approve clicks with 401, and the request stays pending", async () => {
-    const { slack, spamExperts } = harness;
-    const posted = await setUpRequest(harness, "click-verify.example", "v1");
-    publishRecord(harness, "click-verify.example", "v1", posted.value);
-    const value = buttonValue(posted.message, ACTION_IDS.approve);
+    const { slack } = harness;
+    const request = await setUp(harness, "click-verify.example", "v1");
+    publish(harness, request);
+    const value = buttonValue(request.posted, ACTION_IDS.approve);
 
     const mark = trafficMark();
     const responseUrls: string[] = [];
@@ -112,7 +107,7 @@ describe("requests Slack did not sign", () => {
         actionId: ACTION_IDS.approve,
         value,
         userId: APPROVER,
-        messageTs: posted.ts,
+        messageTs: request.ts,
         responseUrl,
         ...sign,
       });
@@ -121,31 +116,22 @@ describe("requests Slack did not sign", () => {
     await expectNoTrafficSince(mark);
 
     // A signed click afterwards is served: DNS is live, so only the signature held them back.
-    const checkUrl = slack.responseUrl();
-    await harness.click({
-      actionId: ACTION_IDS.checkDns,
-      value: buttonValue(posted.message, ACTION_IDS.checkDns),
-      userId: APPROVER,
-      messageTs: posted.ts,
-      responseUrl: checkUrl,
-    });
-    expect((await responseAt(slack, checkUrl)).text).toMatch(/\*Live\*/);
+    const checkUrl = await clickButton(harness, request.posted, ACTION_IDS.checkDns);
+    expect((await responseAt(harness, checkUrl)).text).toMatch(/\*Live\*/);
     // ...and says so in the thread and on the message, the last it sends for this request.
     await slack.waitUntil(
       () =>
-        slack
-          .threadReplies(posted.channel, posted.ts)
-          .some((reply) => (reply.text ?? "").includes("*DNS record is live*")) &&
-        textsOf(currentMessage(slack, posted).blocks).some((text) =>
+        replyTexts(harness, request).some((text) => text.includes("*DNS record is live*")) &&
+        textsOf(currentMessage(harness, request).blocks).some((text) =>
           text.includes("the TXT record is live"),
         ),
       "the thread reply and the message saying DNS is live",
     );
 
     for (const url of responseUrls) expect(slack.responses(url)).toEqual([]);
-    expect(spamExpertsCallsFor(spamExperts, "click-verify.example")).toEqual([]);
-    expect(buttonsOf(currentMessage(slack, posted).blocks)).toHaveLength(3);
-    const [line] = await statusLines("click-verify.example");
+    expect(apiCallsFor(harness, "click-verify.example")).toEqual([]);
+    expect(buttonsOf(currentMessage(harness, request).blocks)).toHaveLength(3);
+    const [line] = await statusLines(harness, "click-verify.example");
     expect(line).toContain("Waiting for DNS and approval");
   });
 });
@@ -168,30 +154,30 @@ describe("deliveries Slack retries", () => {
     // The same command without the header acts: one request message, and only one. Had the
     // retry acted too, one of the two would have been told the request is already open.
     const originalUrl = slack.responseUrl();
-    const posted = await setUpRequest(harness, "retried.example", "r1", {
+    const request = await setUp(harness, "retried.example", "r1", {
       responseUrl: originalUrl,
     });
-    expect(await statusLines("retried.example")).toHaveLength(1);
-    expect(requestMessagesFor(slack, CHANNEL, "retried.example")).toEqual([
-      expect.objectContaining({ ts: posted.ts }),
+    expect(await statusLines(harness, "retried.example")).toHaveLength(1);
+    expect(requestMessagesFor(harness, CHANNEL, "retried.example")).toEqual([
+      expect.objectContaining({ ts: request.ts }),
     ]);
     expect(slack.responses(retryUrl)).toEqual([]);
     expect(slack.responses(originalUrl)).toEqual([]);
   });
 
   it("acks a retried Approve click and applies only once", async () => {
-    const { slack, spamExperts } = harness;
-    const posted = await setUpRequest(harness, "retried-click.example", "r1");
-    publishRecord(harness, "retried-click.example", "r1", posted.value);
+    const { slack } = harness;
+    const request = await setUp(harness, "retried-click.example", "r1");
+    publish(harness, request);
     const click = {
       actionId: ACTION_IDS.approve,
-      value: buttonValue(posted.message, ACTION_IDS.approve),
+      value: buttonValue(request.posted, ACTION_IDS.approve),
       userId: APPROVER,
-      messageTs: posted.ts,
+      messageTs: request.ts,
     };
 
     await harness.click({ ...click, responseUrl: slack.responseUrl() });
-    await waitForActive(slack, posted);
+    await waitForActive(harness, request);
 
     // Had the retry acted, its own response_url would hear "Already approved".
     const mark = trafficMark();
@@ -200,7 +186,7 @@ describe("deliveries Slack retries", () => {
     expect(retry.status).toBe(200);
     await expectNoTrafficSince(mark);
     expect(slack.responses(retryUrl)).toEqual([]);
-    expect(spamExpertsCallsFor(spamExperts, "retried-click.example")).toEqual([
+    expect(apiCallsFor(harness, "retried-click.example")).toEqual([
       "api_set_dkim_certificate",
       "api_set_dkim_selector",
     ]);
@@ -221,7 +207,7 @@ describe("DKIM_ALLOWED_CHANNELS", () => {
     const help = await commandAnswer(harness, "help", { channelId: OTHER_CHANNEL });
     expect(help.text).toBe(answer.text);
     await expectNoTrafficSince(mark);
-    expect(await statusLines("elsewhere.example")).toEqual([]);
+    expect(await statusLines(harness, "elsewhere.example")).toEqual([]);
     expect(spamExperts.requests.some((r) => r.params.domain === "elsewhere.example")).toBe(false);
   });
 });
@@ -237,15 +223,15 @@ describe("a channel the bot is not in", () => {
     expect(answer.via).toBe("response_url");
     expect(answer.body).toMatchObject({ response_type: "ephemeral" });
     expect(answer.text).toMatch(/invite me with `\/invite @dkim-bot`/);
-    expect(requestMessagesFor(slack, NO_BOT_CHANNEL, "nobot.example")).toEqual([]);
-    const [line] = await statusLines("nobot.example");
+    expect(requestMessagesFor(harness, NO_BOT_CHANNEL, "nobot.example")).toEqual([]);
+    const [line] = await statusLines(harness, "nobot.example");
     expect(line).toContain("Cancelled");
 
     // Invited, the same domain and selector can be asked for again.
     slack.setChannel(NO_BOT_CHANNEL, { botIsMember: true });
-    const posted = await setUpRequest(harness, "nobot.example", "n1", {
+    const request = await setUp(harness, "nobot.example", "n1", {
       channelId: NO_BOT_CHANNEL,
     });
-    expect(textsOf(posted.message.blocks).join("\n")).toContain("n1._domainkey.nobot.example");
+    expect(textsOf(request.posted.blocks).join("\n")).toContain("n1._domainkey.nobot.example");
   });
 });

@@ -11,7 +11,6 @@ import {
   apiRequestsFor,
   clickApprove,
   eventually,
-  hasNoButtons,
   publish,
   replyTexts,
   setUp,
@@ -19,6 +18,7 @@ import {
   waitForState,
 } from "./flows.js";
 import { useBot } from "./harness.js";
+import { hasNoButtons } from "./support.js";
 
 const CERTIFICATE = "api_set_dkim_certificate";
 const SELECTOR = "api_set_dkim_selector";
@@ -30,7 +30,6 @@ const harness = useBot(ENV);
 
 describe("a restart between request and approval", () => {
   it("keeps the request: the old Approve button works and installs the key that was posted", async () => {
-    const { spamExperts } = harness;
     const domain = "restart-pending.example";
     const request = await setUp(harness, domain, "s1");
     publish(harness, request);
@@ -43,8 +42,8 @@ describe("a restart between request and approval", () => {
     const final = await waitForState(harness, request, "Active");
     expect(hasNoButtons(final)).toBe(true);
 
-    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR]);
-    const certificate = String(apiRequestsFor(spamExperts, domain)[0]?.params.certificate);
+    expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR]);
+    const certificate = String(apiRequestsFor(harness, domain)[0]?.params.certificate);
     expect(certificate).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
     expect(publicKeyOf(certificate).publicKeyBase64).toBe(parseRecord(request.value).publicKey);
   });
@@ -54,7 +53,7 @@ describe("a restart during an apply", () => {
   it("resumes after a crash (SIGKILL) without installing the certificate again", async () => {
     const { spamExperts } = harness;
     const domain = "crash.example";
-    const request = await setUp(harness, domain, "s1", `user=mailer@${domain}`);
+    const request = await setUp(harness, domain, "s1", { extra: `user=mailer@${domain}` });
     publish(harness, request);
     // The selector call hangs, so the crash comes after the certificate step was recorded.
     spamExperts.failNext(SELECTOR, faults.slow(60_000));
@@ -64,11 +63,11 @@ describe("a restart during an apply", () => {
 
     await clickApprove(harness, request);
     await eventually(
-      () => apiCallsFor(spamExperts, domain).includes(SELECTOR),
+      () => apiCallsFor(harness, domain).includes(SELECTOR),
       "the selector call to reach SpamExperts",
     );
     await harness.bot.kill();
-    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR]);
+    expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR]);
 
     await harness.startBot(ENV);
     await waitForReply(harness, request, /\*Resumed\*/);
@@ -77,8 +76,8 @@ describe("a restart during an apply", () => {
     await waitForReply(harness, request, /\*Active\*/);
 
     // The certificate was not sent again; the selector call was made by the new process.
-    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
-    expect(apiRequestsFor(spamExperts, domain)[2]?.params).toMatchObject({
+    expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
+    expect(apiRequestsFor(harness, domain)[2]?.params).toMatchObject({
       domain,
       selector: "s1",
       username: `mailer@${domain}`,
@@ -102,14 +101,16 @@ describe("a restart during an apply", () => {
     const { spamExperts } = harness;
     const domain = "sigterm.example";
     const users = [`a@${domain}`, `b@${domain}`];
-    const request = await setUp(harness, domain, "s1", users.map((u) => `user=${u}`).join(" "));
+    const request = await setUp(harness, domain, "s1", {
+      extra: users.map((u) => `user=${u}`).join(" "),
+    });
     publish(harness, request);
     // Slow, but within SPAMEXPERTS_TIMEOUT_MS: the first selector call is in flight at SIGTERM.
     spamExperts.failNext(SELECTOR, faults.slow(3_000));
 
     await clickApprove(harness, request);
     await eventually(
-      () => apiCallsFor(spamExperts, domain).includes(SELECTOR),
+      () => apiCallsFor(harness, domain).includes(SELECTOR),
       "the first selector call to reach SpamExperts",
     );
     const stopping = harness.bot;
@@ -129,8 +130,8 @@ describe("a restart during an apply", () => {
     expect(hasNoButtons(final)).toBe(true);
     await waitForReply(harness, request, /\*Active\*/);
     // One certificate call; each user's selector call succeeded exactly once.
-    expect(apiCallsFor(spamExperts, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
-    expect(apiRequestsFor(spamExperts, domain).map((r) => r.params.username)).toEqual([
+    expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
+    expect(apiRequestsFor(harness, domain).map((r) => r.params.username)).toEqual([
       undefined,
       ...users,
     ]);

@@ -13,14 +13,14 @@ import { faults } from "../helpers/fake-spamexperts.js";
 import {
   apiCallsFor,
   clickApprove,
+  clickButton,
   publish,
   type RequestInSlack,
   setUp,
   waitForReply,
   waitForState,
 } from "./flows.js";
-import { APPROVER, SE_PASSWORD, SE_USER, useBot } from "./harness.js";
-import { buttonValue } from "./support.js";
+import { SE_PASSWORD, SE_USER, useBot } from "./harness.js";
 
 const WINDOW = 40;
 
@@ -126,12 +126,7 @@ describe("no private key material outside the install call", () => {
     // 1. The whole flow, with a Check DNS click (an answer to a response_url) on the way.
     const ok = await setUp(harness, "secrets-ok.example", "s1");
     publish(harness, ok);
-    await harness.click({
-      actionId: ACTION_IDS.checkDns,
-      value: buttonValue(ok.posted, ACTION_IDS.checkDns),
-      userId: APPROVER,
-      messageTs: ok.ts,
-    });
+    await clickButton(harness, ok.posted, ACTION_IDS.checkDns);
     await slack.waitForResponse(() => true);
     await approveAndWait(ok, "Active");
     await waitForReply(harness, ok, /\*Active\*/);
@@ -146,12 +141,7 @@ describe("no private key material outside the install call", () => {
     await approveAndWait(echo, "Failed");
     const failure = await waitForReply(harness, echo, /\*Failed\*/);
     expect(failure.text).toContain("Invalid certificate in request");
-    await harness.click({
-      actionId: ACTION_IDS.retry,
-      value: buttonValue(failure, ACTION_IDS.retry),
-      userId: APPROVER,
-      messageTs: failure.ts,
-    });
+    await clickButton(harness, failure, ACTION_IDS.retry);
     await waitForState(harness, echo, "Active");
     await waitForReply(harness, echo, /\*Active\*/);
 
@@ -166,7 +156,7 @@ describe("no private key material outside the install call", () => {
           .map((request) => request.params.certificate ?? ""),
       ),
     ];
-    expect(apiCallsFor(spamExperts, echo.domain)[0]).toBe("api_set_dkim_certificate");
+    expect(apiCallsFor(harness, echo.domain)[0]).toBe("api_set_dkim_certificate");
     expect(certificates).toHaveLength(2);
     const windows = new Set(certificates.flatMap((pem) => [...secretWindows(pem)]));
     expect(windows.size).toBeGreaterThan(300);
