@@ -1,9 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { publicKeyOf } from "../../src/dkim/keys.js";
-import { parseRecord, splitIntoStrings } from "../../src/dkim/record.js";
+import { parseRecord } from "../../src/dkim/record.js";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
-import { APPROVER, CHANNEL, useBot } from "./harness.js";
-import { buttonsOf, buttonValue, recordValueShown, textsOf } from "./support.js";
+import {
+  clickApprove,
+  clickButton,
+  publish,
+  replyTexts,
+  setUp,
+  waitForActive,
+  waitForReply,
+} from "./flows.js";
+import { useBot } from "./harness.js";
+import { buttonsOf, textsOf } from "./support.js";
 
 const harness = useBot();
 
@@ -15,55 +24,27 @@ describe("from /dkim setup to signing on the cluster", () => {
   });
 
   it("sets up, waits for DNS, applies on approval and records every step in the thread", async () => {
-    const { slack, spamExperts, dns } = harness;
-    const ack = await harness.command("setup Example.com selector=s1 user=mailer@example.com");
-    expect(ack.status).toBe(200);
-
-    const posted = await slack.waitForCall(
-      "chat.postMessage",
-      (call) => call.params.channel === CHANNEL && call.params.thread_ts === undefined,
-    );
-    const ts = String(posted.response.ts);
-    const message = slack.message(CHANNEL, ts);
-    if (message === undefined) throw new Error("request message not stored");
-    const value = recordValueShown(message);
-    expect(textsOf(message.blocks).join("\n")).toContain("s1._domainkey.example.com");
-    expect(buttonsOf(message.blocks).map((b) => b.action_id)).toEqual([
+    const { spamExperts } = harness;
+    const request = await setUp(harness, "Example.com", "s1", {
+      extra: "user=mailer@example.com",
+    });
+    const { posted, value } = request;
+    expect(textsOf(posted.blocks).join("\n")).toContain("s1._domainkey.example.com");
+    expect(buttonsOf(posted.blocks).map((b) => b.action_id)).toEqual([
       ACTION_IDS.checkDns,
       ACTION_IDS.approve,
       ACTION_IDS.reject,
     ]);
 
     // Publish the record as a DNS admin would: split in strings of at most 255.
-    dns.setTxt("s1._domainkey.example.com", splitIntoStrings(value));
-    await harness.click({
-      actionId: ACTION_IDS.checkDns,
-      value: buttonValue(message, ACTION_IDS.checkDns),
-      messageTs: ts,
-    });
-    await slack.waitUntil(
-      () => slack.threadReplies(CHANNEL, ts).some((reply) => /live/i.test(reply.text ?? "")),
-      "a thread reply saying DNS is live",
-    );
+    publish(harness, request);
+    await clickButton(harness, posted, ACTION_IDS.checkDns);
+    await waitForReply(harness, request, /live/i);
 
-    await harness.click({
-      actionId: ACTION_IDS.approve,
-      value: buttonValue(message, ACTION_IDS.approve),
-      userId: APPROVER,
-      messageTs: ts,
-    });
-    await slack.waitUntil(
-      () =>
-        buttonsOf(slack.message(CHANNEL, ts)?.blocks).length === 0 &&
-        /Active/.test(textsOf(slack.message(CHANNEL, ts)?.blocks).join("\n")),
-      "the request message in its final state, without buttons",
-    );
-    await slack.waitUntil(
-      () => slack.threadReplies(CHANNEL, ts).some((reply) => /\*Active\*/.test(reply.text ?? "")),
-      "the thread reply saying the request is active",
-    );
+    await clickApprove(harness, request);
+    await waitForActive(harness, request);
 
-    const calls = spamExperts.requests.map((request) => request.params.call);
+    const calls = spamExperts.requests.map((sent) => sent.params.call);
     expect(calls).toEqual(["api_set_dkim_certificate", "api_set_dkim_selector"]);
     const [certificateCall, selectorCall] = spamExperts.requests;
     const certificate = String(certificateCall?.params.certificate);
@@ -77,7 +58,7 @@ describe("from /dkim setup to signing on the cluster", () => {
       username: "mailer@example.com",
     });
 
-    const thread = slack.threadReplies(CHANNEL, ts).map((reply) => reply.text ?? "");
+    const thread = replyTexts(harness, request);
     expect(thread.join("\n")).toMatch(/<@UAPPROVER1>/);
     expect(thread.some((text) => /certificate/i.test(text))).toBe(true);
     expect(thread.some((text) => /mailer@example\.com/.test(text))).toBe(true);
