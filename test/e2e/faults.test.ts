@@ -8,6 +8,7 @@ import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { faults } from "../helpers/fake-spamexperts.js";
 import {
   apiCallsFor,
+  CERTIFICATE,
   clickApprove,
   clickButton,
   currentMessage,
@@ -16,15 +17,13 @@ import {
   type RequestInSlack,
   replies,
   replyTexts,
+  SELECTOR,
   setUp,
   waitForReply,
   waitForState,
 } from "./flows.js";
 import { useBot } from "./harness.js";
 import { buttonsOf, hasNoButtons, textsOf } from "./support.js";
-
-const CERTIFICATE = "api_set_dkim_certificate";
-const SELECTOR = "api_set_dkim_selector";
 
 const harness = useBot();
 

@@ -296,6 +296,10 @@ export function waitForReply(
 
 // ---- what reached the fakes ----------------------------------------------------------------
 
+/** The SpamExperts calls of an apply, as `apiCallsFor` lists them. */
+export const CERTIFICATE = "api_set_dkim_certificate";
+export const SELECTOR = "api_set_dkim_selector";
+
 /** The top-level messages (not thread replies) the bot posted in `channel` about `domain`. */
 export function requestMessagesFor(
   harness: Harness,

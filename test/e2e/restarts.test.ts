@@ -9,10 +9,13 @@ import { faults } from "../helpers/fake-spamexperts.js";
 import {
   apiCallsFor,
   apiRequestsFor,
+  CERTIFICATE,
   clickApprove,
   eventually,
   publish,
+  type RequestInSlack,
   replyTexts,
+  SELECTOR,
   setUp,
   waitForReply,
   waitForState,
@@ -20,13 +23,18 @@ import {
 import { useBot } from "./harness.js";
 import { hasNoButtons } from "./support.js";
 
-const CERTIFICATE = "api_set_dkim_certificate";
-const SELECTOR = "api_set_dkim_selector";
-
 /** A long API timeout, so a slowed call is surely still in flight when the bot is stopped. */
 const ENV = { SPAMEXPERTS_TIMEOUT_MS: "20000" };
 
 const harness = useBot(ENV);
+
+/** After a restart mid-apply: the thread says it resumed, and the request ends Active. */
+async function expectResumedToActive(request: RequestInSlack): Promise<void> {
+  await waitForReply(harness, request, /\*Resumed\*/);
+  const final = await waitForState(harness, request, "Active");
+  expect(hasNoButtons(final)).toBe(true);
+  await waitForReply(harness, request, /\*Active\*/);
+}
 
 describe("a restart between request and approval", () => {
   it("keeps the request: the old Approve button works and installs the key that was posted", async () => {
@@ -70,10 +78,7 @@ describe("a restart during an apply", () => {
     expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR]);
 
     await harness.startBot(ENV);
-    await waitForReply(harness, request, /\*Resumed\*/);
-    const final = await waitForState(harness, request, "Active");
-    expect(hasNoButtons(final)).toBe(true);
-    await waitForReply(harness, request, /\*Active\*/);
+    await expectResumedToActive(request);
 
     // The certificate was not sent again; the selector call was made by the new process.
     expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
@@ -125,10 +130,7 @@ describe("a restart during an apply", () => {
 
     await harness.startBot(ENV);
     // Stopped between the two users' calls: the new process goes on with the second.
-    await waitForReply(harness, request, /\*Resumed\*/);
-    const final = await waitForState(harness, request, "Active");
-    expect(hasNoButtons(final)).toBe(true);
-    await waitForReply(harness, request, /\*Active\*/);
+    await expectResumedToActive(request);
     // One certificate call; each user's selector call succeeded exactly once.
     expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR, SELECTOR]);
     expect(apiRequestsFor(harness, domain).map((r) => r.params.username)).toEqual([
