@@ -339,6 +339,8 @@ async function startRig(): Promise<Rig> {
   const watch = new Watch(slack, spamExperts);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
+    // The bot child reads it to measure another build (before/after comparisons).
+    ...(process.env.BENCH_DIST === undefined ? {} : { BENCH_DIST: process.env.BENCH_DIST }),
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     PORT: "0",

@@ -1,4 +1,5 @@
 /** Targets (../shared/docs/design.md, "Performance targets"), verdicts and BENCHMARKS.md. */
+import { readFileSync } from "node:fs";
 import type { AppResult, MemoryResult } from "./app.js";
 import type { KeygenResult, LoopDelayResult } from "./keygen.js";
 import type { Machine } from "./machine.js";
@@ -87,45 +88,14 @@ const mark = (met: boolean | undefined): string =>
   met === undefined ? "(no target)" : met ? "**MET**" : "**MISSED**";
 
 /**
- * What was profiled because of a missed target, and what came of it. Kept by hand: the
- * figures come from runs of this bench's app measurement made while investigating.
+ * What was profiled because of a missed target, and what came of it: kept by hand in
+ * bench/investigation.md (its figures come from runs made while investigating).
  */
-const PROFILING: readonly string[] = [
-  "The ack target (3) is the one that misses on this machine, in some rounds and not in others.",
-  "What was done to find out why:",
-  "",
-  "- CPU profiles of the bot process during rounds of 50 commands",
-  '  (`BENCH_CHILD_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof"`, read per function',
-  "  and as a timeline of long tasks), and timers inside the bot (the diagnostics-channel column",
-  "  above) and per-thread CPU from /proc.",
-  "- Inside the bot an ack takes about 0.5 ms (p50). The event loop spends 6-9 ms of CPU per",
-  "  `/dkim setup` over the whole command, nearly all of it after the ack and after the key",
-  "  exists: node-forge's PEM parse and re-encode plus `publicKeyOf`'s `createPrivateKey`",
-  "  (OpenSSL 3's key decoder) about 3 ms per 2048-bit key, then the SQLite writes and the",
-  "  Web API calls. The long tasks in the timeline are single samples of 40-80 ms in `writev`,",
-  "  a SQLite transaction or an HTTP parser callback: the main thread descheduled, not working.",
-  "- 50 `/dkim help` at once (no key, no database) ack with p99 29-41 ms on the same machine,",
-  "  the reference row above measures the same each run.",
-  "- Two candidate changes were tried as A/B on copies of the build (`BENCH_DIST=<dir>` points",
-  "  the bot child at another build), alternating runs of 50 commands:",
-  "  (a) at most cores-1 key generations at once, leaving a core to the event loop: ack p99 per",
-  "  round 359 / 195 / 251 / 101 ms against 68 / 229 / 268 / 180 ms without;",
-  "  (b) yielding to the event loop (`setImmediate`) right after acking `/dkim setup`, so the",
-  "  other commands are acked before each request's synchronous start: 178 / 189 / 58 / 32 ms",
-  "  against 135 / 152 / 57 / 29 ms without. The 1-minute load average was 3.6-6 on 2 cores",
-  "  throughout: both differences are inside the noise, so neither was kept (each has a cost;",
-  "  (a) halves key throughput on 2 cores).",
-  "",
-  "",
-  "In most runs the first round after start is the slowest: its event loop spends more CPU per",
-  "command (code paths still being optimised; the warm-up sends one setup only), and the",
-  "pooled p99 of 200 acks is the third-slowest ack, so one slow round decides the verdict.",
-  "",
-  "Conclusion: the misses come from CPU starvation on the shared 2-core machine (other",
-  "engineers' test runs, the bench process, and the bot's own key-generation threads), not from",
-  "work the bot does before its ack. No change was made to `src/`; the same bench on a quiet",
-  "machine (load average below 2) is the check to run before deciding otherwise.",
-];
+function investigation(): string[] {
+  return readFileSync(new URL("./investigation.md", import.meta.url), "utf8")
+    .trimEnd()
+    .split("\n");
+}
 
 export function renderReport(results: BenchResults): string {
   const { machine, keygen, loop, app, memory } = results;
@@ -310,7 +280,7 @@ export function renderReport(results: BenchResults): string {
     "",
     "## Profiling and fixes",
     "",
-    ...PROFILING,
+    ...investigation(),
     "",
   );
   return `${lines.join("\n")}\n`;
