@@ -55,6 +55,17 @@ function generatedKey(h: Harness): DkimKeyPair {
   return keyPair;
 }
 
+/** Resolves once `condition` holds, checking on every turn of the event loop. */
+function until(condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = (): void => {
+      if (condition()) resolve();
+      else setImmediate(poll);
+    };
+    poll();
+  });
+}
+
 function kinds(h: Harness, id: string): AuditEventKind[] {
   return h.store.listEvents(id).map((event) => event.kind);
 }
@@ -584,13 +595,9 @@ describe("failure, retry and resume", () => {
     h.api.behaviour = (call) =>
       call.call === "api_set_dkim_selector" ? new Promise<string>(() => {}) : "";
     const { request } = await h.service.create(input());
-    const certificateRecorded = new Promise<void>((resolve) => {
-      const poll = (): void => {
-        if (h.store.get(request.id)?.progress.certificateInstalled) resolve();
-        else setImmediate(poll);
-      };
-      poll();
-    });
+    const certificateRecorded = until(
+      () => h.store.get(request.id)?.progress.certificateInstalled === true,
+    );
     void h.service.approve(request.id, {
       actorId: APPROVER,
       fingerprintShown: request.fingerprint,
@@ -620,13 +627,7 @@ describe("failure, retry and resume", () => {
     const h = harness();
     h.api.behaviour = () => new Promise<string>(() => {});
     const { request } = await h.service.create(input());
-    const approving = new Promise<void>((resolve) => {
-      const poll = (): void => {
-        if (h.api.calls.length > 0) resolve();
-        else setImmediate(poll);
-      };
-      poll();
-    });
+    const approving = until(() => h.api.calls.length > 0);
     void h.service.approve(request.id, {
       actorId: APPROVER,
       fingerprintShown: request.fingerprint,
