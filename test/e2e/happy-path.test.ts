@@ -63,4 +63,26 @@ describe("from /dkim setup to signing on the cluster", () => {
     expect(thread.some((text) => /certificate/i.test(text))).toBe(true);
     expect(thread.some((text) => /mailer@example\.com/.test(text))).toBe(true);
   });
+
+  it("logs one JSON line per request event: request id, domain, selector, actor, outcome", () => {
+    const events = harness.allLines
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.msg === "request event" && entry.domain === "example.com");
+    expect(events.map((entry) => [entry.event, entry.state])).toEqual([
+      ["created", "pending"],
+      ["dns-live", "pending"],
+      ["approved", "applying"],
+      ["certificate-installed", "applying"],
+      ["selector-enabled", "applying"],
+      ["active", "active"],
+    ]);
+    for (const entry of events) {
+      expect(entry).toMatchObject({ level: "info", selector: "s1" });
+      expect(entry.requestId).toMatch(/^[a-z0-9]+$/);
+      expect(typeof entry.time).toBe("string");
+    }
+    expect(events.find((entry) => entry.event === "approved")?.actor).toBe("UAPPROVER1");
+    expect(events.find((entry) => entry.event === "created")?.actor).toBe("UREQUESTER");
+  });
 });
