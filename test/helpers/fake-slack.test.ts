@@ -42,6 +42,28 @@ describe("FakeSlack with @slack/web-api's WebClient", () => {
     expect(call?.at).toBeInstanceOf(Date);
   });
 
+  it("answers apps.connections.open with the Socket Mode URL, to app-level tokens only", async () => {
+    // Unset: like any method the fake does not know.
+    expect(await client.apps.connections.open()).toMatchObject({ ok: true });
+    fake.setSocketModeUrl("ws://127.0.0.1:1/link/?ticket=t");
+    try {
+      const appClient = new webApi.WebClient("xapp-1-A1-2-abc", {
+        slackApiUrl: fake.apiUrl,
+        retryConfig: fastRetries,
+        logLevel: webApi.LogLevel.ERROR,
+      });
+      expect(await appClient.apps.connections.open()).toMatchObject({
+        ok: true,
+        url: "ws://127.0.0.1:1/link/?ticket=t",
+      });
+      await expect(client.apps.connections.open()).rejects.toMatchObject({
+        data: { error: "not_allowed_token_type" },
+      });
+    } finally {
+      fake.setSocketModeUrl(undefined);
+    }
+  });
+
   it("stores posted messages so update, permalink and threads work", async () => {
     const blocks = [{ type: "section", text: { type: "mrkdwn", text: "*hello* & <b>" } }];
     const posted = await client.chat.postMessage({ channel: "C1", text: "hello", blocks });

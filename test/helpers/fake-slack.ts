@@ -148,6 +148,7 @@ export class FakeSlack {
   private channels = new Map<string, ChannelSetup>();
   private usergroups = new Map<string, string[]>();
   private users = new Map<string, UserSetup>();
+  private socketModeUrl: string | undefined;
   private waiters = new Set<Waiter>();
   private seq = 0;
   private lastTsMicros = 0n;
@@ -349,6 +350,16 @@ export class FakeSlack {
     this.users.set(userId, { ...this.users.get(userId), ...setup });
   }
 
+  /**
+   * Where `apps.connections.open` sends a Socket Mode client (a `ws://` URL, e.g. a
+   * FakeSocketMode's). Once set, that method answers `{ ok: true, url }` to an app-level
+   * token (xapp-) and `not_allowed_token_type` to any other, as Slack does; unset (the
+   * default, or `undefined`) it answers like any method the fake does not know.
+   */
+  setSocketModeUrl(url: string | undefined): void {
+    this.socketModeUrl = url;
+  }
+
   /** A fresh response_url served by this fake; POSTs to it are recorded. */
   responseUrl(id?: string): string {
     return `${this.origin}/response/${encodeURIComponent(id ?? this.nextId("R"))}`;
@@ -495,6 +506,12 @@ export class FakeSlack {
         bot_id: this.botId,
         is_enterprise_install: false,
       }),
+      "apps.connections.open": ({ token }) => {
+        const url = this.socketModeUrl;
+        if (url === undefined) return undefined;
+        if (!token?.startsWith("xapp-")) return { ok: false, error: "not_allowed_token_type" };
+        return { ok: true, url };
+      },
       "chat.postMessage": ({ params }) => {
         const channel = stringParam(params, "channel");
         const refusal = this.refusePost(channel);
