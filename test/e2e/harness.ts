@@ -1,6 +1,7 @@
 /**
  * End-to-end harness: the real bot (the built `dist/main.js`, as `npm start` runs it) in a
- * child process, in HTTP mode on an ephemeral port, wired to local stand-ins only:
+ * child process, in HTTP mode on an ephemeral port (or in Socket Mode: socket-mode.test.ts
+ * adds a fake Socket Mode server), wired to local stand-ins only:
  * SLACK_API_URL -> a fake Slack Web API that records every call, SPAMEXPERTS_URL -> a fake
  * SpamExperts API, DKIM_DNS_SERVERS -> a real DNS server on loopback. Every log line is kept,
  * so tests can scan them; the process can be stopped (SIGTERM) or killed (SIGKILL) and started
@@ -40,6 +41,8 @@ export const CHANNEL = "CDKIMOPS";
 export interface BotProcess {
   url: string;
   port: number;
+  /** As the bot logged it: HTTP mode, or Socket Mode (SLACK_APP_TOKEN; `port` serves /healthz only). */
+  mode: "http" | "socket";
   /** Every line the process printed, stdout and stderr. */
   readonly lines: readonly string[];
   waitForLine(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
@@ -56,8 +59,11 @@ export interface Harness {
   dataDir: string;
   /** Every line of every bot process started so far. */
   readonly allLines: readonly string[];
-  /** Starts a bot process (env on top of the defaults); it becomes `bot`. */
-  startBot(env?: Record<string, string>): Promise<BotProcess>;
+  /**
+   * Starts a bot process (env on top of the defaults, less the variables in `unset`, e.g.
+   * SLACK_SIGNING_SECRET for Socket Mode); it becomes `bot`.
+   */
+  startBot(env?: Record<string, string>, options?: StartOptions): Promise<BotProcess>;
   /** The bot process started last (running or not). */
   readonly bot: BotProcess;
   /** Signed `/dkim` command from `userId` (default the requester) in CHANNEL. */
@@ -68,6 +74,11 @@ export interface Harness {
   ): Promise<SlackHttpResponse>;
   /** Stops the current bot (SIGTERM, a clean stop), kills any other, closes the stand-ins. */
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Default variables to leave out of the bot's environment. */
+  unset?: readonly string[];
 }
 
 export async function startHarness(): Promise<Harness> {
@@ -99,11 +110,16 @@ export async function startHarness(): Promise<Harness> {
     LOG_LEVEL: "debug",
   });
 
-  async function startBot(env: Record<string, string> = {}): Promise<BotProcess> {
+  async function startBot(
+    env: Record<string, string> = {},
+    options: StartOptions = {},
+  ): Promise<BotProcess> {
+    const childEnv: Record<string, string> = { ...baseEnv(), ...env };
+    for (const name of options.unset ?? []) delete childEnv[name];
     // cwd = DATA_DIR: a developer's own .env in the checkout must not leak into the test.
     const child = spawn(process.execPath, [MAIN], {
       cwd: dataDir,
-      env: { ...baseEnv(), ...env },
+      env: childEnv,
       stdio: ["ignore", "pipe", "pipe"],
     });
     bots.add(child);
@@ -162,10 +178,12 @@ export async function startHarness(): Promise<Harness> {
     }
 
     const running = await waitForLine((line) => line.includes('"msg":"dkim-bot is running"'));
-    const port = Number((JSON.parse(running) as { port: number }).port);
+    const logged = JSON.parse(running) as { port: number; mode: "http" | "socket" };
+    const port = Number(logged.port);
     const bot: BotProcess = {
       url: `http://127.0.0.1:${port}`,
       port,
+      mode: logged.mode,
       lines,
       waitForLine,
       async stop() {
