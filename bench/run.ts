@@ -88,7 +88,8 @@ async function main(): Promise<void> {
 
   console.log("");
   for (const verdict of evaluate(results)) {
-    const mark = verdict.met === undefined ? "INFO  " : verdict.met ? "MET   " : "MISSED";
+    // Smoke sizes are too small to judge a target: say so rather than print MISSED in CI.
+    const mark = verdict.met === undefined || smoke ? "INFO  " : verdict.met ? "MET   " : "MISSED";
     console.log(
       `${mark} ${verdict.name}: ${verdict.figure}${verdict.target ? ` (target ${verdict.target})` : ""}`,
     );
