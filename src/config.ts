@@ -1,6 +1,7 @@
 import { parseDnsServers } from "./dkim/dns.js";
 import { isKeyBits, type KeyBits } from "./dkim/keys.js";
 import { CodedError } from "./errors.js";
+import { type EncryptionKey, parseEncryptionKey } from "./requests/sealing.js";
 import { assertSafeBaseUrl } from "./spamexperts/client.js";
 
 /**
@@ -41,8 +42,8 @@ export interface Config {
   dnsPollSeconds: number;
   requestTtlDays: number;
   dataDir: string;
-  /** 32 bytes; unset: generated once into DATA_DIR/encryption.key. */
-  encryptionKey: Buffer | undefined;
+  /** DKIM_ENCRYPTION_KEY; unset: generated once into DATA_DIR/encryption.key. */
+  encryptionKey: EncryptionKey | undefined;
   logLevel: LogLevel;
 }
 
@@ -244,17 +245,15 @@ function readSpamExperts(read: EnvReader): SpamExpertsSettings | undefined {
   return { url, username: username ?? "", password: password ?? "", timeoutMs };
 }
 
-function readEncryptionKey(read: EnvReader): Buffer | undefined {
+function readEncryptionKey(read: EnvReader): EncryptionKey | undefined {
   const value = read.text("DKIM_ENCRYPTION_KEY");
   if (value === undefined) return undefined;
-  const key = /^[A-Za-z0-9+/]+={0,2}$/.test(value) ? Buffer.from(value, "base64") : undefined;
-  if (key === undefined || key.length !== 32) {
-    read.problems.push(
-      "DKIM_ENCRYPTION_KEY must be 32 bytes in base64 (44 characters); make one with: openssl rand -base64 32",
-    );
+  try {
+    return parseEncryptionKey(value, "DKIM_ENCRYPTION_KEY");
+  } catch (error) {
+    read.problems.push(messageOf(error));
     return undefined;
   }
-  return key;
 }
 
 function isLogLevel(value: string): value is LogLevel {

@@ -8,7 +8,7 @@ import { isCodedError } from "./errors.js";
 import { type AppLogger, createLogger, requestsLogger } from "./logger.js";
 import { startDnsWatcher } from "./requests/dns-watcher.js";
 import type { AuditEvent, DkimRequest } from "./requests/model.js";
-import { encryptionKeyFromBytes, loadOrCreateEncryptionKey } from "./requests/sealing.js";
+import { resolveEncryptionKey } from "./requests/sealing.js";
 import { createRequestService } from "./requests/service.js";
 import { SqliteRequestStore } from "./requests/sqlite-store.js";
 import { createApp } from "./slack/app.js";
@@ -31,10 +31,11 @@ export interface RunningBot {
 
 export async function startBot(config: Config, logger: AppLogger): Promise<RunningBot> {
   const log = requestsLogger(logger);
-  const encryptionKey =
-    config.encryptionKey === undefined
-      ? loadOrCreateEncryptionKey(config.dataDir, log)
-      : encryptionKeyFromBytes(config.encryptionKey, "DKIM_ENCRYPTION_KEY");
+  const encryptionKey = resolveEncryptionKey({
+    configured: config.encryptionKey,
+    dataDir: config.dataDir,
+    logger: log,
+  });
   const store = new SqliteRequestStore({ dataDir: config.dataDir, encryptionKey });
 
   const dkimApi: DkimApi =

@@ -74,7 +74,8 @@ describe("loadConfig", () => {
     expect(config.dnsPollSeconds).toBe(60);
     expect(config.requestTtlDays).toBe(3);
     expect(config.dataDir).toBe("/var/lib/dkim-bot");
-    expect(config.encryptionKey?.equals(Buffer.alloc(32, 7))).toBe(true);
+    expect(config.encryptionKey?.bytes.equals(Buffer.alloc(32, 7))).toBe(true);
+    expect(config.encryptionKey?.source).toBe("DKIM_ENCRYPTION_KEY");
     expect(config.logLevel).toBe("debug");
   });
 

@@ -108,14 +108,12 @@ export function loadOrCreateEncryptionKey(dataDir: string, logger: RequestsLogge
 
 /** DKIM_ENCRYPTION_KEY when configured, else the key file in DATA_DIR. */
 export function resolveEncryptionKey(options: {
-  configured?: string | undefined;
+  /** DKIM_ENCRYPTION_KEY, already read by `parseEncryptionKey` (config.ts). */
+  configured?: EncryptionKey | undefined;
   dataDir: string;
   logger: RequestsLogger;
 }): EncryptionKey {
-  if (options.configured !== undefined && options.configured.trim() !== "") {
-    return parseEncryptionKey(options.configured, ENCRYPTION_KEY_VARIABLE);
-  }
-  return loadOrCreateEncryptionKey(options.dataDir, options.logger);
+  return options.configured ?? loadOrCreateEncryptionKey(options.dataDir, options.logger);
 }
 
 export function keyIdOf(bytes: Buffer): string {

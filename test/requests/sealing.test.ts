@@ -106,12 +106,12 @@ describe("loadOrCreateEncryptionKey", () => {
 
   it("prefers DKIM_ENCRYPTION_KEY and then creates no file", () => {
     const dataDir = tempDir();
-    const configured = randomBytes(32).toString("base64");
+    const configured = parseEncryptionKey(randomBytes(32).toString("base64"));
     const key = resolveEncryptionKey({ configured, dataDir, logger: new RecordingLogger() });
     expect(key.source).toBe("DKIM_ENCRYPTION_KEY");
     expect(() => statSync(join(dataDir, ENCRYPTION_KEY_FILE))).toThrow();
     const fromFile = resolveEncryptionKey({
-      configured: "",
+      configured: undefined,
       dataDir,
       logger: new RecordingLogger(),
     });
