@@ -12,7 +12,3 @@ export function newRequestId(): string {
   for (const byte of bytes) id += ALPHABET[byte % ALPHABET.length];
   return id;
 }
-
-export function looksLikeRequestId(text: string): boolean {
-  return new RegExp(`^[${ALPHABET}]{${LENGTH}}$`).test(text);
-}

@@ -113,10 +113,6 @@ export class SpamExpertsTransientError extends SpamExpertsError {
   }
 }
 
-export function isSpamExpertsError(error: unknown): error is SpamExpertsError {
-  return error instanceof SpamExpertsError;
-}
-
 /**
  * Stands in for the HTTP layer's error as the `cause` of a transient error. undici's errors
  * are dropped because their messages and properties may carry the request (and so the key);
