@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
 import type { Logger as BoltLogger, LogLevel as SlackLogLevel } from "@slack/bolt";
 import type { LogLevel } from "./config.js";
+import { redactKeyMaterial } from "./requests/redact.js";
 
 /**
  * Structured logs: one JSON object per line on stdout. It serves both requests/ (message plus
@@ -11,10 +12,6 @@ import type { LogLevel } from "./config.js";
 const SEVERITY: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
-  [
-    /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
-    "[redacted key]",
-  ],
   [/[A-Za-z0-9+/]{64,}={0,2}/g, "[redacted base64]"],
   [/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/gi, "$1 [redacted]"],
   [/\bx(?:ox[abposr]|app)-[A-Za-z0-9-]+/g, "[redacted token]"],
@@ -22,9 +19,10 @@ const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
 ];
 
 export function redactLogText(text: string): string {
+  // PEM blocks first, with the same rule as the audit trail (URL-encoded markers too).
   return SECRET_PATTERNS.reduce(
     (out, [pattern, replacement]) => out.replace(pattern, replacement),
-    text,
+    redactKeyMaterial(text),
   );
 }
 

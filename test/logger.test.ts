@@ -71,8 +71,10 @@ describe("createLogger", () => {
       bearer: "Bearer xoxb-1-2-abc",
     });
     logger.warn("token xoxb-123-456-abcdef and xapp-1-A0-99-zz");
+    logger.warn("echo: -----BEGIN%20RSA%20PRIVATE%20KEY-----%0AMIIC");
     const text = lines.join("\n");
     expect(text).not.toContain("PRIVATE KEY");
+    expect(text).not.toContain("PRIVATE%20KEY");
     const body = privateKeyPem.split("\n").slice(1, -2).join("");
     for (let at = 0; at + 20 <= body.length; at += 20) {
       expect(text).not.toContain(body.slice(at, at + 20));

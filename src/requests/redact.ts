@@ -11,11 +11,15 @@ const PEM_MARKER = /-----(?:BEGIN|END)[^-]{0,60}PRIVATE[^-]{0,10}KEY-----/g;
 const LONG_ENCODED_RUN = /[A-Za-z0-9+/=%]{40,}/g;
 const MAX_LENGTH = 1000;
 
-export function redactSecrets(text: string): string {
-  const redacted = text
+/** PEM blocks and stray PEM markers, plain or URL-encoded; the logger uses it too. */
+export function redactKeyMaterial(text: string): string {
+  return text
     .replace(PEM_BLOCK, "[key material redacted]")
-    .replace(PEM_MARKER, "[key material redacted]")
-    .replace(LONG_ENCODED_RUN, "[redacted]");
+    .replace(PEM_MARKER, "[key material redacted]");
+}
+
+export function redactSecrets(text: string): string {
+  const redacted = redactKeyMaterial(text).replace(LONG_ENCODED_RUN, "[redacted]");
   return redacted.length > MAX_LENGTH ? `${redacted.slice(0, MAX_LENGTH - 1)}…` : redacted;
 }
 
