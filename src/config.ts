@@ -42,6 +42,13 @@ export interface Config {
   dnsPollSeconds: number;
   requestTtlDays: number;
   dataDir: string;
+  /** `postgres://…`: the shared store of several replicas. Unset: SQLite in DATA_DIR. */
+  databaseUrl: string | undefined;
+  /**
+   * DKIM_LEASE_SECONDS: how long an apply or a scheduler cycle stays a replica's without a sign
+   * of life; after a crash another replica (or the restarted one) takes over after this.
+   */
+  leaseSeconds: number;
   /** DKIM_ENCRYPTION_KEY; unset: generated once into DATA_DIR/encryption.key. */
   encryptionKey: EncryptionKey | undefined;
   logLevel: LogLevel;
@@ -186,6 +193,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const encryptionKey = readEncryptionKey(read);
+  const databaseUrl = readDatabaseUrl(read, encryptionKey !== undefined);
 
   const logLevelText = (read.text("LOG_LEVEL") ?? "info").toLowerCase();
   if (!isLogLevel(logLevelText)) {
@@ -210,6 +218,8 @@ export function loadConfig(env: Env): Config {
     dnsPollSeconds: read.integer("DKIM_DNS_POLL_SECONDS", 300, 1, 86_400),
     requestTtlDays: read.integer("DKIM_REQUEST_TTL_DAYS", 14, 1, 3650),
     dataDir: read.text("DATA_DIR") ?? "./data",
+    databaseUrl,
+    leaseSeconds: read.integer("DKIM_LEASE_SECONDS", 30, 1, 3600),
     encryptionKey,
     logLevel: isLogLevel(logLevelText) ? logLevelText : "info",
   };
@@ -243,6 +253,37 @@ function readSpamExperts(read: EnvReader): SpamExpertsSettings | undefined {
     read.problems.push("SPAMEXPERTS_PASSWORD is missing: give the Software API user's password.");
   }
   return { url, username: username ?? "", password: password ?? "", timeoutMs };
+}
+
+/**
+ * DATABASE_URL: postgres:// (or postgresql://) with host and database; TLS and a private CA
+ * come from the URL (sslmode, sslrootcert) or the usual PG* variables. The key file cannot be
+ * shared between replicas, so the encryption key must then come from the environment.
+ */
+function readDatabaseUrl(read: EnvReader, hasEncryptionKey: boolean): string | undefined {
+  const url = read.text("DATABASE_URL");
+  if (url === undefined) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !["postgres:", "postgresql:"].includes(parsed.protocol)) {
+    read.problems.push(
+      "DATABASE_URL must be a PostgreSQL URL such as postgres://dkim:<password>@db.example.net:5432/dkim (or unset to use SQLite in DATA_DIR).",
+    );
+  } else if (parsed.hostname === "" && !parsed.searchParams.has("host")) {
+    read.problems.push(
+      "DATABASE_URL has no host: give postgres://<user>:<password>@<host>:<port>/<database>.",
+    );
+  }
+  if (!hasEncryptionKey && read.text("DKIM_ENCRYPTION_KEY") === undefined) {
+    read.problems.push(
+      "DKIM_ENCRYPTION_KEY is required with DATABASE_URL: every replica must seal and open private keys with the same key, which a key file in one DATA_DIR cannot give. Set it to 32 random bytes in base64 (openssl rand -base64 32), the same on every replica.",
+    );
+  }
+  return url;
 }
 
 function readEncryptionKey(read: EnvReader): EncryptionKey | undefined {

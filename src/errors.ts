@@ -18,7 +18,9 @@ export type ErrorCode =
   | "REQUEST_NOT_FOUND"
   | "REQUEST_CONFLICT"
   | "APPROVAL_REFUSED"
-  | "NOT_ALLOWED";
+  | "NOT_ALLOWED"
+  | "STORE_BUSY"
+  | "STORE_UNAVAILABLE";
 
 export class CodedError extends Error {
   readonly code: ErrorCode;

@@ -1,17 +1,24 @@
+import { randomBytes } from "node:crypto";
 import { realpathSync } from "node:fs";
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import dotenv from "dotenv";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { checkDkimRecord } from "./dkim/check.js";
 import { createTxtLookup } from "./dkim/dns.js";
-import { isCodedError } from "./errors.js";
+import { CodedError, isCodedError } from "./errors.js";
 import { type AppLogger, createLogger, requestsLogger } from "./logger.js";
 import { startDnsWatcher } from "./requests/dns-watcher.js";
+import type { RequestsLogger } from "./requests/logger.js";
 import type { AuditEvent, DkimRequest } from "./requests/model.js";
+import { startPeriodic } from "./requests/scheduler.js";
 import { resolveEncryptionKey } from "./requests/sealing.js";
 import { createRequestService } from "./requests/service.js";
-import { SqliteRequestStore } from "./requests/sqlite-store.js";
+import { acquireInstanceLock } from "./requests/store/instance-lock.js";
+import { openStore } from "./requests/store/open-store.js";
+import type { RequestStore } from "./requests/store.js";
 import { createApp } from "./slack/app.js";
+import { checkBotToken } from "./slack/check-token.js";
 import { createGroupMembership, createSlackClient } from "./slack/slack-client.js";
 import { createThreadNotifier } from "./slack/thread-notifier.js";
 import { createSpamExpertsClient } from "./spamexperts/client.js";
@@ -31,12 +38,12 @@ export interface RunningBot {
 
 export async function startBot(config: Config, logger: AppLogger): Promise<RunningBot> {
   const log = requestsLogger(logger);
-  const encryptionKey = resolveEncryptionKey({
-    configured: config.encryptionKey,
-    dataDir: config.dataDir,
-    logger: log,
-  });
-  const store = new SqliteRequestStore({ dataDir: config.dataDir, encryptionKey });
+  const slackClient = createSlackClient(config, logger);
+  // A wrong token is found now, with one sentence, not on the first command.
+  const identity = await checkBotToken(config, logger);
+
+  const store = await openConfiguredStore(config, log);
+  const leaseMs = config.leaseSeconds * 1000;
 
   const dkimApi: DkimApi =
     config.spamExperts === undefined
@@ -52,7 +59,6 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
   );
   const checkDns = checkDkimRecord.bind(null, lookup);
 
-  const slackClient = createSlackClient(config, logger);
   const notifier = createThreadNotifier({
     client: slackClient,
     dryRun: dkimApi.dryRun,
@@ -72,6 +78,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       ttlDays: config.requestTtlDays,
     },
     defaultBits: config.defaultBits,
+    applyLeaseMs: leaseMs,
     onEvent: (event, request) => {
       logTransition(logger, event, request);
       notifier.onEvent(event, request);
@@ -79,21 +86,49 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     logger: log,
   });
 
-  const slack = createApp(config, { service, checkDns, dryRun: dkimApi.dryRun, config, logger });
-  const started = await slack.start();
+  const slack = createApp(config, {
+    service,
+    checkDns,
+    dryRun: dkimApi.dryRun,
+    config,
+    logger,
+    identity,
+  });
+  let started: Awaited<ReturnType<typeof slack.start>>;
+  try {
+    started = await slack.start();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   logger.event("info", "dkim-bot is running", {
     mode: started.mode,
     port: started.port,
     dryRun: dkimApi.dryRun,
+    store: store.description,
   });
 
-  // What a crash cut short is told first, so the thread keeps its order; then a request left
-  // in `applying` by a stop or a crash goes on where it stopped.
-  notifier.replay(await service.listUndeliveredEvents());
-  void service.resumeInterrupted().catch((error: unknown) => {
-    logger.event("error", "Could not resume interrupted requests", { error });
+  // Recovery, on every replica: what a crash, an outage or a dead replica left untold is told
+  // (oldest first, so a thread keeps its order), and a request left in `applying` whose apply
+  // nobody holds goes on where it stopped. At start, then every half lease.
+  const recovery = startPeriodic(
+    {
+      name: "recovery",
+      periodMs: Math.min(15_000, leaseMs / 2),
+      async cycle() {
+        notifier.replay(await service.claimUndeliveredEvents(EVENT_HOLD_MS));
+        await service.resumeInterrupted();
+      },
+    },
+    { logger: log, runAtStart: true },
+  );
+  const watcher = startDnsWatcher({
+    service,
+    intervalSeconds: config.dnsPollSeconds,
+    logger: log,
+    leases: store,
+    leaseMs,
   });
-  const watcher = startDnsWatcher({ service, intervalSeconds: config.dnsPollSeconds, logger: log });
   void watcher.runOnce();
 
   return {
@@ -101,14 +136,58 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     async stop() {
       await slack.stop();
       await watcher.stop();
+      await recovery.stop();
       // Let the API call in flight finish and be recorded before the client and store close;
       // what is left resumes at the next start.
       await service.stop();
       await notifier.idle();
       await dkimApi.close();
-      store.close();
+      await store.close();
     },
   };
+}
+
+/** How long a replica may take to tell an event before another replica tells it instead. */
+const EVENT_HOLD_MS = 120_000;
+
+/**
+ * SQLite in DATA_DIR (one bot per directory: a second one is refused), or PostgreSQL shared by
+ * several replicas. This replica's name goes into every lease it takes.
+ */
+async function openConfiguredStore(config: Config, log: RequestsLogger): Promise<RequestStore> {
+  const owner = `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
+  if (config.databaseUrl !== undefined) {
+    if (config.encryptionKey === undefined) {
+      throw new CodedError("CONFIG_INVALID", "DKIM_ENCRYPTION_KEY is required with DATABASE_URL.");
+    }
+    return openStore({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      encryptionKey: config.encryptionKey,
+      owner,
+    });
+  }
+  const lock = acquireInstanceLock(config.dataDir);
+  try {
+    const encryptionKey = resolveEncryptionKey({
+      configured: config.encryptionKey,
+      dataDir: config.dataDir,
+      logger: log,
+    });
+    const store = await openStore({ dataDir: config.dataDir, encryptionKey, owner });
+    // Alone on this file (the lock says so): whatever a dead process held is free now.
+    await store.forgetHolds();
+    const close = store.close.bind(store);
+    return Object.assign(store, {
+      async close() {
+        await close();
+        lock.release();
+      },
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }
 
 /**
@@ -171,6 +250,7 @@ export async function startFromEnvironment(): Promise<number> {
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
+  process.once("SIGHUP", () => shutdown("SIGHUP"));
   return 0;
 }
 

@@ -38,6 +38,13 @@ export interface TransitionArgs {
   at: string;
   changes?: RequestChanges;
   event: EventInput;
+  /** Move only while this replica holds the apply lease (a replica that lost it stops). */
+  whileApplyLease?: Lease;
+  /**
+   * The apply lease after the move: set when a replica starts applying (pending or failed ->
+   * applying), null to clear it. Left as it is when absent.
+   */
+  applyLease?: Lease | null;
 }
 
 export interface UpdateArgs {
@@ -53,6 +60,8 @@ export interface UpdateArgs {
   changes: RequestChanges;
   /** Written in the same transaction when given. */
   event?: EventInput;
+  /** Apply only while this replica holds the apply lease; the lease is then extended to `until`. */
+  whileApplyLease?: Lease;
 }
 
 export interface StoredChange {
@@ -69,40 +78,86 @@ export interface RequestFilter {
   limit?: number;
 }
 
+/** A claim held by one replica until a time (ISO 8601): an apply, a scheduler cycle. */
+export interface Lease {
+  owner: string;
+  until: string;
+}
+
 /**
- * Where requests, their sealed private keys and the audit trail live. Synchronous on
- * purpose: every method is one SQLite statement or transaction, and `transition` is the
- * single place where "who wins" is decided, so nothing may interleave inside it.
+ * Where requests, their sealed private keys and the audit trail live: SQLite or PostgreSQL
+ * behind one interface. Every method is one statement or one transaction; `transition` and
+ * `update` are conditional (`... WHERE id = ? AND state = ?`), which is where "who wins" is
+ * decided between clicks, retries, schedulers and replicas. A write that cannot get the
+ * database's lock in time rejects with StoreBusyError (code STORE_BUSY) and changes nothing.
  */
 export interface RequestStore {
+  /** "SQLite database /data/dkim-bot.sqlite" or "PostgreSQL database dkim on db:5432", for messages. */
+  readonly description: string;
+  /** This replica, as it appears in leases and delivery holds. */
+  readonly owner: string;
   /**
    * Seals `privateKeyPem` (the request id is the additional data) and writes request, key
-   * and event in one transaction. Throws RequestConflictError when another request for the
-   * same domain and selector is open.
+   * and event in one transaction. Rejects with RequestConflictError when another request for
+   * the same domain and selector is open.
    */
-  insert(request: DkimRequest, privateKeyPem: string, event: EventInput): AuditEvent;
-  get(id: string): DkimRequest | undefined;
+  insert(request: DkimRequest, privateKeyPem: string, event: EventInput): Promise<AuditEvent>;
+  get(id: string): Promise<DkimRequest | undefined>;
   /** The open (pending, applying, failed) request for this domain and selector, if any. */
-  findOpen(domain: string, selector: string): DkimRequest | undefined;
-  list(filter?: RequestFilter): DkimRequest[];
+  findOpen(domain: string, selector: string): Promise<DkimRequest | undefined>;
+  list(filter?: RequestFilter): Promise<DkimRequest[]>;
   /**
-   * One conditional update (`... WHERE id = ? AND state = ?`) plus its event, atomically.
-   * Undefined when the request was not in `from` any more (someone else moved it): the
-   * caller lost the race. Erases the sealed key when `to` is a state without one.
+   * One conditional update plus its event, atomically. Undefined when the request was not in
+   * `from` any more (someone else moved it): the caller lost the race. Erases the sealed key
+   * when `to` is a state without one.
    */
-  transition(args: TransitionArgs): StoredChange | undefined;
+  transition(args: TransitionArgs): Promise<StoredChange | undefined>;
   /** A change without a state move (progress, DNS check, message reference), conditional likewise. */
-  update(args: UpdateArgs): StoredChange | undefined;
+  update(args: UpdateArgs): Promise<StoredChange | undefined>;
   /** An event that changes nothing else (e.g. "resumed"). */
-  appendEvent(event: NewAuditEvent): AuditEvent;
+  appendEvent(event: NewAuditEvent): Promise<AuditEvent>;
   /** The unsealed private key, or undefined once erased. Only the apply step asks for it. */
-  readPrivateKey(id: string): string | undefined;
+  readPrivateKey(id: string): Promise<string | undefined>;
   /** Oldest first. */
-  listEvents(requestId: string): AuditEvent[];
+  listEvents(requestId: string): Promise<AuditEvent[]>;
   /** Every event of every request for the domain, oldest first. */
-  listEventsByDomain(domain: string): AuditEvent[];
-  /** Events not yet told in Slack (posting was cut short by a crash or a Slack outage), oldest first. */
-  listUndeliveredEvents(): AuditEvent[];
-  markEventDelivered(eventId: number, at: string): void;
-  close(): void;
+  listEventsByDomain(domain: string): Promise<AuditEvent[]>;
+
+  // --- telling the thread, once, whichever replica wrote the event -----------------------
+
+  /** Events not yet told in Slack, oldest first (whoever holds them). */
+  listUndeliveredEvents(): Promise<AuditEvent[]>;
+  /**
+   * Takes up to `limit` undelivered events that nobody else holds (every event is held by the
+   * replica that wrote it for a while, so that one tells it), oldest first, for `holdMs` of
+   * real time.
+   */
+  claimUndeliveredEvents(holdMs: number, limit: number): Promise<AuditEvent[]>;
+  markEventDelivered(eventId: number, at: string): Promise<void>;
+
+  // --- applies: one replica runs a request's apply ---------------------------------------
+
+  /**
+   * The apply of an `applying` request for `lease.owner`, while nobody else holds it (the
+   * lease is free, expired, or already this owner's), extended to `lease.until`. Undefined
+   * when another replica holds it or the request is not applying.
+   */
+  claimApply(id: string, lease: Lease, now: string): Promise<DkimRequest | undefined>;
+  /** `applying` requests whose apply nobody holds now (a replica died or gave up), oldest first. */
+  listUnclaimedApplies(now: string): Promise<DkimRequest[]>;
+  releaseApply(id: string, owner: string): Promise<void>;
+
+  // --- schedulers: one replica runs each cycle --------------------------------------------
+
+  /** Takes or extends the named lease for `lease.owner` unless another owner holds it unexpired. */
+  tryAcquireLease(name: string, lease: Lease, now: string): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+
+  /**
+   * Forgets every apply lease, delivery hold and scheduler lease. Only for a process known to
+   * be the database's only user (SQLite under the instance lock): the holders are dead.
+   */
+  forgetHolds(): Promise<void>;
+
+  close(): Promise<void>;
 }

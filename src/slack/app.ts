@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { type AnyMiddlewareArgs, App, type LogLevel, type Middleware } from "@slack/bolt";
 import type { Config } from "../config.js";
 import type { AppLogger } from "../logger.js";
+import type { BotIdentity } from "./check-token.js";
 import { type ListenerDeps, registerListeners } from "./listeners/index.js";
 
 /**
@@ -17,7 +18,10 @@ export interface SlackApp {
   stop(): Promise<void>;
 }
 
-export function createApp(config: Config, deps: ListenerDeps & { logger: AppLogger }): SlackApp {
+export function createApp(
+  config: Config,
+  deps: ListenerDeps & { logger: AppLogger; identity?: BotIdentity },
+): SlackApp {
   const appToken = config.slack.appToken;
   const healthBody = JSON.stringify({ status: "ok", dryRun: deps.dryRun });
   const answerHealth = (res: ServerResponse): void => {
@@ -26,6 +30,14 @@ export function createApp(config: Config, deps: ListenerDeps & { logger: AppLogg
   };
   const app = new App({
     token: config.slack.botToken,
+    // Known from the start-up check: Bolt need not ask auth.test again.
+    ...(deps.identity === undefined
+      ? {}
+      : {
+          botId: deps.identity.botId,
+          botUserId: deps.identity.botUserId,
+          tokenVerificationEnabled: false,
+        }),
     logger: deps.logger,
     logLevel: deps.logger.getLevel() as LogLevel,
     clientOptions: { slackApiUrl: config.slack.apiUrl },

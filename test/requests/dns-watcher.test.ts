@@ -6,11 +6,11 @@ const harnesses: Harness[] = [];
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
-  for (const each of harnesses.splice(0)) each.close();
+  for (const each of harnesses.splice(0)) await each.close();
 });
 
-function setup(): Harness {
-  const h = createHarness();
+async function setup(): Promise<Harness> {
+  const h = await createHarness();
   harnesses.push(h);
   return h;
 }
@@ -26,7 +26,7 @@ const create = (h: Harness, selector = "s1") =>
 
 describe("startDnsWatcher", () => {
   it("one round checks the DNS of pending requests and expires the old ones", async () => {
-    const h = setup();
+    const h = await setup();
     const watcher = startDnsWatcher({ service: h.service, intervalSeconds: 300 });
     stops.push(watcher.stop);
     h.dns.answer(dnsResult("missing", { problem: "missing" }));
@@ -34,7 +34,7 @@ describe("startDnsWatcher", () => {
 
     await watcher.runOnce();
     expect(h.dns.calls).toHaveLength(1);
-    expect(h.store.listEvents(request.id).map((event) => event.kind)).toEqual([
+    expect((await h.store.listEvents(request.id)).map((event) => event.kind)).toEqual([
       "created",
       "dns-problem",
     ]);
@@ -42,11 +42,11 @@ describe("startDnsWatcher", () => {
     h.setNow("2026-12-11T10:00:00.000Z");
     await watcher.runOnce();
     expect((await h.service.get(request.id))?.state).toBe("expired");
-    expect(h.store.readPrivateKey(request.id)).toBeUndefined();
+    expect(await h.store.readPrivateKey(request.id)).toBeUndefined();
   });
 
   it("never runs two rounds at once, and runs none after stop", async () => {
-    const h = setup();
+    const h = await setup();
     const watcher = startDnsWatcher({ service: h.service, intervalSeconds: 300 });
     await create(h);
     await create(h, "s2");
@@ -58,7 +58,7 @@ describe("startDnsWatcher", () => {
   });
 
   it("keeps polling on its own timer", async () => {
-    const h = setup();
+    const h = await setup();
     await create(h);
     let rounds = 0;
     let resolveSecond: () => void = () => {};

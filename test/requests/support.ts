@@ -3,7 +3,7 @@
  * DNS verdict, the group lookup and the logger. The project's own modules are used for real.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DkimCheckResult, DkimCheckStatus } from "../../src/dkim/check.js";
@@ -17,8 +17,10 @@ import {
   type RequestService,
   type RequestServiceDeps,
 } from "../../src/requests/service.js";
-import { SqliteRequestStore } from "../../src/requests/sqlite-store.js";
+import type { StoreDialect } from "../../src/requests/store/schema.js";
+import type { RequestStore } from "../../src/requests/store.js";
 import type { DkimApi, DkimApiCall, DkimApiResult } from "../../src/spamexperts/types.js";
+import { freshDatabase, openTestStore, type TestDatabase } from "../helpers/test-stores.js";
 
 export const REQUESTER = "UREQUESTER";
 export const APPROVER = "UAPPROVER";
@@ -149,9 +151,9 @@ export function randomEncryptionKey(source = "DKIM_ENCRYPTION_KEY"): EncryptionK
 }
 
 export interface Harness {
-  dataDir: string;
+  database: TestDatabase;
   encryptionKey: EncryptionKey;
-  store: SqliteRequestStore;
+  store: RequestStore;
   api: RecordingDkimApi;
   dns: CannedDns;
   service: RequestService;
@@ -161,32 +163,36 @@ export interface Harness {
   emitted: Array<{ event: AuditEvent; request: DkimRequest }>;
   logger: RecordingLogger;
   setNow(iso: string): void;
-  /** A second service on a second store instance over the same file (another replica). */
-  replica(overrides?: Partial<RequestServiceDeps>): {
-    store: SqliteRequestStore;
+  /** A second service on a second store instance over the same database (another replica). */
+  replica(overrides?: Partial<RequestServiceDeps>): Promise<{
+    store: RequestStore;
     service: RequestService;
-  };
-  close(): void;
+  }>;
+  close(): Promise<void>;
 }
 
 export const START = "2026-11-26T10:00:00.000Z";
 
-/** The real SQLite store in a fresh temp dir, the real key generator, doubles at the edges. */
-export function createHarness(
-  overrides: Partial<RequestServiceDeps> & { dataDir?: string; encryptionKey?: EncryptionKey } = {},
-): Harness {
-  const dataDir = overrides.dataDir ?? tempDataDir();
+export interface HarnessOptions extends Partial<RequestServiceDeps> {
+  dialect?: StoreDialect;
+  database?: TestDatabase;
+  encryptionKey?: EncryptionKey;
+}
+
+/** The real store (SQLite by default) on a fresh database, the real key generator, doubles at the edges. */
+export async function createHarness(overrides: HarnessOptions = {}): Promise<Harness> {
+  const database = overrides.database ?? (await freshDatabase(overrides.dialect ?? "sqlite"));
   const encryptionKey = overrides.encryptionKey ?? randomEncryptionKey();
-  const store = new SqliteRequestStore({ dataDir, encryptionKey });
+  const store = await openTestStore(database, { encryptionKey });
   const api = new RecordingDkimApi();
   const dns = new CannedDns();
   const generated: DkimKeyPair[] = [];
   const emitted: Harness["emitted"] = [];
   const logger = new RecordingLogger();
   let now = new Date(START);
-  const stores: SqliteRequestStore[] = [store];
+  const stores: RequestStore[] = [store];
 
-  const deps = (storeToUse: SqliteRequestStore): RequestServiceDeps => ({
+  const deps = (storeToUse: RequestStore): RequestServiceDeps => ({
     store: storeToUse,
     dkimApi: api,
     checkDns: dns.check,
@@ -212,7 +218,7 @@ export function createHarness(
   });
 
   return {
-    dataDir,
+    database,
     encryptionKey,
     store,
     api,
@@ -224,25 +230,27 @@ export function createHarness(
     setNow(iso) {
       now = new Date(iso);
     },
-    replica(replicaOverrides = {}) {
-      const second = new SqliteRequestStore({ dataDir, encryptionKey });
+    async replica(replicaOverrides = {}) {
+      const second = await openTestStore(database, { encryptionKey });
       stores.push(second);
       return {
         store: second,
         service: createRequestService({ ...deps(second), ...replicaOverrides }),
       };
     },
-    close() {
-      for (const each of stores) each.close();
-      rmSync(dataDir, { recursive: true, force: true });
+    async close() {
+      for (const each of stores) await each.close();
     },
   };
 }
 
-function withoutHarnessOptions(
-  overrides: Partial<RequestServiceDeps> & { dataDir?: string; encryptionKey?: EncryptionKey },
-): Partial<RequestServiceDeps> {
-  const { dataDir: _dataDir, encryptionKey: _encryptionKey, ...deps } = overrides;
+function withoutHarnessOptions(overrides: HarnessOptions): Partial<RequestServiceDeps> {
+  const {
+    dialect: _dialect,
+    database: _database,
+    encryptionKey: _encryptionKey,
+    ...deps
+  } = overrides;
   return deps;
 }
 

@@ -1,27 +1,35 @@
 /**
  * Run by transition-race.test.ts in a separate Node process: opens the store on the shared
- * file, says "ready", waits for the go file, then tries to approve every pending request.
+ * database, says "ready", waits for the go file, then tries to approve every pending request.
  * Prints the ids it won as JSON. (Not a test file itself: vitest only collects *.test.ts.)
  */
 import { existsSync } from "node:fs";
 import { parseEncryptionKey } from "../../src/requests/sealing.js";
-import { SqliteRequestStore } from "../../src/requests/sqlite-store.js";
+import { openStore } from "../../src/requests/store/open-store.js";
 
-const [dataDir, goFile, actorId] = process.argv.slice(2);
+const [goFile, actorId] = process.argv.slice(2);
 const keyText = process.env.TEST_ENCRYPTION_KEY;
-if (dataDir === undefined || goFile === undefined || actorId === undefined || !keyText) {
-  throw new Error("usage: transition-race-child <dataDir> <goFile> <actorId> (key in env)");
+const dataDir = process.env.TEST_DATA_DIR;
+if (goFile === undefined || actorId === undefined || !keyText || !dataDir) {
+  throw new Error("usage: transition-race-child <goFile> <actorId> (key and database in env)");
 }
-const store = new SqliteRequestStore({ dataDir, encryptionKey: parseEncryptionKey(keyText) });
-const ids = store.list({ states: ["pending"] }).map((request) => request.id);
+const databaseUrl = process.env.TEST_DATABASE_URL || undefined;
+const connectionOptions = process.env.TEST_CONNECTION_OPTIONS || undefined;
+const store = await openStore({
+  dataDir,
+  databaseUrl,
+  encryptionKey: parseEncryptionKey(keyText),
+  owner: actorId,
+  ...(connectionOptions === undefined ? {} : { connectionOptions }),
+});
+const ids = (await store.list({ states: ["pending"] })).map((request) => request.id);
 process.stdout.write("ready\n");
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-while (!existsSync(goFile)) Atomics.wait(pause, 0, 0, 2);
+while (!existsSync(goFile)) await new Promise((resolve) => setTimeout(resolve, 2));
 
 const won: string[] = [];
 for (const id of ids) {
-  const change = store.transition({
+  const change = await store.transition({
     id,
     from: "pending",
     to: "applying",
@@ -31,5 +39,5 @@ for (const id of ids) {
   });
   if (change !== undefined) won.push(id);
 }
-store.close();
+await store.close();
 process.stdout.write(`${JSON.stringify(won)}\n`);

@@ -1,29 +1,35 @@
 import { spawn } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/dkim/keys.js";
-import { SqliteRequestStore } from "../../src/requests/sqlite-store.js";
 import { sampleRequest, withKey } from "../helpers/sample-request.js";
-import { randomEncryptionKey, tempDataDir } from "./support.js";
+import {
+  DIALECTS,
+  freshDatabase,
+  openTestStore,
+  type TestDatabase,
+} from "../helpers/test-stores.js";
+import { randomEncryptionKey } from "./support.js";
 
 const CHILD = fileURLToPath(new URL("./transition-race-child.ts", import.meta.url));
 const REQUESTS = 60;
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 interface Child {
   ready: Promise<void>;
   result: Promise<string[]>;
 }
 
-function startChild(dataDir: string, goFile: string, actorId: string, key: string): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, dataDir, goFile, actorId], {
-    env: { ...process.env, TEST_ENCRYPTION_KEY: key },
+function startChild(database: TestDatabase, goFile: string, actorId: string, key: string): Child {
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, goFile, actorId], {
+    env: {
+      ...process.env,
+      TEST_ENCRYPTION_KEY: key,
+      TEST_DATA_DIR: database.dataDir,
+      TEST_DATABASE_URL: database.databaseUrl ?? "",
+      TEST_CONNECTION_OPTIONS: database.connectionOptions ?? "",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -52,13 +58,12 @@ function startChild(dataDir: string, goFile: string, actorId: string, key: strin
   return { ready, result };
 }
 
-describe("transitions across processes", () => {
-  it("two processes approving the same requests on one file: each request is won exactly once", async () => {
-    const dataDir = tempDataDir();
-    dirs.push(dataDir);
+describe.each(DIALECTS)("transitions across processes on %s", (dialect) => {
+  it("two processes approving the same requests on one database: each request is won exactly once", async () => {
+    const database = await freshDatabase(dialect);
     const key = randomEncryptionKey();
     const keyPair = await generateKeyPair(1024);
-    const store = new SqliteRequestStore({ dataDir, encryptionKey: key });
+    const store = await openTestStore(database, { encryptionKey: key });
     const at = "2026-11-26T10:00:00.000Z";
     for (let index = 0; index < REQUESTS; index++) {
       const request = sampleRequest({
@@ -72,17 +77,17 @@ describe("transitions across processes", () => {
         createdAt: at,
         updatedAt: at,
       });
-      store.insert(request, keyPair.privateKeyPem, {
+      await store.insert(request, keyPair.privateKeyPem, {
         actorId: "UREQ",
         kind: "created",
         details: {},
       });
     }
 
-    const goFile = join(dataDir, "go");
+    const goFile = join(database.dataDir, "go");
     const keyText = key.bytes.toString("base64");
-    const first = startChild(dataDir, goFile, "UFIRST", keyText);
-    const second = startChild(dataDir, goFile, "USECOND", keyText);
+    const first = startChild(database, goFile, "UFIRST", keyText);
+    const second = startChild(database, goFile, "USECOND", keyText);
     await Promise.all([first.ready, second.ready]);
     writeFileSync(goFile, "go");
     const [wonByFirst, wonBySecond] = await Promise.all([first.result, second.result]);
@@ -90,13 +95,14 @@ describe("transitions across processes", () => {
     const all = [...wonByFirst, ...wonBySecond].sort();
     expect(all).toHaveLength(REQUESTS);
     expect(new Set(all).size).toBe(REQUESTS);
-    for (const request of store.list()) {
+    for (const request of await store.list()) {
       expect(request.state).toBe("applying");
-      const approvals = store.listEvents(request.id).filter((event) => event.kind === "approved");
+      const approvals = (await store.listEvents(request.id)).filter(
+        (event) => event.kind === "approved",
+      );
       expect(approvals).toHaveLength(1);
       expect(approvals[0]?.actorId).toBe(request.decidedBy);
       expect(request.decidedBy === "UFIRST" ? wonByFirst : wonBySecond).toContain(request.id);
     }
-    store.close();
   });
 });

@@ -49,7 +49,7 @@ export async function handleSetupSubmission(deps: ListenerDeps, args: SubmitArgs
     requesterId: body.user.id,
     channelId: metadata.channelId,
   };
-  const problems = deps.service.findInputProblems(input);
+  const problems = await deps.service.findInputProblems(input);
   if (problems.length > 0) {
     await ack({ response_action: "errors", errors: formErrors(problems) });
     return;

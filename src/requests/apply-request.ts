@@ -1,0 +1,293 @@
+/**
+ * Apply: install the certificate, then enable the selector for each outgoing user, each step
+ * recorded as soon as it succeeds, so a retry, a restart or another replica goes on where it
+ * stopped. One apply per request runs at a time anywhere: in this process (one promise per
+ * request) and across replicas (the apply lease in the store, taken in the same conditional
+ * update that moves the request, extended by every step and by a heartbeat during a call).
+ *
+ * A replica that dies or cannot write its progress (the disk is full) simply lets its lease
+ * run out; `resumeUnclaimed` on any replica then takes the request over. Any API failure
+ * moves the request to `failed` with the API's own text and keeps the sealed key for Retry.
+ */
+import { CodedError, isCodedError } from "../errors.js";
+import type { DkimApi, DkimApiCall, DkimApiResult } from "../spamexperts/types.js";
+import { alreadyHandled, requireApprover } from "./authorization.js";
+import type { RequestsContext } from "./context.js";
+import { type AuditDetails, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
+import { describeFailure, redactSecrets } from "./redact.js";
+import type { Lease, RequestChanges, StoredChange } from "./store.js";
+
+interface StepRecord {
+  changes: RequestChanges;
+  event: { kind: "certificate-installed" | "selector-enabled"; details: AuditDetails };
+}
+
+export interface Applier {
+  /** Runs (or joins) the apply of a request in `applying`. */
+  apply(id: string): Promise<DkimRequest>;
+  retry(id: string, input: { actorId: string }): Promise<DkimRequest>;
+  /**
+   * Takes over every `applying` request whose apply nobody holds (left by a stop, a crash, a
+   * dead replica, a store that failed mid-way) and goes on from its last recorded step.
+   */
+  resumeUnclaimed(): Promise<DkimRequest[]>;
+  /**
+   * For a clean shutdown: no apply starts another API call from now on, and this resolves
+   * once the calls in flight have finished and been recorded. Their leases are given back,
+   * so the next start (or another replica) goes on at once.
+   */
+  stop(): Promise<void>;
+}
+
+export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
+  const { store, logger } = ctx;
+  /** One apply per request per process, whoever asks (approve, retry, resume). */
+  const running = new Map<string, Promise<DkimRequest>>();
+  let stopping = false;
+
+  function apply(id: string): Promise<DkimRequest> {
+    const current = running.get(id);
+    if (current !== undefined) return current;
+    const run = runApply(id).finally(() => running.delete(id));
+    running.set(id, run);
+    return run;
+  }
+
+  async function runApply(id: string): Promise<DkimRequest> {
+    let request = await ctx.requireRequest(id);
+    if (request.state !== "applying") {
+      throw new CodedError(
+        "NOT_ALLOWED",
+        `Request ${id} is ${request.state}, not being applied: nothing to do.`,
+      );
+    }
+    const claimed = await store.claimApply(id, ctx.applyLease(), ctx.now());
+    // Another replica is applying it: it tells the thread; this one has nothing to do.
+    if (claimed === undefined) return ctx.requireRequest(id);
+    request = claimed;
+    const heartbeat = setInterval(
+      () => {
+        store.claimApply(id, ctx.applyLease(), ctx.now()).catch(() => {
+          // A missed heartbeat only shortens the lease; the next step's write extends it again.
+        });
+      },
+      Math.max(50, ctx.applyLeaseMs / 3),
+    );
+    heartbeat.unref();
+    try {
+      return await runSteps(request);
+    } finally {
+      clearInterval(heartbeat);
+      if (stopping) await store.releaseApply(id, ctx.instanceId).catch(() => {});
+    }
+  }
+
+  async function runSteps(start: DkimRequest): Promise<DkimRequest> {
+    const id = start.id;
+    let request = start;
+    let step = "certificate";
+    let call: DkimApiCall = "api_set_dkim_certificate";
+    let username: string | null = null;
+    try {
+      if (stopping) return request;
+      if (!request.progress.certificateInstalled) {
+        const result = await installCertificate(request);
+        const change = await recordStep(id, {
+          changes: { progress: { ...request.progress, certificateInstalled: true } },
+          event: { kind: "certificate-installed", details: apiDetails(result) },
+        });
+        if (change === undefined) return ctx.requireRequest(id);
+        request = ctx.emitChange(change);
+      }
+      for (const user of request.usernames) {
+        if (request.progress.enabledUsernames.includes(user)) continue;
+        if (stopping) return request;
+        step = `selector for ${user}`;
+        call = "api_set_dkim_selector";
+        username = user;
+        const result = await dkimApi.setDkimSelector(request.domain, request.selector, user);
+        const enabledUsernames = [...request.progress.enabledUsernames, user];
+        const change = await recordStep(id, {
+          changes: { progress: { ...request.progress, enabledUsernames } },
+          event: { kind: "selector-enabled", details: { username: user, ...apiDetails(result) } },
+        });
+        if (change === undefined) return ctx.requireRequest(id);
+        request = ctx.emitChange(change);
+      }
+      const change = await storeWrite(() =>
+        store.transition({
+          id,
+          from: "applying",
+          to: "active",
+          at: ctx.now(),
+          changes: { lastError: null },
+          whileApplyLease: ctx.applyLease(),
+          applyLease: null,
+          event: {
+            actorId: SYSTEM_ACTOR,
+            kind: "active",
+            details: { usernames: request.usernames, dryRun: dkimApi.dryRun },
+          },
+        }),
+      );
+      return change === undefined ? ctx.requireRequest(id) : ctx.emitChange(change);
+    } catch (error) {
+      if (isCodedError(error) && error.code === "STORE_UNAVAILABLE") throw error;
+      const message = describeFailure(error);
+      logger.warn("Applying a DKIM request failed; it can be retried.", {
+        requestId: id,
+        step,
+        error: message,
+      });
+      const change = await storeWrite(() =>
+        store.transition({
+          id,
+          from: "applying",
+          to: "failed",
+          at: ctx.now(),
+          changes: { lastError: message },
+          whileApplyLease: ctx.applyLease(),
+          applyLease: null,
+          event: {
+            actorId: SYSTEM_ACTOR,
+            kind: "failed",
+            details: {
+              step,
+              call,
+              username,
+              error: message,
+              apiText: apiTextOf(error),
+              code: isCodedError(error) ? error.code : null,
+            },
+          },
+        }),
+      );
+      return change === undefined ? ctx.requireRequest(id) : ctx.emitChange(change);
+    }
+  }
+
+  /** A step's progress and event, while this replica still holds the apply. */
+  function recordStep(id: string, step: StepRecord): Promise<StoredChange | undefined> {
+    return storeWrite(() =>
+      store.update({
+        id,
+        whileState: "applying",
+        whileApplyLease: ctx.applyLease(),
+        at: ctx.now(),
+        changes: step.changes,
+        event: { actorId: SYSTEM_ACTOR, ...step.event },
+      }),
+    );
+  }
+
+  /**
+   * A write that fails (disk full, database gone) leaves the request in `applying` with its
+   * lease running out: it is resumed from its last recorded step once the store works again.
+   */
+  async function storeWrite<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      logger.error("Could not record an apply step; the request is resumed once the store works.", {
+        error: describeFailure(error),
+      });
+      throw new CodedError(
+        "STORE_UNAVAILABLE",
+        `The bot could not record its progress (${isCodedError(error) ? error.message : describeFailure(error)}). The request stays Applying and goes on by itself from its last recorded step once the database works again; the thread will say so.`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** The only place the private key is unsealed; it lives for the duration of one call. */
+  async function installCertificate(request: DkimRequest): Promise<DkimApiResult> {
+    const privateKeyPem = await store.readPrivateKey(request.id);
+    if (privateKeyPem === undefined) {
+      throw new CodedError(
+        "SEALING_FAILED",
+        `The private key of request ${request.id} is no longer stored, so it cannot be installed. Create a new request.`,
+      );
+    }
+    return dkimApi.setDkimCertificate(request.domain, request.selector, privateKeyPem);
+  }
+
+  async function retry(id: string, input: { actorId: string }): Promise<DkimRequest> {
+    const request = await ctx.requireRequest(id);
+    await requireApprover(ctx, "NOT_ALLOWED", request, input.actorId, "retry DKIM requests");
+    if (request.state !== "failed") throw alreadyHandled(ctx, "NOT_ALLOWED", request);
+    const change = await store.transition({
+      id,
+      from: "failed",
+      to: "applying",
+      at: ctx.now(),
+      changes: { lastError: null },
+      applyLease: ctx.applyLease(),
+      event: {
+        actorId: input.actorId,
+        kind: "retried",
+        details: { previousError: request.lastError },
+      },
+    });
+    if (change === undefined) {
+      throw alreadyHandled(ctx, "NOT_ALLOWED", await ctx.requireRequest(id));
+    }
+    ctx.emitChange(change);
+    return apply(id);
+  }
+
+  async function resumeUnclaimed(): Promise<DkimRequest[]> {
+    const resumed: DkimRequest[] = [];
+    if (stopping) return resumed;
+    for (const candidate of await store.listUnclaimedApplies(ctx.now())) {
+      if (running.has(candidate.id)) continue;
+      try {
+        const lease: Lease = ctx.applyLease();
+        const request = await store.claimApply(candidate.id, lease, ctx.now());
+        if (request === undefined) continue; // another replica took it first
+        const event = await store.appendEvent({
+          requestId: request.id,
+          at: ctx.now(),
+          actorId: SYSTEM_ACTOR,
+          kind: "resumed",
+          details: {
+            certificateInstalled: request.progress.certificateInstalled,
+            enabledUsernames: request.progress.enabledUsernames,
+          },
+        });
+        ctx.emit(event, request);
+        resumed.push(await apply(request.id));
+      } catch (error) {
+        logger.error("Could not resume an interrupted DKIM request.", {
+          requestId: candidate.id,
+          error: describeFailure(error),
+        });
+      }
+    }
+    return resumed;
+  }
+
+  return {
+    apply,
+    retry,
+    resumeUnclaimed,
+    async stop() {
+      stopping = true;
+      await Promise.allSettled([...running.values()]);
+    },
+  };
+}
+
+function apiDetails(result: DkimApiResult): AuditDetails {
+  return {
+    call: result.call,
+    text: redactSecrets(result.text),
+    attempts: result.attempts,
+    dryRun: result.dryRun,
+  };
+}
+
+/** The API's own words when the error carries them (the SpamExperts client's errors do). */
+function apiTextOf(error: unknown): string | null {
+  if (typeof error !== "object" || error === null || !("apiText" in error)) return null;
+  return typeof error.apiText === "string" ? redactSecrets(error.apiText) : null;
+}

@@ -1,0 +1,88 @@
+/**
+ * Who may act on a request, as sentences: the refusals every use case gives (not an
+ * approver, the group lookup failed, already handled by someone else). The rules themselves
+ * (DKIM_APPROVERS, groups) are approval-policy.ts's; this turns a "no" into what to tell.
+ */
+import {
+  approverGroups,
+  approverUsers,
+  checkApprover,
+  describeApprovers,
+  joinWithOr,
+} from "./approval-policy.js";
+import type { RequestsContext } from "./context.js";
+import { describeHandled } from "./describe-handled.js";
+import { ActionRefusedError, type RefusalReason } from "./errors.js";
+import type { DkimRequest } from "./model.js";
+
+export type RefusalCode = "APPROVAL_REFUSED" | "NOT_ALLOWED";
+
+export function refuse(
+  ctx: RequestsContext,
+  code: RefusalCode,
+  reason: RefusalReason,
+  request: DkimRequest,
+  message: string,
+): ActionRefusedError {
+  ctx.logger.info("Refused an action on a DKIM request.", { requestId: request.id, reason });
+  return new ActionRefusedError(code, reason, request.id, message);
+}
+
+/** For whoever comes second: who handled the request, and how it stands now. */
+export function alreadyHandled(
+  ctx: RequestsContext,
+  code: RefusalCode,
+  request: DkimRequest,
+): ActionRefusedError {
+  return refuse(
+    ctx,
+    code,
+    "already-handled",
+    request,
+    describeHandled(request, ctx.policy.ttlDays),
+  );
+}
+
+/**
+ * Refuses anyone not in DKIM_APPROVERS; `verb` finishes "Only … can <verb>". Resolves with how
+ * the actor qualified (their own id, or the group they are in).
+ */
+export async function requireApprover(
+  ctx: RequestsContext,
+  code: RefusalCode,
+  request: DkimRequest,
+  actorId: string,
+  verb: string,
+  alsoAllowed?: string,
+): Promise<string> {
+  const { policy } = ctx;
+  const verdict = await checkApprover(policy, actorId, ctx.isMemberOfGroup);
+  if (verdict.allowed) return verdict.via;
+  if (approverUsers(policy).length + approverGroups(policy).length === 0) {
+    throw refuse(
+      ctx,
+      code,
+      "not-approver",
+      request,
+      `Nobody can ${verb}: DKIM_APPROVERS lists no user or user group. Ask whoever runs dkim-bot to set it.`,
+    );
+  }
+  if (verdict.lookupFailedFor.length > 0) {
+    const groups = joinWithOr(verdict.lookupFailedFor.map((id) => `<!subteam^${id}>`));
+    throw refuse(
+      ctx,
+      code,
+      "approver-lookup-failed",
+      request,
+      `Could not check whether you are a member of ${groups}, which may ${verb}. Try again in a moment.`,
+    );
+  }
+  const who = alsoAllowed === undefined ? "" : `${alsoAllowed} or `;
+  throw refuse(
+    ctx,
+    code,
+    "not-approver",
+    request,
+    `Only ${who}${describeApprovers(policy)} can ${verb}: ask one of them.`,
+  );
+}

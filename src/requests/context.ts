@@ -1,0 +1,88 @@
+/**
+ * What every use case of requests/ shares: the store, the clock, the logger, the rules of
+ * DKIM_APPROVERS, and the one way an audit event leaves the store (`emit`). Built once by
+ * service.ts and handed to each use-case module, so no module reaches for another's state.
+ */
+import type { ApprovalPolicy, MembershipLookup } from "./approval-policy.js";
+import { requestNotFound } from "./errors.js";
+import type { RequestsLogger } from "./logger.js";
+import type { AuditEvent, DkimRequest } from "./model.js";
+import { describeFailure } from "./redact.js";
+import type { Lease, RequestStore, StoredChange } from "./store.js";
+
+export interface RequestsContext {
+  readonly store: RequestStore;
+  readonly policy: ApprovalPolicy;
+  readonly isMemberOfGroup: MembershipLookup;
+  readonly logger: RequestsLogger;
+  readonly clock: () => Date;
+  /** ISO 8601 of `clock()`. */
+  now(): string;
+  /** This replica's lease on an apply, from now. */
+  applyLease(): Lease;
+  readonly instanceId: string;
+  readonly applyLeaseMs: number;
+  /** The request, or REQUEST_NOT_FOUND. */
+  requireRequest(id: string): Promise<DkimRequest>;
+  /** Hands a stored event to the listener (the Slack layer); never throws, never waits. */
+  emit(event: AuditEvent | null, request: DkimRequest): void;
+  /** `emit` for a change just stored; returns its request. */
+  emitChange(change: StoredChange): DkimRequest;
+}
+
+export interface ContextDeps {
+  store: RequestStore;
+  policy: ApprovalPolicy;
+  isMemberOfGroup: MembershipLookup;
+  logger: RequestsLogger;
+  clock: () => Date;
+  instanceId: string;
+  applyLeaseMs: number;
+  onEvent?: ((event: AuditEvent, request: DkimRequest) => void | Promise<void>) | undefined;
+}
+
+export function createContext(deps: ContextDeps): RequestsContext {
+  const { store, logger, clock } = deps;
+
+  function emit(event: AuditEvent | null, request: DkimRequest): void {
+    const listener = deps.onEvent;
+    if (event === null || listener === undefined) return;
+    const report = (error: unknown): void =>
+      logger.warn("An audit event listener failed; the request goes on.", {
+        requestId: request.id,
+        kind: event.kind,
+        error: describeFailure(error),
+      });
+    try {
+      const result = listener(event, request);
+      if (result instanceof Promise) result.catch(report);
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  return {
+    store,
+    policy: deps.policy,
+    isMemberOfGroup: deps.isMemberOfGroup,
+    logger,
+    clock,
+    instanceId: deps.instanceId,
+    applyLeaseMs: deps.applyLeaseMs,
+    now: () => clock().toISOString(),
+    applyLease: () => ({
+      owner: deps.instanceId,
+      until: new Date(clock().getTime() + deps.applyLeaseMs).toISOString(),
+    }),
+    async requireRequest(id) {
+      const request = await store.get(id);
+      if (request === undefined) throw requestNotFound(id);
+      return request;
+    },
+    emit,
+    emitChange(change) {
+      emit(change.event, change.request);
+      return change.request;
+    },
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * DNS checks of a request's record: on a click (Check DNS), before an approval, and by the
+ * DNS watcher for every pending request. The verdict is stored; the thread hears of it only
+ * when it changed (status or first problem), and two checks racing tell it once.
+ */
+import type { DkimCheckResult, ExpectedKey } from "../dkim/check.js";
+import type { RequestsContext } from "./context.js";
+import {
+  type AuditEvent,
+  type DkimRequest,
+  recordNameOf,
+  type StoredDnsCheck,
+  SYSTEM_ACTOR,
+} from "./model.js";
+import { describeFailure, redactSecrets } from "./redact.js";
+import type { EventInput } from "./store.js";
+
+export type CheckDns = (
+  domain: string,
+  selector: string,
+  expected: ExpectedKey,
+) => Promise<DkimCheckResult>;
+
+export interface DnsCheckOutcome {
+  request: DkimRequest;
+  result: DkimCheckResult;
+  /** The stored event when the status or first problem changed since the last check. */
+  event: AuditEvent | null;
+}
+
+export interface DnsChecks {
+  /** Checks now and stores the verdict (the request as it is in the store). */
+  check(request: DkimRequest): Promise<DnsCheckOutcome>;
+  recordDnsCheck(id: string): Promise<DnsCheckOutcome>;
+  /** Every pending request, one after another; one failing does not stop the others. */
+  checkPending(): Promise<DnsCheckOutcome[]>;
+}
+
+export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsChecks {
+  const { store } = ctx;
+
+  async function check(request: DkimRequest): Promise<DnsCheckOutcome> {
+    const result = await checkSafely(request);
+    const stored: StoredDnsCheck = {
+      status: result.status,
+      problemCode: result.problems[0]?.code ?? null,
+      summary: result.summary,
+      checkedAt: ctx.now(),
+    };
+    const previous = request.lastDnsCheck;
+    const changed =
+      previous === null ||
+      previous.status !== stored.status ||
+      previous.problemCode !== stored.problemCode;
+    const event: EventInput | undefined = changed
+      ? {
+          actorId: SYSTEM_ACTOR,
+          kind: result.status === "live" ? "dns-live" : "dns-problem",
+          details: {
+            status: result.status,
+            problem: stored.problemCode,
+            matches: result.matches,
+            summary: redactSecrets(result.summary),
+          },
+        }
+      : undefined;
+    const change = await store.update({
+      id: request.id,
+      whileState: request.state,
+      // Another check (a second click, the watcher) stored first: its verdict and event stand.
+      whileLastDnsCheck: previous,
+      at: stored.checkedAt,
+      changes: { lastDnsCheck: stored },
+      ...(event === undefined ? {} : { event }),
+    });
+    if (change === undefined) {
+      // The request moved on meanwhile (or another check stored first); the verdict still
+      // answers the person who asked.
+      return { request: await ctx.requireRequest(request.id), result, event: null };
+    }
+    ctx.emitChange(change);
+    return { request: change.request, result, event: change.event };
+  }
+
+  /** A resolver that throws is a failed lookup, not a crash of the approval. */
+  async function checkSafely(request: DkimRequest): Promise<DkimCheckResult> {
+    try {
+      return await checkDns(request.domain, request.selector, {
+        publicKeyBase64: request.publicKeyBase64,
+        testing: request.testing,
+      });
+    } catch (error) {
+      const message = `The DNS lookup failed (${describeFailure(error)}); try again in a moment.`;
+      return {
+        name: recordNameOf(request),
+        status: "lookup-failed",
+        matches: null,
+        problems: [{ code: "lookup-error", severity: "error", message }],
+        published: [],
+        summary: message,
+      };
+    }
+  }
+
+  async function checkPending(): Promise<DnsCheckOutcome[]> {
+    const outcomes: DnsCheckOutcome[] = [];
+    for (const request of await store.list({ states: ["pending"] })) {
+      try {
+        outcomes.push(await check(request));
+      } catch (error) {
+        ctx.logger.warn("Checking DNS for a pending request failed.", {
+          requestId: request.id,
+          error: describeFailure(error),
+        });
+      }
+    }
+    return outcomes;
+  }
+
+  return {
+    check,
+    recordDnsCheck: async (id) => check(await ctx.requireRequest(id)),
+    checkPending,
+  };
+}

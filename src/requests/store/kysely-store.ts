@@ -1,0 +1,444 @@
+/**
+ * RequestStore on Kysely: the same queries for SQLite and PostgreSQL. Opening (dialect,
+ * migrations, the encryption key check) is open-store.ts's; this file is the queries.
+ *
+ * Every write is one transaction that starts with its conditional write, so on either
+ * database the first writer wins and the second sees "not in that state any more":
+ * `UPDATE requests SET … WHERE id = ? AND state = ? … RETURNING …`, then the event.
+ */
+import { sql, type Transaction } from "kysely";
+import { RequestConflictError } from "../errors.js";
+import type {
+  AuditEvent,
+  DkimRequest,
+  NewAuditEvent,
+  RequestState,
+  StoredDnsCheck,
+} from "../model.js";
+import { type EncryptionKey, seal, unseal } from "../sealing.js";
+import { assertTransition, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
+import type {
+  EventInput,
+  Lease,
+  RequestChanges,
+  RequestFilter,
+  RequestStore,
+  StoredChange,
+  TransitionArgs,
+  UpdateArgs,
+} from "../store.js";
+import { retryWhileBusy } from "./busy.js";
+import {
+  changeColumns,
+  EVENT_COLUMNS,
+  type EventRow,
+  eventFromRow,
+  fromRow,
+  REQUEST_COLUMNS,
+  type RequestRow,
+  toRow,
+} from "./rows.js";
+import type { StoreDb, StoreDialect, StoreTables } from "./schema.js";
+
+export interface KyselyStoreOptions {
+  db: StoreDb;
+  dialect: StoreDialect;
+  encryptionKey: EncryptionKey;
+  description: string;
+  /** This replica. An event it writes is its own to tell for `deliveryHoldMs`, then anyone's. */
+  owner: string;
+  deliveryHoldMs?: number;
+  /** How long a write waits for another connection's lock before StoreBusyError. */
+  busyDeadlineMs?: number;
+  /** Real time, for the delivery holds (the service's clock may be a test's). */
+  clock?: () => number;
+  /** Closes what the store was opened on (the instance lock, the pool). */
+  onClose?: () => Promise<void>;
+}
+
+const DEFAULT_DELIVERY_HOLD_MS = 30_000;
+
+interface ConditionalWrite {
+  id: string;
+  from: RequestState;
+  to: RequestState;
+  at: string;
+  changes: RequestChanges;
+  event: EventInput | undefined;
+  whileLastDnsCheck?: StoredDnsCheck | null | undefined;
+  whileApplyLease?: Lease | undefined;
+  applyLease?: Lease | null | undefined;
+}
+
+export class KyselyRequestStore implements RequestStore {
+  readonly description: string;
+  readonly dialect: StoreDialect;
+  private readonly db: StoreDb;
+  private readonly key: EncryptionKey;
+  readonly owner: string;
+  private readonly deliveryHoldMs: number;
+  private readonly busyDeadlineMs: number | undefined;
+  private readonly clock: () => number;
+  private readonly onClose: (() => Promise<void>) | undefined;
+  private closed = false;
+
+  constructor(options: KyselyStoreOptions) {
+    this.db = options.db;
+    this.dialect = options.dialect;
+    this.key = options.encryptionKey;
+    this.description = options.description;
+    this.owner = options.owner;
+    this.deliveryHoldMs = options.deliveryHoldMs ?? DEFAULT_DELIVERY_HOLD_MS;
+    this.busyDeadlineMs = options.busyDeadlineMs;
+    this.clock = options.clock ?? Date.now;
+    this.onClose = options.onClose;
+  }
+
+  async insert(
+    request: DkimRequest,
+    privateKeyPem: string,
+    event: EventInput,
+  ): Promise<AuditEvent> {
+    const sealed = seal(this.key, privateKeyPem, request.id);
+    try {
+      return await this.write(async (trx) => {
+        await trx
+          .insertInto("requests")
+          .values({
+            ...toRow(request),
+            sealed_key: sealed,
+            created_seq: sql<number>`(select coalesce(max(created_seq), 0) + 1 from requests)`,
+          })
+          .execute();
+        return this.writeEvent(trx, { ...event, requestId: request.id, at: request.createdAt });
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        const existing = await this.findOpen(request.domain, request.selector);
+        if (existing !== undefined) throw new RequestConflictError(existing);
+      }
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<DkimRequest | undefined> {
+    const row = await this.db
+      .selectFrom("requests")
+      .select(REQUEST_COLUMNS)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  async findOpen(domain: string, selector: string): Promise<DkimRequest | undefined> {
+    const row = await this.db
+      .selectFrom("requests")
+      .select(REQUEST_COLUMNS)
+      .where("domain", "=", domain)
+      .where("selector", "=", selector)
+      .where("state", "in", OPEN_STATES)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  async list(filter: RequestFilter = {}): Promise<DkimRequest[]> {
+    if (filter.states !== undefined && filter.states.length === 0) return [];
+    let query = this.db.selectFrom("requests").select(REQUEST_COLUMNS);
+    if (filter.states !== undefined) query = query.where("state", "in", filter.states);
+    if (filter.domain !== undefined) query = query.where("domain", "=", filter.domain);
+    if (filter.createdBefore !== undefined) {
+      query = query.where("created_at", "<", filter.createdBefore);
+    }
+    query =
+      filter.limit === undefined
+        ? query.orderBy("created_at").orderBy("created_seq")
+        : query
+            .orderBy("created_at", "desc")
+            .orderBy("created_seq", "desc")
+            .limit(Math.max(0, Math.trunc(filter.limit)));
+    const rows: RequestRow[] = await query.execute();
+    return rows.map(fromRow);
+  }
+
+  async transition(args: TransitionArgs): Promise<StoredChange | undefined> {
+    assertTransition(args.from, args.to);
+    return this.conditionalWrite({
+      id: args.id,
+      from: args.from,
+      to: args.to,
+      at: args.at,
+      changes: args.changes ?? {},
+      event: args.event,
+      whileApplyLease: args.whileApplyLease,
+      applyLease: args.applyLease,
+    });
+  }
+
+  async update(args: UpdateArgs): Promise<StoredChange | undefined> {
+    return this.conditionalWrite({
+      id: args.id,
+      from: args.whileState,
+      to: args.whileState,
+      at: args.at,
+      changes: args.changes,
+      event: args.event,
+      whileLastDnsCheck: args.whileLastDnsCheck,
+      whileApplyLease: args.whileApplyLease,
+      applyLease: args.whileApplyLease,
+    });
+  }
+
+  async appendEvent(event: NewAuditEvent): Promise<AuditEvent> {
+    return this.write((trx) => this.writeEvent(trx, event));
+  }
+
+  async readPrivateKey(id: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom("requests")
+      .select("sealed_key")
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (row === undefined || row.sealed_key === null) return undefined;
+    return unseal(this.key, row.sealed_key, id);
+  }
+
+  async listEvents(requestId: string): Promise<AuditEvent[]> {
+    const rows: EventRow[] = await this.db
+      .selectFrom("events")
+      .select(EVENT_COLUMNS)
+      .where("request_id", "=", requestId)
+      .orderBy("id")
+      .execute();
+    return rows.map(eventFromRow);
+  }
+
+  async listEventsByDomain(domain: string): Promise<AuditEvent[]> {
+    const rows: EventRow[] = await this.db
+      .selectFrom("events as e")
+      .innerJoin("requests as r", "r.id", "e.request_id")
+      .select(["e.id", "e.request_id", "e.at", "e.actor_id", "e.kind", "e.details"])
+      .where("r.domain", "=", domain)
+      .orderBy("e.id")
+      .execute();
+    return rows.map(eventFromRow);
+  }
+
+  async listUndeliveredEvents(): Promise<AuditEvent[]> {
+    const rows: EventRow[] = await this.db
+      .selectFrom("events")
+      .select(EVENT_COLUMNS)
+      .where("delivered_at", "is", null)
+      .orderBy("id")
+      .execute();
+    return rows.map(eventFromRow);
+  }
+
+  async claimUndeliveredEvents(holdMs: number, limit: number): Promise<AuditEvent[]> {
+    const now = new Date(this.clock()).toISOString();
+    const lease: Lease = {
+      owner: this.owner,
+      until: new Date(this.clock() + holdMs).toISOString(),
+    };
+    const rows: EventRow[] = await this.write((trx) =>
+      trx
+        .updateTable("events")
+        .set({ delivery_owner: lease.owner, delivery_until: lease.until })
+        .where("delivered_at", "is", null)
+        .where((eb) => eb.or([eb("delivery_until", "is", null), eb("delivery_until", "<", now)]))
+        .where(
+          "id",
+          "in",
+          trx
+            .selectFrom("events")
+            .select("id")
+            .where("delivered_at", "is", null)
+            .where((eb) =>
+              eb.or([eb("delivery_until", "is", null), eb("delivery_until", "<", now)]),
+            )
+            .orderBy("id")
+            .limit(limit),
+        )
+        .returning(EVENT_COLUMNS)
+        .execute(),
+    );
+    return rows.map(eventFromRow).sort((a, b) => a.id - b.id);
+  }
+
+  async markEventDelivered(eventId: number, at: string): Promise<void> {
+    await this.write((trx) =>
+      trx
+        .updateTable("events")
+        .set({ delivered_at: at })
+        .where("id", "=", eventId)
+        .where("delivered_at", "is", null)
+        .execute(),
+    );
+  }
+
+  async claimApply(id: string, lease: Lease, now: string): Promise<DkimRequest | undefined> {
+    const row = await this.write((trx) =>
+      trx
+        .updateTable("requests")
+        .set({ apply_owner: lease.owner, apply_lease_until: lease.until })
+        .where("id", "=", id)
+        .where("state", "=", "applying")
+        .where((eb) =>
+          eb.or([
+            eb("apply_lease_until", "is", null),
+            eb("apply_lease_until", "<", now),
+            eb("apply_owner", "=", lease.owner),
+          ]),
+        )
+        .returning(REQUEST_COLUMNS)
+        .executeTakeFirst(),
+    );
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  async listUnclaimedApplies(now: string): Promise<DkimRequest[]> {
+    const rows: RequestRow[] = await this.db
+      .selectFrom("requests")
+      .select(REQUEST_COLUMNS)
+      .where("state", "=", "applying")
+      .where((eb) =>
+        eb.or([eb("apply_lease_until", "is", null), eb("apply_lease_until", "<", now)]),
+      )
+      .orderBy("created_at")
+      .orderBy("created_seq")
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async releaseApply(id: string, owner: string): Promise<void> {
+    await this.write((trx) =>
+      trx
+        .updateTable("requests")
+        .set({ apply_owner: null, apply_lease_until: null })
+        .where("id", "=", id)
+        .where("apply_owner", "=", owner)
+        .execute(),
+    );
+  }
+
+  async tryAcquireLease(name: string, lease: Lease, now: string): Promise<boolean> {
+    const row = await this.write((trx) =>
+      trx
+        .insertInto("leases")
+        .values({ name, owner: lease.owner, expires_at: lease.until })
+        .onConflict((oc) =>
+          oc
+            .column("name")
+            .doUpdateSet({ owner: lease.owner, expires_at: lease.until })
+            .where((eb) =>
+              eb.or([eb("leases.expires_at", "<", now), eb("leases.owner", "=", lease.owner)]),
+            ),
+        )
+        .returning("owner")
+        .executeTakeFirst(),
+    );
+    return row?.owner === lease.owner;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.write((trx) =>
+      trx.deleteFrom("leases").where("name", "=", name).where("owner", "=", owner).execute(),
+    );
+  }
+
+  async forgetHolds(): Promise<void> {
+    await this.write(async (trx) => {
+      await trx
+        .updateTable("requests")
+        .set({ apply_owner: null, apply_lease_until: null })
+        .where("apply_owner", "is not", null)
+        .execute();
+      await trx
+        .updateTable("events")
+        .set({ delivery_owner: null, delivery_until: null })
+        .where("delivered_at", "is", null)
+        .execute();
+      await trx.deleteFrom("leases").execute();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.destroy();
+    await this.onClose?.();
+  }
+
+  /** One write transaction, retried (as a whole) while another connection holds the lock. */
+  private write<T>(unit: (trx: Transaction<StoreTables>) => Promise<T>): Promise<T> {
+    return retryWhileBusy(() => this.db.transaction().execute(unit), this.busyDeadlineMs);
+  }
+
+  private async conditionalWrite(write: ConditionalWrite): Promise<StoredChange | undefined> {
+    return this.write(async (trx) => {
+      let query = trx
+        .updateTable("requests")
+        .set({
+          ...changeColumns(write.changes),
+          state: write.to,
+          updated_at: write.at,
+          ...(keepsPrivateKey(write.to) ? {} : { sealed_key: null }),
+          ...(write.applyLease === undefined
+            ? {}
+            : {
+                apply_owner: write.applyLease?.owner ?? null,
+                apply_lease_until: write.applyLease?.until ?? null,
+              }),
+        })
+        .where("id", "=", write.id)
+        .where("state", "=", write.from);
+      const dns = write.whileLastDnsCheck;
+      if (dns === null) {
+        query = query.where("dns_status", "is", null);
+      } else if (dns !== undefined) {
+        query = query
+          .where("dns_status", "=", dns.status)
+          .where("dns_summary", "=", dns.summary)
+          .where("dns_checked_at", "=", dns.checkedAt)
+          .where("dns_problem_code", dns.problemCode === null ? "is" : "=", dns.problemCode);
+      }
+      if (write.whileApplyLease !== undefined) {
+        query = query.where("apply_owner", "=", write.whileApplyLease.owner);
+      }
+      const row = await query.returning(REQUEST_COLUMNS).executeTakeFirst();
+      if (row === undefined) return undefined;
+      const event =
+        write.event === undefined
+          ? null
+          : await this.writeEvent(trx, { ...write.event, requestId: write.id, at: write.at });
+      return { request: fromRow(row), event };
+    });
+  }
+
+  /** Held for this replica to tell first; the sweep of any replica takes it after the hold. */
+  private async writeEvent(
+    trx: Transaction<StoreTables>,
+    event: NewAuditEvent,
+  ): Promise<AuditEvent> {
+    const details = JSON.stringify(event.details);
+    const row = await trx
+      .insertInto("events")
+      .values({
+        request_id: event.requestId,
+        at: event.at,
+        actor_id: event.actorId,
+        kind: event.kind,
+        details,
+        delivered_at: null,
+        delivery_owner: this.owner,
+        delivery_until: new Date(this.clock() + this.deliveryHoldMs).toISOString(),
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    return { ...event, id: Number(row.id), details: JSON.parse(details) };
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "23505";
+}

@@ -1,0 +1,250 @@
+/**
+ * The schema, as one ordered list of steps for SQLite and PostgreSQL alike. Never edit a step
+ * that has shipped: add the next one. Where the dialects differ (auto-increment ids, byte
+ * strings), a step asks `types` for the right words instead of carrying two scripts.
+ *
+ * The CHECK on `sealed_key` makes the database itself refuse to keep a private key on a
+ * request that no longer needs one.
+ */
+import { type Kysely, sql } from "kysely";
+import { CodedError } from "../../errors.js";
+import type { StoreDialect } from "./schema.js";
+
+export interface Migration {
+  /** 1, 2, 3, ... in order; recorded in schema_migrations once applied. */
+  version: number;
+  description: string;
+  // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then, not today's types.
+  up(db: Kysely<any>, dialect: StoreDialect): Promise<void>;
+}
+
+const OPEN_STATES_SQL = sql.raw("('pending', 'applying', 'failed')");
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "requests, audit events, metadata",
+    async up(db, dialect) {
+      await db.schema
+        .createTable("requests")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("domain", "text", (c) => c.notNull())
+        .addColumn("selector", "text", (c) => c.notNull())
+        .addColumn("bits", "integer", (c) => c.notNull())
+        .addColumn("usernames", "text", (c) => c.notNull())
+        .addColumn("testing", "integer", (c) => c.notNull())
+        .addColumn("reason", "text")
+        .addColumn("ticket", "text")
+        .addColumn("requester_id", "text", (c) => c.notNull())
+        .addColumn("channel_id", "text", (c) => c.notNull())
+        .addColumn("message_ts", "text")
+        .addColumn("public_key_base64", "text", (c) => c.notNull())
+        .addColumn("fingerprint", "text", (c) => c.notNull())
+        .addColumn("record_value", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) =>
+          c
+            .notNull()
+            .check(
+              sql`state in ('pending', 'applying', 'active', 'failed', 'rejected', 'cancelled', 'expired')`,
+            ),
+        )
+        .addColumn("certificate_installed", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("enabled_usernames", "text", (c) => c.notNull().defaultTo("[]"))
+        .addColumn("dns_status", "text")
+        .addColumn("dns_problem_code", "text")
+        .addColumn("dns_summary", "text")
+        .addColumn("dns_checked_at", "text")
+        .addColumn("decided_by", "text")
+        .addColumn("decided_at", "text")
+        .addColumn("reject_reason", "text")
+        .addColumn("last_error", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .addColumn("sealed_key", binaryType(dialect))
+        .addCheckConstraint(
+          "requests_key_only_while_open",
+          sql`state in ${OPEN_STATES_SQL} or sealed_key is null`,
+        )
+        .execute();
+      await db.schema
+        .createIndex("requests_one_open_per_selector")
+        .on("requests")
+        .columns(["domain", "selector"])
+        .unique()
+        .where(sql.ref("state"), "in", sql`${OPEN_STATES_SQL}`)
+        .execute();
+      await db.schema
+        .createIndex("requests_by_state")
+        .on("requests")
+        .columns(["state", "created_at"])
+        .execute();
+      await db.schema
+        .createIndex("requests_by_domain")
+        .on("requests")
+        .columns(["domain", "created_at"])
+        .execute();
+      await db.schema
+        .createTable("events")
+        .addColumn("id", "integer", (c) =>
+          dialect === "sqlite"
+            ? c.primaryKey().autoIncrement()
+            : c.primaryKey().generatedByDefaultAsIdentity(),
+        )
+        .addColumn("request_id", "text", (c) => c.notNull().references("requests.id"))
+        .addColumn("at", "text", (c) => c.notNull())
+        .addColumn("actor_id", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("details", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("events_by_request")
+        .on("events")
+        .columns(["request_id", "id"])
+        .execute();
+      await db.schema
+        .createTable("meta")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
+  {
+    version: 2,
+    description: "remember which audit events were told in Slack",
+    async up(db) {
+      await db.schema.alterTable("events").addColumn("delivered_at", "text").execute();
+      // Events written before this step were told by the version that wrote them.
+      await db
+        .updateTable("events")
+        .set({ delivered_at: sql.ref("at") })
+        .execute();
+      await db.schema
+        .createIndex("events_undelivered")
+        .on("events")
+        .column("id")
+        .where(sql.ref("delivered_at"), "is", null)
+        .execute();
+    },
+  },
+  {
+    version: 3,
+    description: "several replicas: apply leases, delivery claims, scheduler leases",
+    async up(db, dialect) {
+      await db.schema.alterTable("requests").addColumn("apply_owner", "text").execute();
+      await db.schema.alterTable("requests").addColumn("apply_lease_until", "text").execute();
+      await db.schema.alterTable("events").addColumn("delivery_owner", "text").execute();
+      await db.schema.alterTable("events").addColumn("delivery_until", "text").execute();
+      await db.schema
+        .createTable("leases")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .execute();
+      // Insertion order, for requests made within the same millisecond (created_at ties).
+      await db.schema.alterTable("requests").addColumn("created_seq", "integer").execute();
+      if (dialect === "sqlite") {
+        await db
+          .updateTable("requests")
+          .set({ created_seq: sql.ref("rowid") })
+          .execute();
+      } else {
+        await sql`update requests set created_seq = s.n from (select id, row_number() over (order by created_at, id) as n from requests) s where s.id = requests.id`.execute(
+          db,
+        );
+      }
+      await db.schema
+        .createIndex("requests_by_created")
+        .on("requests")
+        .columns(["created_at", "created_seq"])
+        .execute();
+      await db.schema.createIndex("requests_by_seq").on("requests").column("created_seq").execute();
+    },
+  },
+];
+
+function binaryType(dialect: StoreDialect): "blob" | "bytea" {
+  return dialect === "postgres" ? "bytea" : "blob";
+}
+
+/** Any constant: every replica migrating the same PostgreSQL database waits on this lock. */
+const MIGRATION_LOCK_KEY = 7_304_911_001;
+
+/**
+ * Brings the schema up to date, all steps in one transaction: on SQLite under BEGIN
+ * IMMEDIATE, on PostgreSQL under an advisory lock, so two replicas starting at once cannot
+ * both apply a step; the second sees the new version and skips. A database newer than this
+ * code is refused: its meaning of the columns may have changed.
+ */
+export async function migrate(
+  // biome-ignore lint/suspicious/noExplicitAny: the migrations table is created here, before the typed schema exists.
+  db: Kysely<any>,
+  dialect: StoreDialect,
+  options: { migrations?: readonly Migration[]; describe: string },
+): Promise<void> {
+  const migrations = options.migrations ?? MIGRATIONS;
+  const latest = migrations.at(-1)?.version ?? 0;
+  await db.transaction().execute(async (trx) => {
+    if (dialect === "postgres") {
+      await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
+    }
+    await trx.schema
+      .createTable("schema_migrations")
+      .ifNotExists()
+      .addColumn("version", "integer", (c) => c.primaryKey())
+      .addColumn("description", "text", (c) => c.notNull())
+      .addColumn("applied_at", "text", (c) => c.notNull())
+      .execute();
+    let current = await currentVersion(trx);
+    if (current === 0 && dialect === "sqlite") {
+      current = await adoptLegacySqliteVersion(trx, migrations);
+    }
+    if (current > latest) {
+      throw new CodedError(
+        "CONFIG_INVALID",
+        `The database ${options.describe} has schema version ${current}, newer than this dkim-bot knows (${latest}). Run the newer dkim-bot, or restore a backup made by this version.`,
+      );
+    }
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      await migration.up(trx, dialect);
+      await trx
+        .insertInto("schema_migrations")
+        .values({
+          version: migration.version,
+          description: migration.description,
+          applied_at: new Date().toISOString(),
+        })
+        .execute();
+    }
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: see migrate.
+async function currentVersion(db: Kysely<any>): Promise<number> {
+  const row = await db
+    .selectFrom("schema_migrations")
+    .select((eb) => eb.fn.max("version").as("version"))
+    .executeTakeFirst();
+  return Number(row?.version ?? 0);
+}
+
+/**
+ * dkim-bot 0.1 kept the schema version in SQLite's user_version (steps 1 and 2 were the same
+ * as here). Such a database is adopted: its steps are recorded as applied.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see migrate.
+async function adoptLegacySqliteVersion(db: Kysely<any>, migrations: readonly Migration[]) {
+  const result = await sql<{ user_version: number }>`pragma user_version`.execute(db);
+  const legacy = Number(result.rows[0]?.user_version ?? 0);
+  for (const migration of migrations.filter((each) => each.version <= legacy)) {
+    await db
+      .insertInto("schema_migrations")
+      .values({
+        version: migration.version,
+        description: migration.description,
+        applied_at: new Date().toISOString(),
+      })
+      .execute();
+  }
+  return legacy;
+}

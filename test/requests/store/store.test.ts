@@ -1,0 +1,527 @@
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { generateKeyPair } from "../../../src/dkim/keys.js";
+import { CodedError } from "../../../src/errors.js";
+import { RequestConflictError } from "../../../src/requests/errors.js";
+import type { DkimRequest } from "../../../src/requests/model.js";
+import { seal } from "../../../src/requests/sealing.js";
+import { MIGRATIONS } from "../../../src/requests/store/migrations.js";
+import { DATABASE_FILE } from "../../../src/requests/store/open-store.js";
+import { sampleRequest, withKey } from "../../helpers/sample-request.js";
+import {
+  adminQuery,
+  DIALECTS,
+  freshDatabase,
+  openTestStore,
+  type TestDatabase,
+} from "../../helpers/test-stores.js";
+import { randomEncryptionKey } from "../support.js";
+import { writeLegacyDatabase } from "./legacy-sqlite.js";
+
+const keyPair = await generateKeyPair(1024);
+const LATEST = MIGRATIONS.at(-1)?.version;
+
+function request(overrides: Partial<DkimRequest> = {}): DkimRequest {
+  return sampleRequest({
+    id: "req000000001",
+    selector: "s1",
+    bits: 1024,
+    requesterId: "UREQ",
+    channelId: "CCHAN",
+    messageTs: null,
+    ...withKey(keyPair),
+    createdAt: "2026-11-26T10:00:00.000Z",
+    updatedAt: "2026-11-26T10:00:00.000Z",
+    ...overrides,
+  });
+}
+
+const created = { actorId: "UREQ", kind: "created" as const, details: {} };
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** The sealed key column as stored, read by another connection. */
+async function sealedKeyColumn(database: TestDatabase, id: string): Promise<Buffer | null> {
+  if (database.dialect === "sqlite") {
+    const raw = new Database(join(database.dataDir, DATABASE_FILE), { readonly: true });
+    const row = raw.prepare("SELECT sealed_key FROM requests WHERE id = ?").get(id) as
+      | { sealed_key: Buffer | null }
+      | undefined;
+    raw.close();
+    return row?.sealed_key ?? null;
+  }
+  const result = await adminQuery(database, `SELECT sealed_key FROM requests WHERE id = '${id}'`);
+  return (result.rows[0] as { sealed_key: Buffer | null } | undefined)?.sealed_key ?? null;
+}
+
+describe.each(DIALECTS)("the store on %s", (dialect) => {
+  async function open(database?: TestDatabase, encryptionKey = randomEncryptionKey()) {
+    const db = database ?? (await freshDatabase(dialect));
+    return { store: await openTestStore(db, { encryptionKey }), database: db, encryptionKey };
+  }
+
+  it("reads back exactly what it wrote, and keeps the key sealed beside the row", async () => {
+    const { store, database } = await open();
+    const original = request({ usernames: ["a@example.com", "example.com"], testing: true });
+    const event = await store.insert(original, keyPair.privateKeyPem, created);
+    expect(await store.get(original.id)).toEqual(original);
+    expect(event).toMatchObject({ requestId: original.id, kind: "created", actorId: "UREQ" });
+    expect(await store.readPrivateKey(original.id)).toBe(keyPair.privateKeyPem);
+    const sealed = await sealedKeyColumn(database, original.id);
+    expect(sealed?.toString("latin1")).not.toContain("PRIVATE KEY");
+    expect(sealed?.[0]).toBe(1);
+  });
+
+  it("refuses a second open request for the same domain and selector, naming the first", async () => {
+    const { store } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    const conflict = await rejection(
+      store.insert(request({ id: "req000000002" }), keyPair.privateKeyPem, created),
+    );
+    expect(conflict).toBeInstanceOf(RequestConflictError);
+    expect((conflict as RequestConflictError).existing.id).toBe("req000000001");
+    expect((conflict as RequestConflictError).code).toBe("REQUEST_CONFLICT");
+    // Another selector, or the same one once the first is closed, is fine.
+    await store.insert(
+      request({ id: "req000000003", selector: "s2", createdAt: "2026-11-26T10:01:00.000Z" }),
+      keyPair.privateKeyPem,
+      created,
+    );
+    await store.transition({
+      id: "req000000001",
+      from: "pending",
+      to: "cancelled",
+      at: "2026-11-26T11:00:00.000Z",
+      event: { actorId: "UREQ", kind: "cancelled", details: {} },
+    });
+    await store.insert(
+      request({ id: "req000000004", createdAt: "2026-11-26T10:02:00.000Z" }),
+      keyPair.privateKeyPem,
+      created,
+    );
+    expect((await store.list({ states: ["pending"] })).map((each) => each.id)).toEqual([
+      "req000000003",
+      "req000000004",
+    ]);
+  });
+
+  it("moves a request only from the state the caller saw, once, and writes the event with it", async () => {
+    const { store } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    const move = {
+      id: "req000000001",
+      from: "pending" as const,
+      to: "applying" as const,
+      at: "2026-11-26T11:00:00.000Z",
+      changes: { decidedBy: "UAPP", decidedAt: "2026-11-26T11:00:00.000Z" },
+      event: { actorId: "UAPP", kind: "approved" as const, details: { via: "UAPP" } },
+    };
+    const first = await store.transition(move);
+    expect(first?.request.state).toBe("applying");
+    expect(first?.request.decidedBy).toBe("UAPP");
+    expect(first?.event).toMatchObject({ kind: "approved", at: move.at, details: { via: "UAPP" } });
+    expect(await store.transition(move)).toBeUndefined();
+    expect((await store.listEvents("req000000001")).map((event) => event.kind)).toEqual([
+      "created",
+      "approved",
+    ]);
+    await expect(store.transition({ ...move, from: "active", to: "pending" })).rejects.toThrow(
+      "cannot go from active to pending",
+    );
+  });
+
+  it("erases the sealed key when a request reaches a state that needs none", async () => {
+    const { store, database } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    await store.transition({
+      id: "req000000001",
+      from: "pending",
+      to: "expired",
+      at: "2026-12-11T10:00:00.000Z",
+      event: { actorId: "system", kind: "expired", details: {} },
+    });
+    expect(await store.readPrivateKey("req000000001")).toBeUndefined();
+    expect(await sealedKeyColumn(database, "req000000001")).toBeNull();
+  });
+
+  it("refuses, in the database itself, a key kept on a request that needs none", async () => {
+    const { store, database } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    const sql = "UPDATE requests SET state = 'active' WHERE id = 'req000000001'";
+    if (dialect === "sqlite") {
+      const raw = new Database(join(database.dataDir, DATABASE_FILE));
+      expect(() => raw.prepare(sql).run()).toThrow(/CHECK constraint failed/);
+      raw.close();
+    } else {
+      await expect(adminQuery(database, sql)).rejects.toThrow(/check constraint/);
+    }
+  });
+
+  it("updates only while the request is in the state given", async () => {
+    const { store } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    const progress = { certificateInstalled: true, enabledUsernames: [] };
+    const at = "2026-11-26T11:00:00.000Z";
+    expect(
+      await store.update({ id: "req000000001", whileState: "applying", at, changes: { progress } }),
+    ).toBeUndefined();
+    const done = await store.update({
+      id: "req000000001",
+      whileState: "pending",
+      at,
+      changes: { messageTs: "1.2" },
+    });
+    expect(done?.request.messageTs).toBe("1.2");
+    expect(done?.event).toBeNull();
+  });
+
+  it("updates a DNS verdict only while the stored verdict is the one the caller saw", async () => {
+    const { store } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    const first = {
+      status: "missing" as const,
+      problemCode: "missing",
+      summary: "No record.",
+      checkedAt: "2026-11-26T10:05:00.000Z",
+    };
+    const at = first.checkedAt;
+    const base = { id: "req000000001", whileState: "pending" as const, at };
+    expect(
+      await store.update({ ...base, whileLastDnsCheck: null, changes: { lastDnsCheck: first } }),
+    ).toBeDefined();
+    // A second check that saw "none yet" lost the race: the first verdict stands.
+    expect(
+      await store.update({ ...base, whileLastDnsCheck: null, changes: { lastDnsCheck: first } }),
+    ).toBeUndefined();
+    const live = { ...first, status: "live" as const, problemCode: null, summary: "Live." };
+    const change = await store.update({
+      ...base,
+      whileLastDnsCheck: first,
+      changes: { lastDnsCheck: live },
+    });
+    expect(change?.request.lastDnsCheck).toEqual(live);
+  });
+
+  it("shares state between two instances on one database: only one wins a transition", async () => {
+    const { store: first, database, encryptionKey } = await open();
+    const second = await openTestStore(database, { encryptionKey });
+    await first.insert(request(), keyPair.privateKeyPem, created);
+    expect((await second.get("req000000001"))?.state).toBe("pending");
+    const move = {
+      id: "req000000001",
+      from: "pending" as const,
+      to: "applying" as const,
+      at: "2026-11-26T11:00:00.000Z",
+      event: { actorId: "UAPP", kind: "approved" as const, details: {} },
+    };
+    const outcomes = await Promise.all([second.transition(move), first.transition(move)]);
+    expect(outcomes.filter((outcome) => outcome !== undefined)).toHaveLength(1);
+    expect((await first.get("req000000001"))?.state).toBe("applying");
+    expect(await second.readPrivateKey("req000000001")).toBe(keyPair.privateKeyPem);
+    expect(await first.listEvents("req000000001")).toHaveLength(2);
+  });
+
+  it("does not open a sealed key moved to another request's row", async () => {
+    const { store, database } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    await store.insert(
+      request({ id: "req000000002", selector: "s2" }),
+      keyPair.privateKeyPem,
+      created,
+    );
+    const sql =
+      "UPDATE requests SET sealed_key = (SELECT sealed_key FROM requests WHERE id = 'req000000001') WHERE id = 'req000000002'";
+    if (dialect === "sqlite") {
+      const raw = new Database(join(database.dataDir, DATABASE_FILE));
+      raw.prepare(sql).run();
+      raw.close();
+    } else {
+      await adminQuery(database, sql);
+    }
+    await expect(store.readPrivateKey("req000000002")).rejects.toThrow(CodedError);
+  });
+
+  it("refuses to open with another encryption key, saying which key and what to do", async () => {
+    const right = randomEncryptionKey();
+    const { store, database } = await open(undefined, right);
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    await store.close();
+
+    const wrong = randomEncryptionKey();
+    const failure = await rejection(openTestStore(database, { encryptionKey: wrong }));
+    expect(failure).toBeInstanceOf(CodedError);
+    const { code, message } = failure as CodedError;
+    expect(code).toBe("SEALING_FAILED");
+    expect(message).toContain(
+      `The encryption key from DKIM_ENCRYPTION_KEY (key id ${wrong.id}) is not the key the ${store.description} was sealed with (key id ${right.id}).`,
+    );
+    if (dialect === "sqlite") {
+      const path = join(database.dataDir, DATABASE_FILE);
+      expect(message).toContain("set DKIM_ENCRYPTION_KEY to it, or restore");
+      expect(message).toContain(`move ${path} aside`);
+    } else {
+      expect(message).toContain("set DKIM_ENCRYPTION_KEY to it on every replica");
+    }
+    // Nothing was damaged: the right key still opens the request's key.
+    const again = await openTestStore(database, { encryptionKey: right });
+    expect(await again.readPrivateKey("req000000001")).toBe(keyPair.privateKeyPem);
+  });
+
+  it("refuses a database written by a newer version", async () => {
+    const { store, database } = await open();
+    await store.close();
+    const sql =
+      "INSERT INTO schema_migrations (version, description, applied_at) VALUES (99, 'future', 'now')";
+    if (dialect === "sqlite") {
+      const raw = new Database(join(database.dataDir, DATABASE_FILE));
+      raw.prepare(sql).run();
+      raw.close();
+    } else {
+      await adminQuery(database, sql);
+    }
+    await expect(openTestStore(database, { encryptionKey: randomEncryptionKey() })).rejects.toThrow(
+      `has schema version 99, newer than this dkim-bot knows (${LATEST})`,
+    );
+  });
+
+  it("migrates once when two replicas open a new database at the same time", async () => {
+    const database = await freshDatabase(dialect);
+    const encryptionKey = randomEncryptionKey();
+    const stores = await Promise.all(
+      [1, 2, 3].map(() => openTestStore(database, { encryptionKey })),
+    );
+    await stores[0]?.insert(request(), keyPair.privateKeyPem, created);
+    expect(await stores[2]?.readPrivateKey("req000000001")).toBe(keyPair.privateKeyPem);
+  });
+
+  it("offers events until they are marked delivered, oldest first", async () => {
+    const { store } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    const rejected = await store.transition({
+      id: "req000000001",
+      from: "pending",
+      to: "rejected",
+      at: "2026-11-26T11:00:00.000Z",
+      event: { actorId: "UAPP", kind: "rejected", details: { reason: "no" } },
+    });
+    const kinds = async () => (await store.listUndeliveredEvents()).map((event) => event.kind);
+    expect(await kinds()).toEqual(["created", "rejected"]);
+    const [first] = await store.listUndeliveredEvents();
+    await store.markEventDelivered(first?.id ?? -1, "2026-11-26T11:00:01.000Z");
+    expect(await kinds()).toEqual(["rejected"]);
+    await store.markEventDelivered(rejected?.event?.id ?? -1, "2026-11-26T11:00:02.000Z");
+    expect(await kinds()).toEqual([]);
+  });
+
+  it("holds an event for the replica that wrote it, then lets any replica take it, once", async () => {
+    let now = Date.parse("2026-11-26T10:00:00.000Z");
+    const database = await freshDatabase(dialect);
+    const encryptionKey = randomEncryptionKey();
+    const clock = () => now;
+    const writer = await openTestStore(database, {
+      encryptionKey,
+      owner: "writer",
+      deliveryHoldMs: 60_000,
+      clock,
+    });
+    const other = await openTestStore(database, { encryptionKey, owner: "other", clock });
+    const third = await openTestStore(database, { encryptionKey, owner: "third", clock });
+    await writer.insert(request(), keyPair.privateKeyPem, created);
+    // The writer tells it: nobody else takes it while the hold lasts, not even the writer's sweep.
+    expect(await other.claimUndeliveredEvents(30_000, 10)).toEqual([]);
+    expect(await writer.claimUndeliveredEvents(30_000, 10)).toEqual([]);
+    now += 61_000; // the writer died without telling it
+    const [taken, alsoTaken] = await Promise.all([
+      other.claimUndeliveredEvents(30_000, 10),
+      third.claimUndeliveredEvents(30_000, 10),
+    ]);
+    expect([...(taken ?? []), ...(alsoTaken ?? [])].map((event) => event.kind)).toEqual([
+      "created",
+    ]);
+  });
+
+  it("gives an apply to one replica at a time, and to another once its lease ran out", async () => {
+    const { store: a, database, encryptionKey } = await open();
+    const b = await openTestStore(database, { encryptionKey });
+    await a.insert(request(), keyPair.privateKeyPem, created);
+    const at = "2026-11-26T11:00:00.000Z";
+    await a.transition({
+      id: "req000000001",
+      from: "pending",
+      to: "applying",
+      at,
+      applyLease: { owner: "A", until: "2026-11-26T11:00:30.000Z" },
+      event: { actorId: "UAPP", kind: "approved", details: {} },
+    });
+    const lease = (owner: string, until: string) => ({ owner, until });
+    expect(await b.claimApply("req000000001", lease("B", "2026-11-26T11:01:00.000Z"), at)).toBe(
+      undefined,
+    );
+    expect(await b.listUnclaimedApplies(at)).toEqual([]);
+    // A renews its lease with a step, and only A may write steps.
+    const progress = { certificateInstalled: true, enabledUsernames: [] };
+    expect(
+      await b.update({
+        id: "req000000001",
+        whileState: "applying",
+        whileApplyLease: lease("B", "2026-11-26T11:01:00.000Z"),
+        at,
+        changes: { progress },
+      }),
+    ).toBeUndefined();
+    expect(
+      await a.update({
+        id: "req000000001",
+        whileState: "applying",
+        whileApplyLease: lease("A", "2026-11-26T11:00:40.000Z"),
+        at,
+        changes: { progress },
+      }),
+    ).toBeDefined();
+    // A dies; after its lease, B takes over and A can no longer move the request.
+    const later = "2026-11-26T11:00:41.000Z";
+    expect((await b.listUnclaimedApplies(later)).map((each) => each.id)).toEqual(["req000000001"]);
+    const claims = await Promise.all([
+      b.claimApply("req000000001", lease("B", "2026-11-26T11:01:10.000Z"), later),
+      a.claimApply("req000000001", lease("C", "2026-11-26T11:01:10.000Z"), later),
+    ]);
+    expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
+    const winner = claims[0] === undefined ? "C" : "B";
+    const loser = winner === "B" ? "A" : "B";
+    expect(
+      await a.transition({
+        id: "req000000001",
+        from: "applying",
+        to: "active",
+        at: later,
+        whileApplyLease: lease(loser, later),
+        applyLease: null,
+        event: { actorId: "system", kind: "active", details: {} },
+      }),
+    ).toBeUndefined();
+    expect(
+      await a.transition({
+        id: "req000000001",
+        from: "applying",
+        to: "active",
+        at: later,
+        whileApplyLease: lease(winner, later),
+        applyLease: null,
+        event: { actorId: "system", kind: "active", details: {} },
+      }),
+    ).toBeDefined();
+  });
+
+  it("gives a scheduler lease to one replica until it expires or is released", async () => {
+    const { store: a, database, encryptionKey } = await open();
+    const b = await openTestStore(database, { encryptionKey });
+    const t = (seconds: number) => new Date(Date.UTC(2026, 10, 26, 10, 0, seconds)).toISOString();
+    const results = await Promise.all([
+      a.tryAcquireLease("job:x", { owner: "A", until: t(30) }, t(0)),
+      b.tryAcquireLease("job:x", { owner: "B", until: t(30) }, t(0)),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const holder = results[0] ? "A" : "B";
+    const other = holder === "A" ? "B" : "A";
+    expect(await a.tryAcquireLease("job:x", { owner: other, until: t(40) }, t(10))).toBe(false);
+    expect(await a.tryAcquireLease("job:x", { owner: holder, until: t(40) }, t(10))).toBe(true);
+    expect(await b.tryAcquireLease("job:x", { owner: other, until: t(60) }, t(41))).toBe(true);
+    await b.releaseLease("job:x", other);
+    expect(await a.tryAcquireLease("job:x", { owner: holder, until: t(70) }, t(42))).toBe(true);
+  });
+
+  it("lists by domain and events by domain, oldest first", async () => {
+    const { store } = await open();
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    await store.insert(
+      request({
+        id: "req000000002",
+        domain: "other.example",
+        createdAt: "2026-11-26T10:01:00.000Z",
+      }),
+      keyPair.privateKeyPem,
+      created,
+    );
+    await store.insert(
+      request({ id: "req000000003", selector: "s3", createdAt: "2026-11-26T10:02:00.000Z" }),
+      keyPair.privateKeyPem,
+      created,
+    );
+    expect((await store.list({ domain: "example.com" })).map((each) => each.id)).toEqual([
+      "req000000001",
+      "req000000003",
+    ]);
+    expect((await store.list({ limit: 1 })).map((each) => each.id)).toEqual(["req000000003"]);
+    expect((await store.listEventsByDomain("example.com")).map((event) => event.requestId)).toEqual(
+      ["req000000001", "req000000003"],
+    );
+    expect(
+      (await store.list({ createdBefore: "2026-11-26T10:01:00.000Z" })).map((each) => each.id),
+    ).toEqual(["req000000001"]);
+  });
+});
+
+describe("the SQLite store", () => {
+  it("creates its file in DATA_DIR with WAL, the latest schema and mode 0600", async () => {
+    const database = await freshDatabase("sqlite");
+    await openTestStore(database, { encryptionKey: randomEncryptionKey() });
+    const path = join(database.dataDir, DATABASE_FILE);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
+    const versions = raw.prepare("SELECT version FROM schema_migrations ORDER BY version").all();
+    expect(versions.map((row) => (row as { version: number }).version)).toEqual(
+      MIGRATIONS.map((migration) => migration.version),
+    );
+    raw.close();
+  });
+
+  it("adopts a database of dkim-bot 0.1 (schema version in user_version, canary as a blob)", async () => {
+    const database = await freshDatabase("sqlite");
+    const key = randomEncryptionKey();
+    const canary = seal(key, "dkim-bot encryption key check v1", "key-check").toString("hex");
+    writeLegacyDatabase(
+      join(database.dataDir, DATABASE_FILE),
+      2,
+      `INSERT INTO meta (name, value) VALUES ('key-check', X'${canary}'), ('key-id', '${key.id}');
+       INSERT INTO requests (id, domain, selector, bits, usernames, testing, requester_id, channel_id,
+         public_key_base64, fingerprint, record_value, state, created_at, updated_at)
+         VALUES ('r1', 'example.com', 's1', 1024, '[]', 0, 'U', 'C', 'k', 'f', 'v', 'rejected',
+         '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z');
+       INSERT INTO events (request_id, at, actor_id, kind, details)
+         VALUES ('r1', '2026-11-01T00:00:00.000Z', 'U', 'rejected', '{}');`,
+    );
+    await expect(openTestStore(database, { encryptionKey: randomEncryptionKey() })).rejects.toThrow(
+      "is not the key the SQLite database",
+    );
+    const store = await openTestStore(database, { encryptionKey: key });
+    expect((await store.get("r1"))?.state).toBe("rejected");
+    // Events written before delivery was recorded count as delivered (step 2 said so).
+    expect(await store.listEvents("r1")).toHaveLength(1);
+    expect(await store.listUndeliveredEvents()).toEqual([]);
+  });
+
+  it("takes events of a version-1 database as delivered when it adds delivery", async () => {
+    const database = await freshDatabase("sqlite");
+    writeLegacyDatabase(
+      join(database.dataDir, DATABASE_FILE),
+      1,
+      `INSERT INTO requests (id, domain, selector, bits, usernames, testing, requester_id, channel_id,
+         public_key_base64, fingerprint, record_value, state, created_at, updated_at)
+         VALUES ('r1', 'example.com', 's1', 1024, '[]', 0, 'U', 'C', 'k', 'f', 'v', 'rejected', 't', 't');
+       INSERT INTO events (request_id, at, actor_id, kind, details) VALUES ('r1', 't', 'U', 'rejected', '{}');`,
+    );
+    const store = await openTestStore(database, { encryptionKey: randomEncryptionKey() });
+    expect(await store.listEvents("r1")).toHaveLength(1);
+    expect(await store.listUndeliveredEvents()).toEqual([]);
+  });
+});
