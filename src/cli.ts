@@ -3,6 +3,8 @@ import { constants as fsConstants } from "node:fs";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { migrateStore } from "./cli/migrate-store.js";
+import { loadStoreSettings } from "./config.js";
 import { checkDkimRecord, type DkimCheckResult, type ExpectedKey } from "./dkim/check.js";
 import { createTxtLookup, parseDnsServers } from "./dkim/dns.js";
 import { generateKeyPair, isKeyBits, publicKeyOf } from "./dkim/keys.js";
@@ -30,6 +32,8 @@ Commands:
   check <domain> <selector> [--key FILE] [--dns-server IP[:PORT]]...
                   Check the published DKIM record (and that it matches FILE).
   serve           Start the Slack bot (same as npm start).
+  migrate-store --to <postgres-url> [--data-dir DIR]
+                  Copy a stopped bot's SQLite database into an empty PostgreSQL one.
 
 Run "dkim-bot <command> --help" for a command's options.`,
   keygen: `Usage: dkim-bot keygen <domain> [--selector <s>] [--bits 1024|2048|4096] [--out DIR] [--testing]
@@ -58,6 +62,17 @@ Options:
   serve: `Usage: dkim-bot serve
 
 Starts the Slack bot with the configuration from the environment or .env (see README.md).`,
+  "migrate-store": `Usage: dkim-bot migrate-store --to <postgres-url> [--data-dir DIR]
+
+Copies every request (with its sealed private key, still sealed), and every event of the audit
+trail, from the SQLite database in DATA_DIR into an empty PostgreSQL database, then checks the
+counts and that every sealed key still opens. Stop the bot first. The encryption key is
+DKIM_ENCRYPTION_KEY, or else DATA_DIR/encryption.key; give the replicas the same one.
+
+Options:
+  --to <url>        the PostgreSQL database (postgres://user:password@host:5432/db), empty
+  --data-dir <dir>  the bot's data directory (default: DATA_DIR, else ./data)
+  -h, --help        show this help`,
 } as const;
 
 type CommandName = keyof typeof USAGE;
@@ -77,7 +92,11 @@ interface Output {
   err: (text: string) => void;
 }
 
-export async function runCli(argv: readonly string[], io: Output): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: Output,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -93,6 +112,8 @@ export async function runCli(argv: readonly string[], io: Output): Promise<numbe
         return await check(rest, io);
       case "serve":
         return await serve(rest, io);
+      case "migrate-store":
+        return await migrateStoreCommand(rest, io, env);
       default:
         throw new UsageError(`unknown command "${command}"`, "main");
     }
@@ -307,13 +328,45 @@ async function serve(args: readonly string[], io: Output): Promise<number> {
   return startFromEnvironment();
 }
 
+async function migrateStoreCommand(
+  args: readonly string[],
+  io: Output,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<number> {
+  const { values, positionals } = parse("migrate-store", args, {
+    to: { type: "string" },
+    "data-dir": { type: "string" },
+  });
+  if (values.help) {
+    io.out(USAGE["migrate-store"]);
+    return 0;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError("migrate-store takes only options", "migrate-store");
+  }
+  if (values.to === undefined) throw new UsageError("migrate-store needs --to", "migrate-store");
+  const settings = loadStoreSettings(env);
+  io.out(
+    await migrateStore({
+      to: values.to,
+      dataDir: values["data-dir"] ?? settings.dataDir,
+      encryptionKey: settings.encryptionKey,
+    }),
+  );
+  return 0;
+}
+
 // Run when executed directly (also through the npm bin link), not when imported by tests.
 const invokedAs = process.argv[1] ?? "";
 if (/(^|[\\/])(cli\.[jt]s|dkim-bot)$/.test(invokedAs)) {
-  const code = await runCli(process.argv.slice(2), {
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
-  });
+  const code = await runCli(
+    process.argv.slice(2),
+    {
+      out: (text) => process.stdout.write(`${text}\n`),
+      err: (text) => process.stderr.write(`${text}\n`),
+    },
+    process.env,
+  );
   // `serve` keeps running; it sets its own exit code on shutdown.
   if (process.argv[2] !== "serve" || code !== 0) process.exitCode = code;
 }

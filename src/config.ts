@@ -227,6 +227,20 @@ export function loadConfig(env: Env): Config {
   return config;
 }
 
+/**
+ * The little of the environment the store tools of the CLI need (migrate-store): DATA_DIR and
+ * DKIM_ENCRYPTION_KEY, checked like loadConfig checks them.
+ */
+export function loadStoreSettings(env: Env): {
+  dataDir: string;
+  encryptionKey: EncryptionKey | undefined;
+} {
+  const read = new EnvReader(env);
+  const encryptionKey = readEncryptionKey(read);
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return { dataDir: read.text("DATA_DIR") ?? "./data", encryptionKey };
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -42,8 +42,11 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
   // A wrong token is found now, with one sentence, not on the first command.
   const identity = await checkBotToken(config, logger);
 
-  const store = await openConfiguredStore(config, log);
   const leaseMs = config.leaseSeconds * 1000;
+  // How long a replica may take to tell an event before another replica tells it instead:
+  // longer than an apply's lease, as Slack may be slower to answer than SpamExperts.
+  const eventHoldMs = 4 * leaseMs;
+  const store = await openConfiguredStore(config, log, eventHoldMs);
 
   const dkimApi: DkimApi =
     config.spamExperts === undefined
@@ -65,6 +68,11 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     logger,
     // `service` is defined just below; the notifier calls this only after events exist.
     markDelivered: (eventId) => service.markEventDelivered(eventId),
+    holds: {
+      extend: (eventIds) => store.extendEventHolds(eventIds, eventHoldMs),
+      release: (eventIds) => store.releaseEventHolds(eventIds),
+      everyMs: eventHoldMs / 4,
+    },
   });
   const service = createRequestService({
     store,
@@ -116,7 +124,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       name: "recovery",
       periodMs: Math.min(15_000, leaseMs / 2),
       async cycle() {
-        notifier.replay(await service.claimUndeliveredEvents(EVENT_HOLD_MS));
+        notifier.replay(await service.claimUndeliveredEvents(eventHoldMs));
         await service.resumeInterrupted();
       },
     },
@@ -140,21 +148,26 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       // Let the API call in flight finish and be recorded before the client and store close;
       // what is left resumes at the next start.
       await service.stop();
-      await notifier.idle();
+      // What Slack has not taken within the grace stays in the store for the next start.
+      await notifier.stop(STOP_GRACE_MS);
       await dkimApi.close();
       await store.close();
     },
   };
 }
 
-/** How long a replica may take to tell an event before another replica tells it instead. */
-const EVENT_HOLD_MS = 120_000;
+/** How long a stop waits for Slack to take the thread replies still queued. */
+const STOP_GRACE_MS = 5000;
 
 /**
  * SQLite in DATA_DIR (one bot per directory: a second one is refused), or PostgreSQL shared by
  * several replicas. This replica's name goes into every lease it takes.
  */
-async function openConfiguredStore(config: Config, log: RequestsLogger): Promise<RequestStore> {
+async function openConfiguredStore(
+  config: Config,
+  log: RequestsLogger,
+  eventHoldMs: number,
+): Promise<RequestStore> {
   const owner = `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
   if (config.databaseUrl !== undefined) {
     if (config.encryptionKey === undefined) {
@@ -165,6 +178,7 @@ async function openConfiguredStore(config: Config, log: RequestsLogger): Promise
       dataDir: config.dataDir,
       encryptionKey: config.encryptionKey,
       owner,
+      deliveryHoldMs: eventHoldMs,
     });
   }
   const lock = acquireInstanceLock(config.dataDir);
@@ -174,7 +188,12 @@ async function openConfiguredStore(config: Config, log: RequestsLogger): Promise
       dataDir: config.dataDir,
       logger: log,
     });
-    const store = await openStore({ dataDir: config.dataDir, encryptionKey, owner });
+    const store = await openStore({
+      dataDir: config.dataDir,
+      encryptionKey,
+      owner,
+      deliveryHoldMs: eventHoldMs,
+    });
     // Alone on this file (the lock says so): whatever a dead process held is free now.
     await store.forgetHolds();
     const close = store.close.bind(store);

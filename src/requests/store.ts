@@ -133,6 +133,10 @@ export interface RequestStore {
    * real time.
    */
   claimUndeliveredEvents(holdMs: number, limit: number): Promise<AuditEvent[]>;
+  /** Still telling these (Slack is slow): keep them this replica's for `holdMs` more. */
+  extendEventHolds(eventIds: readonly number[], holdMs: number): Promise<void>;
+  /** Not telling these after all (a stop): any replica may take them at once. */
+  releaseEventHolds(eventIds: readonly number[]): Promise<void>;
   markEventDelivered(eventId: number, at: string): Promise<void>;
 
   // --- applies: one replica runs a request's apply ---------------------------------------

@@ -10,8 +10,22 @@ export interface ThreadNotifier {
   onEvent(event: AuditEvent, request: DkimRequest): void;
   /** Tells events stored but never told (a crash or a Slack outage cut them short), in order. */
   replay(items: ReadonlyArray<{ event: AuditEvent; request: DkimRequest }>): void;
-  /** Resolves once everything queued so far has been sent (tests, shutdown). */
+  /** Resolves once everything queued so far has been sent (tests). */
   idle(): Promise<void>;
+  /**
+   * For a clean shutdown: waits up to `graceMs` for what is queued, then gives the rest back
+   * (it stays in the store, undelivered, for the next start or another replica) instead of
+   * waiting on a Slack that does not answer.
+   */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Keeps the store's delivery holds of the events being told, so no other replica tells them. */
+export interface DeliveryHolds {
+  extend(eventIds: readonly number[]): Promise<void>;
+  release(eventIds: readonly number[]): Promise<void>;
+  /** How often to extend (shorter than the hold). */
+  everyMs: number;
 }
 
 /**
@@ -30,10 +44,25 @@ export function createThreadNotifier(options: {
   dryRun: boolean;
   logger: AppLogger;
   markDelivered: (eventId: number) => Promise<void>;
+  holds?: DeliveryHolds;
 }): ThreadNotifier {
-  const { client, dryRun, logger, markDelivered } = options;
+  const { client, dryRun, logger, markDelivered, holds } = options;
   const queues = new Map<string, Promise<void>>();
   const newest = new Map<string, DkimRequest>();
+  /** Events queued or being told by this process: a replay must not queue them twice. */
+  const pending = new Set<number>();
+  let stopped = false;
+  const heartbeat =
+    holds === undefined
+      ? undefined
+      : setInterval(() => {
+          holds.extend([...pending]).catch((error: unknown) => {
+            logger.event("warn", "Could not extend the delivery holds of thread events", {
+              error,
+            });
+          });
+        }, holds.everyMs);
+  heartbeat?.unref();
 
   function enqueue(requestId: string, work: () => Promise<void>): void {
     const previous = queues.get(requestId) ?? Promise.resolve();
@@ -47,7 +76,7 @@ export function createThreadNotifier(options: {
   }
 
   async function postReply(event: AuditEvent, request: DkimRequest): Promise<void> {
-    if (request.messageTs === null) return;
+    if (request.messageTs === null || stopped) return;
     await client.chat.postMessage({
       channel: request.channelId,
       thread_ts: request.messageTs,
@@ -70,16 +99,21 @@ export function createThreadNotifier(options: {
   }
 
   function onEvent(event: AuditEvent, request: DkimRequest): void {
+    if (pending.has(event.id) || stopped) return;
+    pending.add(event.id);
+    const settle = (): void => {
+      pending.delete(event.id);
+    };
     // "created" is the request message itself, posted by the command that made it; before the
     // message exists (or when it could not be posted) there is no thread to tell.
     if (event.kind === "created" || request.messageTs === null) {
-      enqueue(request.id, () => markDelivered(event.id));
+      enqueue(request.id, () => markDelivered(event.id).finally(settle));
       return;
     }
     const known = newest.get(request.id);
     if (known === undefined || known.updatedAt <= request.updatedAt)
       newest.set(request.id, request);
-    enqueue(request.id, () => postReply(event, request));
+    enqueue(request.id, () => postReply(event, request).finally(settle));
     enqueue(request.id, () => redrawMessage(request.id));
   }
 
@@ -90,6 +124,24 @@ export function createThreadNotifier(options: {
     },
     async idle() {
       while (queues.size > 0) await Promise.all([...queues.values()]);
+    },
+    async stop(graceMs) {
+      const flushed = (async () => {
+        while (queues.size > 0) await Promise.all([...queues.values()]);
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([flushed, grace]);
+      clearTimeout(timer);
+      stopped = true;
+      if (heartbeat !== undefined) clearInterval(heartbeat);
+      if (holds !== undefined && pending.size > 0) {
+        await holds.release([...pending]).catch((error: unknown) => {
+          logger.event("warn", "Could not give back undelivered thread events", { error });
+        });
+      }
     },
   };
 }

@@ -64,6 +64,14 @@ export interface Harness {
    * SLACK_SIGNING_SECRET for Socket Mode); it becomes `bot`.
    */
   startBot(env?: Record<string, string>, options?: StartOptions): Promise<BotProcess>;
+  /**
+   * Starts a bot that is expected not to start (a wrong setting, a second bot on DATA_DIR):
+   * resolves with its exit code and every line it printed.
+   */
+  startFailingBot(
+    env?: Record<string, string>,
+    options?: StartOptions,
+  ): Promise<{ code: number | null; lines: string[] }>;
   /** The bot process started last (running or not). */
   readonly bot: BotProcess;
   /** Signed `/dkim` command from `userId` (default the requester) in CHANNEL. */
@@ -199,6 +207,38 @@ export async function startHarness(): Promise<Harness> {
     return bot;
   }
 
+  function startFailingBot(
+    env: Record<string, string> = {},
+    options: StartOptions = {},
+  ): Promise<{ code: number | null; lines: string[] }> {
+    const childEnv: Record<string, string> = { ...baseEnv(), ...env };
+    for (const name of options.unset ?? []) delete childEnv[name];
+    const child = spawn(process.execPath, [MAIN], {
+      cwd: dataDir,
+      env: childEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    bots.add(child);
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`The bot did not exit within 20 s:\n${output}`));
+      }, 20_000);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        bots.delete(child);
+        resolve({ code, lines: output.split("\n").filter((line) => line !== "") });
+      });
+    });
+  }
+
   const currentBot = (): BotProcess => {
     if (current === undefined) throw new Error("start the bot first");
     return current;
@@ -212,6 +252,7 @@ export async function startHarness(): Promise<Harness> {
     dataDir,
     allLines,
     startBot,
+    startFailingBot,
     get bot() {
       return currentBot();
     },

@@ -114,3 +114,19 @@ export async function openTestStore(
   cleanups.push(() => store.close());
   return store;
 }
+
+/**
+ * A new, empty PostgreSQL database on the test server, for whole bots (end-to-end tests):
+ * its URL. Dropped after the file's tests (the bots must be stopped by then).
+ */
+export async function freshPostgresUrl(): Promise<string> {
+  const pool = adminPool();
+  const name = `e2e_${randomBytes(6).toString("hex")}`;
+  await pool.query(`CREATE DATABASE ${name}`);
+  cleanups.push(async () => {
+    await pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+  const url = new URL(POSTGRES_URL ?? "");
+  url.pathname = `/${name}`;
+  return url.toString();
+}

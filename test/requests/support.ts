@@ -17,6 +17,7 @@ import {
   type RequestService,
   type RequestServiceDeps,
 } from "../../src/requests/service.js";
+import type { KyselyRequestStore } from "../../src/requests/store/kysely-store.js";
 import type { StoreDialect } from "../../src/requests/store/schema.js";
 import type { RequestStore } from "../../src/requests/store.js";
 import type { DkimApi, DkimApiCall, DkimApiResult } from "../../src/spamexperts/types.js";
@@ -153,7 +154,7 @@ export function randomEncryptionKey(source = "DKIM_ENCRYPTION_KEY"): EncryptionK
 export interface Harness {
   database: TestDatabase;
   encryptionKey: EncryptionKey;
-  store: RequestStore;
+  store: KyselyRequestStore;
   api: RecordingDkimApi;
   dns: CannedDns;
   service: RequestService;

@@ -94,6 +94,11 @@ export class KyselyRequestStore implements RequestStore {
     this.onClose = options.onClose;
   }
 
+  /** The database itself, for the store's own tools (migrate-store); use cases use the interface. */
+  get kysely(): StoreDb {
+    return this.db;
+  }
+
   async insert(
     request: DkimRequest,
     privateKeyPem: string,
@@ -122,22 +127,26 @@ export class KyselyRequestStore implements RequestStore {
   }
 
   async get(id: string): Promise<DkimRequest | undefined> {
-    const row = await this.db
-      .selectFrom("requests")
-      .select(REQUEST_COLUMNS)
-      .where("id", "=", id)
-      .executeTakeFirst();
+    const row = await this.read(() =>
+      this.db
+        .selectFrom("requests")
+        .select(REQUEST_COLUMNS)
+        .where("id", "=", id)
+        .executeTakeFirst(),
+    );
     return row === undefined ? undefined : fromRow(row);
   }
 
   async findOpen(domain: string, selector: string): Promise<DkimRequest | undefined> {
-    const row = await this.db
-      .selectFrom("requests")
-      .select(REQUEST_COLUMNS)
-      .where("domain", "=", domain)
-      .where("selector", "=", selector)
-      .where("state", "in", OPEN_STATES)
-      .executeTakeFirst();
+    const row = await this.read(() =>
+      this.db
+        .selectFrom("requests")
+        .select(REQUEST_COLUMNS)
+        .where("domain", "=", domain)
+        .where("selector", "=", selector)
+        .where("state", "in", OPEN_STATES)
+        .executeTakeFirst(),
+    );
     return row === undefined ? undefined : fromRow(row);
   }
 
@@ -156,7 +165,7 @@ export class KyselyRequestStore implements RequestStore {
             .orderBy("created_at", "desc")
             .orderBy("created_seq", "desc")
             .limit(Math.max(0, Math.trunc(filter.limit)));
-    const rows: RequestRow[] = await query.execute();
+    const rows: RequestRow[] = await this.read(() => query.execute());
     return rows.map(fromRow);
   }
 
@@ -193,43 +202,47 @@ export class KyselyRequestStore implements RequestStore {
   }
 
   async readPrivateKey(id: string): Promise<string | undefined> {
-    const row = await this.db
-      .selectFrom("requests")
-      .select("sealed_key")
-      .where("id", "=", id)
-      .executeTakeFirst();
+    const row = await this.read(() =>
+      this.db.selectFrom("requests").select("sealed_key").where("id", "=", id).executeTakeFirst(),
+    );
     if (row === undefined || row.sealed_key === null) return undefined;
     return unseal(this.key, row.sealed_key, id);
   }
 
   async listEvents(requestId: string): Promise<AuditEvent[]> {
-    const rows: EventRow[] = await this.db
-      .selectFrom("events")
-      .select(EVENT_COLUMNS)
-      .where("request_id", "=", requestId)
-      .orderBy("id")
-      .execute();
+    const rows: EventRow[] = await this.read(() =>
+      this.db
+        .selectFrom("events")
+        .select(EVENT_COLUMNS)
+        .where("request_id", "=", requestId)
+        .orderBy("id")
+        .execute(),
+    );
     return rows.map(eventFromRow);
   }
 
   async listEventsByDomain(domain: string): Promise<AuditEvent[]> {
-    const rows: EventRow[] = await this.db
-      .selectFrom("events as e")
-      .innerJoin("requests as r", "r.id", "e.request_id")
-      .select(["e.id", "e.request_id", "e.at", "e.actor_id", "e.kind", "e.details"])
-      .where("r.domain", "=", domain)
-      .orderBy("e.id")
-      .execute();
+    const rows: EventRow[] = await this.read(() =>
+      this.db
+        .selectFrom("events as e")
+        .innerJoin("requests as r", "r.id", "e.request_id")
+        .select(["e.id", "e.request_id", "e.at", "e.actor_id", "e.kind", "e.details"])
+        .where("r.domain", "=", domain)
+        .orderBy("e.id")
+        .execute(),
+    );
     return rows.map(eventFromRow);
   }
 
   async listUndeliveredEvents(): Promise<AuditEvent[]> {
-    const rows: EventRow[] = await this.db
-      .selectFrom("events")
-      .select(EVENT_COLUMNS)
-      .where("delivered_at", "is", null)
-      .orderBy("id")
-      .execute();
+    const rows: EventRow[] = await this.read(() =>
+      this.db
+        .selectFrom("events")
+        .select(EVENT_COLUMNS)
+        .where("delivered_at", "is", null)
+        .orderBy("id")
+        .execute(),
+    );
     return rows.map(eventFromRow);
   }
 
@@ -262,6 +275,33 @@ export class KyselyRequestStore implements RequestStore {
         .execute(),
     );
     return rows.map(eventFromRow).sort((a, b) => a.id - b.id);
+  }
+
+  async extendEventHolds(eventIds: readonly number[], holdMs: number): Promise<void> {
+    if (eventIds.length === 0) return;
+    const until = new Date(this.clock() + holdMs).toISOString();
+    await this.write((trx) =>
+      trx
+        .updateTable("events")
+        .set({ delivery_owner: this.owner, delivery_until: until })
+        .where("id", "in", eventIds)
+        .where("delivered_at", "is", null)
+        .where("delivery_owner", "=", this.owner)
+        .execute(),
+    );
+  }
+
+  async releaseEventHolds(eventIds: readonly number[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    await this.write((trx) =>
+      trx
+        .updateTable("events")
+        .set({ delivery_owner: null, delivery_until: null })
+        .where("id", "in", eventIds)
+        .where("delivered_at", "is", null)
+        .where("delivery_owner", "=", this.owner)
+        .execute(),
+    );
   }
 
   async markEventDelivered(eventId: number, at: string): Promise<void> {
@@ -371,6 +411,14 @@ export class KyselyRequestStore implements RequestStore {
   /** One write transaction, retried (as a whole) while another connection holds the lock. */
   private write<T>(unit: (trx: Transaction<StoreTables>) => Promise<T>): Promise<T> {
     return retryWhileBusy(() => this.db.transaction().execute(unit), this.busyDeadlineMs);
+  }
+
+  /**
+   * A read, retried likewise: SQLite's readers never wait in WAL mode, but a PostgreSQL read
+   * waits for a table lock another connection holds (a migration, a long job).
+   */
+  private read<T>(query: () => Promise<T>): Promise<T> {
+    return retryWhileBusy(query, this.busyDeadlineMs);
   }
 
   private async conditionalWrite(write: ConditionalWrite): Promise<StoredChange | undefined> {
