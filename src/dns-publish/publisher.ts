@@ -10,6 +10,11 @@ import { splitIntoStrings } from "../dkim/record.js";
 import { DnsPublishError } from "./errors.js";
 import { createZoneMatcher, normaliseRecordName } from "./zones.js";
 
+/** TTL of the records the bot writes: short, so a fix or a rotation shows soon. */
+export const DEFAULT_RECORD_TTL = 300;
+/** Per exchange with the DNS server or the API. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
 export type Provider = "rfc2136" | "powerdns";
 
 export interface DnsRecord {

@@ -14,6 +14,8 @@ import { networkCodeOf } from "../net/network-code.js";
 import { DnsPublishError, type DnsPublishReason } from "./errors.js";
 import {
   createPublisher,
+  DEFAULT_RECORD_TTL,
+  DEFAULT_TIMEOUT_MS,
   type DnsPublisher,
   type NameContents,
   type WriteOutcome,
@@ -34,9 +36,6 @@ import {
   TYPE,
   txtRdata,
 } from "./wire.js";
-
-export const DEFAULT_RECORD_TTL = 300;
-export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export interface Rfc2136Options {
   /** Per exchange (connect, send, answer). */
