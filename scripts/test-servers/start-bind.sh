@@ -7,7 +7,8 @@
 #   kill "$DKIM_TEST_BIND_PID"                         # when done
 #
 # Zones (both primaries, kept in a temp dir):
-#   example.test  the key dkim-bot. may write TXT at *._domainkey.example.test only;
+#   example.test  the keys dkim-bot. (hmac-sha256) and dkim-bot-512. (hmac-sha512) may write
+#                 TXT at *._domainkey.example.test only;
 #                 foreign._domainkey holds someone else's DKIM record and alias._domainkey a
 #                 CNAME, which the bot must leave alone.
 #   other.test    the key may write nothing useful (only A at nothing.other.test): REFUSED.
@@ -24,6 +25,9 @@ port=$(free_port)
 key_name=dkim-bot.
 algorithm=hmac-sha256
 secret=$(random_base64 32)
+# A second key, hmac-sha512, with the same rights: both algorithms are proven against BIND.
+key512_name=dkim-bot-512.
+secret512=$(random_base64 64)
 
 cat >"$dir/named.conf" <<CONF
 options {
@@ -40,10 +44,14 @@ options {
 };
 controls { };
 key "$key_name" { algorithm $algorithm; secret "$secret"; };
+key "$key512_name" { algorithm hmac-sha512; secret "$secret512"; };
 zone "example.test" {
   type primary;
   file "example.test.db";
-  update-policy { grant $key_name wildcard *._domainkey.example.test. TXT; };
+  update-policy {
+    grant $key_name wildcard *._domainkey.example.test. TXT;
+    grant $key512_name wildcard *._domainkey.example.test. TXT;
+  };
 };
 zone "other.test" {
   type primary;
@@ -76,6 +84,8 @@ export DKIM_TEST_BIND_SERVER=127.0.0.1:$port
 export DKIM_TEST_BIND_TSIG_NAME=$key_name
 export DKIM_TEST_BIND_TSIG_ALGORITHM=$algorithm
 export DKIM_TEST_BIND_TSIG_SECRET=$secret
+export DKIM_TEST_BIND_TSIG512_NAME=$key512_name
+export DKIM_TEST_BIND_TSIG512_SECRET=$secret512
 export DKIM_TEST_BIND_ZONE=example.test
 export DKIM_TEST_BIND_REFUSING_ZONE=other.test
 export DKIM_TEST_BIND_PID=$pid

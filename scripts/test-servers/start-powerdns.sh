@@ -53,7 +53,7 @@ allow-dnsupdate-from=127.0.0.0/8
 CONF
 
 sqlite3 "$dir/pdns.sqlite3" <"$schema"
-pdnsutil() { command pdnsutil --config-dir="$dir" "$@" >/dev/null; }
+pdnsutil() { command pdnsutil --config-dir="$dir" "$@" >>"$dir/pdnsutil.log" 2>&1; }
 pdnsutil create-zone example.test ns.example.test
 pdnsutil add-record example.test foreign._domainkey TXT 300 '"v=DKIM1; k=rsa; p=SOMEONEELSESKEY"'
 pdnsutil import-tsig-key "$tsig_name" hmac-sha256 "$tsig_secret"
