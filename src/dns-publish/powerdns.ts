@@ -12,6 +12,7 @@ import { Agent, type Dispatcher } from "undici";
 import { z } from "zod";
 import { quoteStrings, recordValueFromText } from "../dkim/record.js";
 import { networkCodeOf } from "../net/network-code.js";
+import { readCapped } from "../net/read-capped.js";
 import { assertSafeBaseUrlFor } from "../net/safe-base-url.js";
 import { DnsPublishError, type DnsPublishReason } from "./errors.js";
 import {
@@ -122,7 +123,7 @@ export function createPowerDnsWriter(
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = response.statusCode;
-      text = await readCapped(response.body);
+      text = await readCapped(response.body, MAX_BODY_BYTES);
     } catch (error) {
       const code = networkCodeOf(error);
       if (code === "TIMEOUT" || code.includes("TIMEOUT")) {
@@ -272,18 +273,6 @@ function apiErrorText(text: string): string {
   const error = parsed.data.error.replace(/\s+/g, " ").trim();
   const shown = error.length > MAX_SHOWN_ERROR ? `${error.slice(0, MAX_SHOWN_ERROR - 1)}…` : error;
   return `: ${JSON.stringify(shown)}`;
-}
-
-async function readCapped(body: AsyncIterable<unknown>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    chunks.push(buffer);
-    size += buffer.length;
-    if (size >= MAX_BODY_BYTES) break;
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString("utf8");
 }
 
 export function createPowerDnsPublisher(

@@ -7,6 +7,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { Agent, type Dispatcher } from "undici";
+import { readCapped } from "../net/read-capped.js";
 import { assertSafeBaseUrlFor } from "../net/safe-base-url.js";
 import {
   NetworkFailure,
@@ -93,7 +94,7 @@ export function createSpamExpertsClient(options: SpamExpertsClientOptions): Dkim
         // Covers connecting as well, which headersTimeout does not.
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const body = await readCapped(response.body);
+      const body = await readCapped(response.body, MAX_BODY_BYTES);
       return classify(response.statusCode, body, response.headers["retry-after"], secrets);
     } catch (error) {
       // The caught error is dropped here: only its code goes on (see NetworkFailure).
@@ -167,19 +168,6 @@ function apiEndpoint(base: URL): { origin: string; path: string } {
  */
 export function encodeQuery(call: DkimApiCall, params: Params): string {
   return new URLSearchParams({ call, ...params }).toString().replace(/\+/g, "%20");
-}
-
-async function readCapped(body: AsyncIterable<unknown>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    chunks.push(buffer);
-    size += buffer.length;
-    // Leaving the loop destroys the body; the connection is then not reused, which is fine.
-    if (size >= MAX_BODY_BYTES) break;
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString("utf8");
 }
 
 type Outcome =

@@ -10,9 +10,17 @@ import { REVOKED_RSA_VALUE } from "../../src/dns-publish/index.js";
 import type { DnsPublisher } from "../../src/dns-publish/publisher.js";
 import { freshSelector, publishError } from "./test-servers.js";
 
+const valuesByBits = new Map<number, string>();
+
+/** A real key's record value; made once per size and file (4096-bit keys are slow to make). */
 function recordValueOfBits(bits: number): string {
-  const { publicKey } = generateKeyPairSync("rsa", { modulusLength: bits });
-  return buildRecordValue(publicKey.export({ type: "spki", format: "der" }).toString("base64"));
+  let value = valuesByBits.get(bits);
+  if (value === undefined) {
+    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: bits });
+    value = buildRecordValue(publicKey.export({ type: "spki", format: "der" }).toString("base64"));
+    valuesByBits.set(bits, value);
+  }
+  return value;
 }
 
 export interface ContractSetup {
