@@ -1,5 +1,12 @@
-import { parseDnsServers } from "./dkim/dns.js";
+import { parseDnsServer, parseDnsServers } from "./dkim/dns.js";
 import { isKeyBits, type KeyBits } from "./dkim/keys.js";
+import { assertPowerDnsUrl } from "./dns-publish/powerdns.js";
+import {
+  type DnsPublishSettings,
+  TSIG_ALGORITHMS,
+  type TsigAlgorithm,
+} from "./dns-publish/settings.js";
+import { normaliseZone } from "./dns-publish/zones.js";
 import { CodedError } from "./errors.js";
 import { type EncryptionKey, parseEncryptionKey } from "./requests/sealing.js";
 import { assertSafeBaseUrl } from "./spamexperts/client.js";
@@ -52,6 +59,8 @@ export interface Config {
   /** DKIM_ENCRYPTION_KEY; unset: generated once into DATA_DIR/encryption.key. */
   encryptionKey: EncryptionKey | undefined;
   logLevel: LogLevel;
+  /** DKIM_DNS_PUBLISH_*: the bot writes the records of these zones itself. Unset: by hand. */
+  dnsPublish: DnsPublishSettings | undefined;
 }
 
 export class ConfigError extends CodedError {
@@ -194,6 +203,7 @@ export function loadConfig(env: Env): Config {
 
   const encryptionKey = readEncryptionKey(read);
   const databaseUrl = readDatabaseUrl(read, encryptionKey !== undefined);
+  const dnsPublish = readDnsPublish(read);
 
   const logLevelText = (read.text("LOG_LEVEL") ?? "info").toLowerCase();
   if (!isLogLevel(logLevelText)) {
@@ -222,6 +232,7 @@ export function loadConfig(env: Env): Config {
     leaseSeconds: read.integer("DKIM_LEASE_SECONDS", 30, 1, 3600),
     encryptionKey,
     logLevel: isLogLevel(logLevelText) ? logLevelText : "info",
+    dnsPublish,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -309,6 +320,145 @@ function readEncryptionKey(read: EnvReader): EncryptionKey | undefined {
     read.problems.push(messageOf(error));
     return undefined;
   }
+}
+
+// ---- DNS publishing (DKIM_DNS_PUBLISH_*) ----
+
+/** A TSIG key name as servers write it: LDH (and underscore) labels; kept lower case and absolute. */
+const TSIG_KEY_NAME = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+$/;
+const BASE64_TEXT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const MIN_TSIG_SECRET_BYTES = 16;
+const POWERDNS_SERVER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * DKIM_DNS_PUBLISH_PROVIDER and what each provider needs. Unset provider: undefined (records
+ * are published by hand). Secrets are never repeated in a problem.
+ */
+function readDnsPublish(read: EnvReader): DnsPublishSettings | undefined {
+  const providerText = read.text("DKIM_DNS_PUBLISH_PROVIDER");
+  if (providerText === undefined) return undefined;
+  const provider = providerText.toLowerCase();
+  if (provider !== "rfc2136" && provider !== "powerdns") {
+    read.problems.push(
+      `DKIM_DNS_PUBLISH_PROVIDER must be rfc2136 or powerdns (or unset to publish records by hand), not "${providerText}".`,
+    );
+    return undefined;
+  }
+  const zones = readPublishZones(read);
+  if (provider === "powerdns") {
+    const url = read.text("DKIM_DNS_PUBLISH_URL");
+    if (url === undefined) {
+      read.problems.push(
+        "DKIM_DNS_PUBLISH_URL is missing: with DKIM_DNS_PUBLISH_PROVIDER=powerdns, give the PowerDNS webserver's base URL, e.g. https://pdns.example.net:8081.",
+      );
+    } else {
+      try {
+        assertPowerDnsUrl(url);
+      } catch (error) {
+        read.problems.push(messageOf(error));
+      }
+    }
+    const apiKey = read.text("DKIM_DNS_PUBLISH_API_KEY");
+    if (apiKey === undefined) {
+      read.problems.push(
+        "DKIM_DNS_PUBLISH_API_KEY is missing: give the PowerDNS API key (the server's api-key setting).",
+      );
+    }
+    const serverId = read.text("DKIM_DNS_PUBLISH_SERVER_ID") ?? "localhost";
+    if (!POWERDNS_SERVER_ID.test(serverId)) {
+      read.problems.push(
+        `DKIM_DNS_PUBLISH_SERVER_ID must be a PowerDNS server id such as localhost, not "${serverId}".`,
+      );
+    }
+    return { provider, zones, url: url ?? "", apiKey: apiKey ?? "", serverId };
+  }
+  return { provider, zones, server: readPublishServer(read), tsig: readTsigKey(read) };
+}
+
+function readPublishZones(read: EnvReader): string[] {
+  const entries = list(read.text("DKIM_DNS_PUBLISH_ZONES"));
+  if (entries.length === 0) {
+    read.problems.push(
+      "DKIM_DNS_PUBLISH_ZONES is missing: list the zones the bot may write, separated by commas, e.g. example.com, example.net.",
+    );
+  }
+  const zones: string[] = [];
+  for (const entry of entries) {
+    try {
+      zones.push(normaliseZone(entry));
+    } catch (error) {
+      read.problems.push(`DKIM_DNS_PUBLISH_ZONES: ${messageOf(error)}`);
+    }
+  }
+  return zones;
+}
+
+function readPublishServer(read: EnvReader): { host: string; port: number } {
+  const text = read.text("DKIM_DNS_PUBLISH_SERVER");
+  if (text === undefined) {
+    read.problems.push(
+      "DKIM_DNS_PUBLISH_SERVER is missing: give the IP address of the zones' primary DNS server, with a port if not 53, e.g. 192.0.2.53 or 192.0.2.53:5353.",
+    );
+    return { host: "", port: 53 };
+  }
+  try {
+    // parseDnsServer gives "ip", "ipv4:port" or "[ipv6]:port".
+    const server = parseDnsServer(text);
+    const withPort = /^\[(.+)\]:(\d+)$/.exec(server) ?? /^([\d.]+):(\d+)$/.exec(server);
+    return withPort === null
+      ? { host: server, port: 53 }
+      : { host: withPort[1] ?? server, port: Number(withPort[2]) };
+  } catch (error) {
+    read.problems.push(`DKIM_DNS_PUBLISH_SERVER: ${messageOf(error)}`);
+    return { host: "", port: 53 };
+  }
+}
+
+function readTsigKey(read: EnvReader): { name: string; algorithm: TsigAlgorithm; secret: Buffer } {
+  const nameText = read.text("DKIM_DNS_PUBLISH_TSIG_NAME");
+  let name = "";
+  if (nameText === undefined) {
+    read.problems.push(
+      "DKIM_DNS_PUBLISH_TSIG_NAME is missing: give the name of the TSIG key the DNS server knows, e.g. dkim-bot (as made by tsig-keygen dkim-bot).",
+    );
+  } else {
+    name = nameText.toLowerCase().endsWith(".")
+      ? nameText.toLowerCase()
+      : `${nameText.toLowerCase()}.`;
+    if (!TSIG_KEY_NAME.test(name) || name.length > 254) {
+      read.problems.push(
+        `DKIM_DNS_PUBLISH_TSIG_NAME "${nameText}" is not a key name: use letters, digits, hyphens and dots, e.g. dkim-bot or dkim-bot.example.net.`,
+      );
+    }
+  }
+  const algorithmText = (read.text("DKIM_DNS_PUBLISH_TSIG_ALGORITHM") ?? "hmac-sha256")
+    .toLowerCase()
+    .replace(/\.$/, "");
+  const algorithm = TSIG_ALGORITHMS.find((known) => known === algorithmText);
+  if (algorithm === undefined) {
+    read.problems.push(
+      `DKIM_DNS_PUBLISH_TSIG_ALGORITHM must be ${TSIG_ALGORITHMS.join(" or ")}, not "${algorithmText}".`,
+    );
+  }
+  const secretText = read.text("DKIM_DNS_PUBLISH_TSIG_SECRET");
+  let secret = Buffer.alloc(0);
+  if (secretText === undefined) {
+    read.problems.push(
+      'DKIM_DNS_PUBLISH_TSIG_SECRET is missing: give the key\'s secret, the base64 text in the secret "..." line that tsig-keygen printed.',
+    );
+  } else if (!BASE64_TEXT.test(secretText)) {
+    read.problems.push(
+      'DKIM_DNS_PUBLISH_TSIG_SECRET is not base64: copy the text between the quotes of the key\'s secret "..." line.',
+    );
+  } else {
+    secret = Buffer.from(secretText, "base64");
+    if (secret.length < MIN_TSIG_SECRET_BYTES) {
+      read.problems.push(
+        `DKIM_DNS_PUBLISH_TSIG_SECRET is only ${secret.length} bytes long: use a key of at least ${MIN_TSIG_SECRET_BYTES} bytes, as tsig-keygen makes (32 for hmac-sha256).`,
+      );
+    }
+  }
+  return { name, algorithm: algorithm ?? "hmac-sha256", secret };
 }
 
 function isLogLevel(value: string): value is LogLevel {

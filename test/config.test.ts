@@ -34,6 +34,7 @@ describe("loadConfig", () => {
       dataDir: "./data",
       encryptionKey: undefined,
       logLevel: "info",
+      dnsPublish: undefined,
     });
   });
 
@@ -151,5 +152,134 @@ describe("loadConfig", () => {
         SPAMEXPERTS_PASSWORD: "p",
       }),
     ).toHaveLength(1);
+  });
+});
+
+describe("loadConfig: DNS publishing (DKIM_DNS_PUBLISH_*)", () => {
+  const secret = Buffer.alloc(32, 9).toString("base64");
+  const rfc2136 = {
+    ...minimal,
+    DKIM_DNS_PUBLISH_PROVIDER: "rfc2136",
+    DKIM_DNS_PUBLISH_SERVER: "192.0.2.53",
+    DKIM_DNS_PUBLISH_TSIG_NAME: "dkim-bot",
+    DKIM_DNS_PUBLISH_TSIG_SECRET: secret,
+    DKIM_DNS_PUBLISH_ZONES: "Example.COM., bücher.example",
+  };
+  const powerdns = {
+    ...minimal,
+    DKIM_DNS_PUBLISH_PROVIDER: "powerdns",
+    DKIM_DNS_PUBLISH_URL: "https://pdns.example.net:8081",
+    DKIM_DNS_PUBLISH_API_KEY: "the-api-key",
+    DKIM_DNS_PUBLISH_ZONES: "example.com",
+  };
+
+  it("is off unless a provider is set", () => {
+    expect(loadConfig({ ...minimal, DKIM_DNS_PUBLISH_ZONES: "example.com" }).dnsPublish).toBe(
+      undefined,
+    );
+  });
+
+  it("reads rfc2136 with its defaults: port 53, hmac-sha256, key name absolute, zones normalised", () => {
+    expect(loadConfig(rfc2136).dnsPublish).toEqual({
+      provider: "rfc2136",
+      zones: ["example.com", "xn--bcher-kva.example"],
+      server: { host: "192.0.2.53", port: 53 },
+      tsig: { name: "dkim-bot.", algorithm: "hmac-sha256", secret: Buffer.alloc(32, 9) },
+    });
+  });
+
+  it("reads a port, an IPv6 server and hmac-sha512", () => {
+    const v4 = loadConfig({ ...rfc2136, DKIM_DNS_PUBLISH_SERVER: "192.0.2.53:5353" });
+    expect(v4.dnsPublish).toMatchObject({ server: { host: "192.0.2.53", port: 5353 } });
+    const v6 = loadConfig({
+      ...rfc2136,
+      DKIM_DNS_PUBLISH_SERVER: "[2001:db8::53]:5300",
+      DKIM_DNS_PUBLISH_TSIG_ALGORITHM: "HMAC-SHA512",
+    });
+    expect(v6.dnsPublish).toMatchObject({
+      server: { host: "2001:db8::53", port: 5300 },
+      tsig: { algorithm: "hmac-sha512" },
+    });
+  });
+
+  it("reads powerdns with the default server id", () => {
+    expect(loadConfig(powerdns).dnsPublish).toEqual({
+      provider: "powerdns",
+      zones: ["example.com"],
+      url: "https://pdns.example.net:8081",
+      apiKey: "the-api-key",
+      serverId: "localhost",
+    });
+  });
+
+  it("reports every rfc2136 problem at once, without repeating the secret", () => {
+    const problems = problemsOf({
+      ...minimal,
+      DKIM_DNS_PUBLISH_PROVIDER: "rfc2136",
+      DKIM_DNS_PUBLISH_SERVER: "ns1.example.com",
+      DKIM_DNS_PUBLISH_TSIG_NAME: "bad key!",
+      DKIM_DNS_PUBLISH_TSIG_ALGORITHM: "hmac-md5",
+      DKIM_DNS_PUBLISH_TSIG_SECRET: "not*base64*at*all",
+      DKIM_DNS_PUBLISH_ZONES: "example.com, -bad-.example",
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems.join("\n")).not.toContain("not*base64");
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^DKIM_DNS_PUBLISH_ZONES: zone "-bad-.example".*hyphen/),
+        expect.stringMatching(/^DKIM_DNS_PUBLISH_SERVER: .*host names are not accepted/),
+        expect.stringMatching(/^DKIM_DNS_PUBLISH_TSIG_NAME "bad key!" is not a key name/),
+        expect.stringMatching(
+          /^DKIM_DNS_PUBLISH_TSIG_ALGORITHM must be hmac-sha256 or hmac-sha512/,
+        ),
+        expect.stringMatching(/^DKIM_DNS_PUBLISH_TSIG_SECRET is not base64/),
+      ]),
+    );
+  });
+
+  it("names what rfc2136 is missing, and refuses a short secret", () => {
+    const missing = problemsOf({ ...minimal, DKIM_DNS_PUBLISH_PROVIDER: "rfc2136" });
+    expect(missing.map((problem) => problem.split(" ")[0])).toEqual([
+      "DKIM_DNS_PUBLISH_ZONES",
+      "DKIM_DNS_PUBLISH_SERVER",
+      "DKIM_DNS_PUBLISH_TSIG_NAME",
+      "DKIM_DNS_PUBLISH_TSIG_SECRET",
+    ]);
+    const short = problemsOf({
+      ...rfc2136,
+      DKIM_DNS_PUBLISH_TSIG_SECRET: Buffer.alloc(8).toString("base64"),
+    });
+    expect(short).toEqual([expect.stringMatching(/only 8 bytes long/)]);
+  });
+
+  it("reports powerdns problems: missing key, unsafe URL, bad server id; never the key", () => {
+    const problems = problemsOf({
+      ...powerdns,
+      DKIM_DNS_PUBLISH_URL: "http://pdns.example.net:8081",
+      DKIM_DNS_PUBLISH_API_KEY: "",
+      DKIM_DNS_PUBLISH_SERVER_ID: "a/b",
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^DKIM_DNS_PUBLISH_URL must use https: .*API key.*loopback/),
+      expect.stringMatching(/^DKIM_DNS_PUBLISH_API_KEY is missing/),
+      expect.stringMatching(/^DKIM_DNS_PUBLISH_SERVER_ID must be a PowerDNS server id/),
+    ]);
+    const withCredentials = problemsOf({
+      ...powerdns,
+      DKIM_DNS_PUBLISH_URL: "https://admin:hunter2@pdns.example.net",
+    });
+    expect(withCredentials).toEqual([expect.stringMatching(/must not contain credentials/)]);
+    expect(withCredentials.join("")).not.toContain("hunter2");
+    expect(
+      loadConfig({ ...powerdns, DKIM_DNS_PUBLISH_URL: "http://127.0.0.1:8081/api/v1" }).dnsPublish,
+    ).toMatchObject({ url: "http://127.0.0.1:8081/api/v1" });
+  });
+
+  it("refuses an unknown provider", () => {
+    expect(problemsOf({ ...minimal, DKIM_DNS_PUBLISH_PROVIDER: "route53" })).toEqual([
+      expect.stringMatching(
+        /^DKIM_DNS_PUBLISH_PROVIDER must be rfc2136 or powerdns .*not "route53"/,
+      ),
+    ]);
   });
 });

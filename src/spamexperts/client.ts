@@ -7,7 +7,8 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { Agent, type Dispatcher } from "undici";
-import { CodedError } from "../errors.js";
+import { readCapped } from "../net/read-capped.js";
+import { assertSafeBaseUrlFor } from "../net/safe-base-url.js";
 import {
   NetworkFailure,
   SpamExpertsApiError,
@@ -93,7 +94,7 @@ export function createSpamExpertsClient(options: SpamExpertsClientOptions): Dkim
         // Covers connecting as well, which headersTimeout does not.
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const body = await readCapped(response.body);
+      const body = await readCapped(response.body, MAX_BODY_BYTES);
       return classify(response.statusCode, body, response.headers["retry-after"], secrets);
     } catch (error) {
       // The caught error is dropped here: only its code goes on (see NetworkFailure).
@@ -145,51 +146,12 @@ export function createSpamExpertsClient(options: SpamExpertsClientOptions): Dkim
  * parsed URL. The messages never repeat the value: it may hold a password.
  */
 export function assertSafeBaseUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalidUrl(
-      "SPAMEXPERTS_URL is not an absolute URL: give the cluster's primary server, e.g. https://spamexperts.example.com.",
-    );
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    throw invalidUrl(
-      `SPAMEXPERTS_URL must start with https:// (not ${parsed.protocol}//): give the cluster's primary server, e.g. https://spamexperts.example.com.`,
-    );
-  }
-  if (parsed.username !== "" || parsed.password !== "") {
-    throw invalidUrl(
-      "SPAMEXPERTS_URL must not contain credentials: remove user:password@ from it and set SPAMEXPERTS_USERNAME and SPAMEXPERTS_PASSWORD instead.",
-    );
-  }
-  if (parsed.search !== "" || parsed.hash !== "" || /[?#]/.test(url)) {
-    throw invalidUrl(
-      "SPAMEXPERTS_URL must not contain a query (?...) or fragment (#...): give only the server, e.g. https://spamexperts.example.com.",
-    );
-  }
-  if (parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname)) {
-    throw invalidUrl(
-      "SPAMEXPERTS_URL must use https: the API call carries the DKIM private key and the API password, so plain http is allowed only for loopback (localhost, 127.0.0.0/8, ::1).",
-    );
-  }
-  return parsed;
-}
-
-function invalidUrl(message: string): CodedError {
-  return new CodedError("CONFIG_INVALID", message);
-}
-
-/** `hostname` as WHATWG URL normalises it: IPv4 in dotted decimal, IPv6 in brackets. */
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return (
-    host === "localhost" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
-    host === "[::1]" ||
-    // IPv4-mapped 127.0.0.0/8, which URL normalises to hex groups.
-    /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host)
-  );
+  return assertSafeBaseUrlFor(url, {
+    variable: "SPAMEXPERTS_URL",
+    expected: "the cluster's primary server, e.g. https://spamexperts.example.com",
+    credentialsIn: "SPAMEXPERTS_USERNAME and SPAMEXPERTS_PASSWORD",
+    whyHttps: "the API call carries the DKIM private key and the API password",
+  });
 }
 
 /** Where the API lives under the base URL, keeping any path prefix (and not doubling /cgi-bin/api). */
@@ -206,19 +168,6 @@ function apiEndpoint(base: URL): { origin: string; path: string } {
  */
 export function encodeQuery(call: DkimApiCall, params: Params): string {
   return new URLSearchParams({ call, ...params }).toString().replace(/\+/g, "%20");
-}
-
-async function readCapped(body: AsyncIterable<unknown>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    chunks.push(buffer);
-    size += buffer.length;
-    // Leaving the loop destroys the body; the connection is then not reused, which is fine.
-    if (size >= MAX_BODY_BYTES) break;
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString("utf8");
 }
 
 type Outcome =

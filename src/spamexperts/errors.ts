@@ -5,6 +5,7 @@
  * error is replaced by a `NetworkFailure` that keeps only its code).
  */
 import { CodedError, type ErrorCode } from "../errors.js";
+import { networkCodeOf } from "../net/network-code.js";
 import type { DkimApiCall } from "./types.js";
 
 export type SpamExpertsErrorCode = Extract<
@@ -135,23 +136,7 @@ export class NetworkFailure extends Error {
   }
 }
 
-const SAFE_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
 const SAFE_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
-
-/** The first safe code along the error's cause chain, or one derived from its name. */
-function networkCodeOf(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Object; depth += 1) {
-    const code: unknown = Reflect.get(current, "code");
-    if (typeof code === "string" && SAFE_CODE.test(code)) return code;
-    const name: unknown = Reflect.get(current, "name");
-    // AbortSignal.timeout() rejects with a DOMException named TimeoutError, which has no code.
-    if (name === "TimeoutError") return "TIMEOUT";
-    if (name === "AbortError") return "ABORTED";
-    current = Reflect.get(current, "cause");
-  }
-  return "UNKNOWN";
-}
 
 function safeNameOf(error: unknown): string | undefined {
   if (!(error instanceof Object)) return undefined;
