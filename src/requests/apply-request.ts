@@ -11,9 +11,9 @@
  */
 import { CodedError, isCodedError } from "../errors.js";
 import type { DkimApi, DkimApiCall, DkimApiResult } from "../spamexperts/types.js";
-import { alreadyHandled, requireApprover } from "./authorization.js";
+import { alreadyHandled, requireApprover, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
-import { type AuditDetails, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
+import { type Actor, type AuditDetails, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
 import { describeFailure, redactSecrets } from "./redact.js";
 import type { Lease, RequestChanges, StoredChange } from "./store.js";
 
@@ -25,7 +25,7 @@ interface StepRecord {
 export interface Applier {
   /** Runs (or joins) the apply of a request in `applying`. */
   apply(id: string): Promise<DkimRequest>;
-  retry(id: string, input: { actorId: string }): Promise<DkimRequest>;
+  retry(id: string, input: Actor): Promise<DkimRequest>;
   /**
    * Takes over every `applying` request whose apply nobody holds (left by a stop, a crash, a
    * dead replica, a store that failed mid-way) and goes on from its last recorded step.
@@ -211,8 +211,9 @@ export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
     return dkimApi.setDkimCertificate(request.domain, request.selector, privateKeyPem);
   }
 
-  async function retry(id: string, input: { actorId: string }): Promise<DkimRequest> {
+  async function retry(id: string, input: Actor): Promise<DkimRequest> {
     const request = await ctx.requireRequest(id);
+    requireSameWorkspace(ctx, "NOT_ALLOWED", request, input);
     await requireApprover(ctx, "NOT_ALLOWED", request, input.actorId, "retry DKIM requests");
     if (request.state !== "failed") throw alreadyHandled(ctx, "NOT_ALLOWED", request);
     const change = await store.transition({

@@ -5,21 +5,22 @@
  */
 import { isLiveAndMatching } from "../dkim/check.js";
 import type { Applier } from "./apply-request.js";
-import { alreadyHandled, refuse, requireApprover } from "./authorization.js";
+import { alreadyHandled, refuse, requireApprover, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import { decide } from "./decide.js";
 import type { DnsChecks } from "./dns-checks.js";
-import { type DkimRequest, recordNameOf } from "./model.js";
+import { type Actor, type DkimRequest, recordNameOf } from "./model.js";
 
 export type Approve = (
   id: string,
-  input: { actorId: string; fingerprintShown: string },
+  input: Actor & { fingerprintShown: string },
 ) => Promise<DkimRequest>;
 
 export function createApprove(ctx: RequestsContext, dns: DnsChecks, applier: Applier): Approve {
   const { policy } = ctx;
   return async function approve(id, input) {
     const request = await ctx.requireRequest(id);
+    requireSameWorkspace(ctx, "APPROVAL_REFUSED", request, input);
     const via = await requireApprover(
       ctx,
       "APPROVAL_REFUSED",

@@ -13,7 +13,7 @@ import {
 import type { RequestsContext } from "./context.js";
 import { describeHandled } from "./describe-handled.js";
 import { ActionRefusedError, type RefusalReason } from "./errors.js";
-import type { DkimRequest } from "./model.js";
+import type { Actor, DkimRequest } from "./model.js";
 
 export type RefusalCode = "APPROVAL_REFUSED" | "NOT_ALLOWED";
 
@@ -40,6 +40,31 @@ export function alreadyHandled(
     "already-handled",
     request,
     describeHandled(request, ctx.policy.ttlDays),
+  );
+}
+
+/**
+ * A request belongs to the workspace (and org) it was made in: a click from any other, even
+ * with a request id and a valid signature, acts on nothing. A request made before the bot
+ * recorded workspaces belongs to the bot's own (auth.test at start).
+ */
+export function requireSameWorkspace(
+  ctx: RequestsContext,
+  code: RefusalCode,
+  request: DkimRequest,
+  actor: Actor,
+): void {
+  if (actor.teamId === undefined) return;
+  const teamId = request.teamId ?? ctx.homeTeamId;
+  const sameTeam = teamId === undefined || teamId === actor.teamId;
+  const sameOrg = request.teamId === null || (actor.enterpriseId ?? null) === request.enterpriseId;
+  if (sameTeam && sameOrg) return;
+  throw refuse(
+    ctx,
+    code,
+    "other-workspace",
+    request,
+    "This request belongs to another Slack workspace (or organisation), so nothing was done. Act on it from the workspace where it was made.",
   );
 }
 

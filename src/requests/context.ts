@@ -22,6 +22,8 @@ export interface RequestsContext {
   applyLease(): Lease;
   readonly instanceId: string;
   readonly applyLeaseMs: number;
+  /** The bot's own workspace (auth.test), for requests made before workspaces were recorded. */
+  readonly homeTeamId: string | undefined;
   /** The request, or REQUEST_NOT_FOUND. */
   requireRequest(id: string): Promise<DkimRequest>;
   /** Hands a stored event to the listener (the Slack layer); never throws, never waits. */
@@ -38,6 +40,7 @@ export interface ContextDeps {
   clock: () => Date;
   instanceId: string;
   applyLeaseMs: number;
+  homeTeamId?: string | undefined;
   onEvent?: ((event: AuditEvent, request: DkimRequest) => void | Promise<void>) | undefined;
 }
 
@@ -69,6 +72,7 @@ export function createContext(deps: ContextDeps): RequestsContext {
     clock,
     instanceId: deps.instanceId,
     applyLeaseMs: deps.applyLeaseMs,
+    homeTeamId: deps.homeTeamId,
     now: () => clock().toISOString(),
     applyLease: () => ({
       owner: deps.instanceId,

@@ -23,6 +23,9 @@ export interface CreateRequestInput {
   ticket?: string | undefined;
   requesterId: string;
   channelId: string;
+  /** The workspace (and Enterprise Grid org) the command came from. */
+  teamId?: string | undefined;
+  enterpriseId?: string | undefined;
 }
 
 /** One problem with what a person typed: `field` names the input (domain, selector, bits, user, ...). */

@@ -23,7 +23,8 @@ export interface CreatedRequest {
 }
 
 export interface RequestCreation {
-  create(input: CreateRequestInput): Promise<CreatedRequest>;
+  /** With `setupId`, the acked setup it comes from is marked done in the same transaction. */
+  create(input: CreateRequestInput, options?: { setupId?: string }): Promise<CreatedRequest>;
   /** Every problem `create` would refuse the input for, without generating a key. */
   findInputProblems(input: CreateRequestInput): Promise<InputProblem[]>;
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
@@ -70,7 +71,10 @@ export function createRequestCreation(
     return found;
   }
 
-  async function create(input: CreateRequestInput): Promise<CreatedRequest> {
+  async function create(
+    input: CreateRequestInput,
+    options: { setupId?: string } = {},
+  ): Promise<CreatedRequest> {
     const valid = validate(input);
     // Checked before the (slow) key generation; the store's unique index settles any race.
     const existing = await store.findOpen(valid.domain, valid.selector);
@@ -82,6 +86,8 @@ export function createRequestCreation(
       id: newRequestId(),
       ...valid,
       requesterId: input.requesterId,
+      teamId: input.teamId ?? null,
+      enterpriseId: input.enterpriseId ?? null,
       channelId: input.channelId,
       messageTs: null,
       publicKeyBase64: keyPair.publicKeyBase64,
@@ -97,20 +103,25 @@ export function createRequestCreation(
       createdAt: at,
       updatedAt: at,
     };
-    const event = await store.insert(request, keyPair.privateKeyPem, {
-      actorId: input.requesterId,
-      kind: "created",
-      details: {
-        domain: request.domain,
-        selector: request.selector,
-        bits: request.bits,
-        usernames: request.usernames,
-        testing: request.testing,
-        fingerprint: request.fingerprint,
-        reason: request.reason,
-        ticket: request.ticket,
+    const event = await store.insert(
+      request,
+      keyPair.privateKeyPem,
+      {
+        actorId: input.requesterId,
+        kind: "created",
+        details: {
+          domain: request.domain,
+          selector: request.selector,
+          bits: request.bits,
+          usernames: request.usernames,
+          testing: request.testing,
+          fingerprint: request.fingerprint,
+          reason: request.reason,
+          ticket: request.ticket,
+        },
       },
-    });
+      options,
+    );
     ctx.emit(event, request);
     return { request, record: recordToPublish(request) };
   }

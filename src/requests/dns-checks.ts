@@ -4,8 +4,10 @@
  * when it changed (status or first problem), and two checks racing tell it once.
  */
 import type { DkimCheckResult, ExpectedKey } from "../dkim/check.js";
+import { requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import {
+  type Actor,
   type AuditEvent,
   type DkimRequest,
   recordNameOf,
@@ -31,7 +33,8 @@ export interface DnsCheckOutcome {
 export interface DnsChecks {
   /** Checks now and stores the verdict (the request as it is in the store). */
   check(request: DkimRequest): Promise<DnsCheckOutcome>;
-  recordDnsCheck(id: string): Promise<DnsCheckOutcome>;
+  /** A person's Check DNS (from the request's workspace). */
+  recordDnsCheck(id: string, actor?: Actor): Promise<DnsCheckOutcome>;
   /** Every pending request, one after another; one failing does not stop the others. */
   checkPending(): Promise<DnsCheckOutcome[]>;
 }
@@ -119,7 +122,11 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
 
   return {
     check,
-    recordDnsCheck: async (id) => check(await ctx.requireRequest(id)),
+    async recordDnsCheck(id, actor) {
+      const request = await ctx.requireRequest(id);
+      if (actor !== undefined) requireSameWorkspace(ctx, "NOT_ALLOWED", request, actor);
+      return check(request);
+    },
     checkPending,
   };
 }

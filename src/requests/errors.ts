@@ -10,7 +10,8 @@ export type RefusalReason =
   | "fingerprint-mismatch"
   | "dns-not-ready"
   | "already-handled"
-  | "not-requester";
+  | "not-requester"
+  | "other-workspace";
 
 /**
  * A person may not do this to this request (now). `message` is the sentence for them;

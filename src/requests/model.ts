@@ -56,6 +56,12 @@ export interface DkimRequest {
   reason: string | null;
   ticket: string | null;
   requesterId: string;
+  /**
+   * The workspace (and Enterprise Grid org) the request was made in: actions from any other
+   * are refused. Null for requests made before the bot recorded it (the bot's own workspace).
+   */
+  teamId: string | null;
+  enterpriseId: string | null;
   /** Opaque references to where the request message lives (set once it is posted). */
   channelId: string;
   messageTs: string | null;
@@ -123,4 +129,45 @@ export interface RecordToPublish {
 
 export function recordNameOf(request: Pick<DkimRequest, "domain" | "selector">): string {
   return `${request.selector}._domainkey.${request.domain}`;
+}
+
+/**
+ * Who acts, and from where: the workspace (and Enterprise Grid org) Slack says the click or
+ * command came from. Absent where no Slack is involved (the CLI, tests of the rules).
+ */
+export interface Actor {
+  actorId: string;
+  teamId?: string | undefined;
+  enterpriseId?: string | undefined;
+}
+
+/** What a person typed for a setup, as recorded at the ack (checked again when processed). */
+export interface SetupInput {
+  domain: string;
+  selector?: string | undefined;
+  bits?: number | undefined;
+  usernames?: string[] | undefined;
+  testing?: boolean | undefined;
+  reason?: string | undefined;
+}
+
+/**
+ * An acked `/dkim setup`, recorded before the ack so that no stop or crash loses it: queued
+ * until its key is made and its request stored (created), or refused with a sentence; removed
+ * once the person has seen the card or the refusal.
+ */
+export interface QueuedSetup {
+  id: string;
+  receivedAt: string;
+  requesterId: string;
+  channelId: string;
+  teamId: string | null;
+  enterpriseId: string | null;
+  input: SetupInput;
+  /** Slack's response_url of the command (valid 30 minutes), when there was one. */
+  responseUrl: string | null;
+  state: "queued" | "created" | "refused";
+  requestId: string | null;
+  /** The refusal, said to the person (refused). */
+  outcome: string | null;
 }

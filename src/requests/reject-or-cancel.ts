@@ -2,24 +2,25 @@
  * Reject (an approver, with a reason the requester reads in the thread) and cancel (the
  * requester withdraws). Both end a pending request and erase its key.
  */
-import { refuse, requireApprover } from "./authorization.js";
+import { refuse, requireApprover, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import { MAX_REJECT_REASON, optionalText } from "./create-input.js";
 import { decide } from "./decide.js";
-import type { DkimRequest } from "./model.js";
+import type { Actor, DkimRequest } from "./model.js";
 
 export interface RejectOrCancel {
-  reject(id: string, input: { actorId: string; reason?: string | undefined }): Promise<DkimRequest>;
-  cancel(id: string, input: { actorId: string }): Promise<DkimRequest>;
+  reject(id: string, input: Actor & { reason?: string | undefined }): Promise<DkimRequest>;
+  cancel(id: string, input: Actor): Promise<DkimRequest>;
 }
 
 export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
   async function reject(
     id: string,
-    input: { actorId: string; reason?: string | undefined },
+    input: Actor & { reason?: string | undefined },
   ): Promise<DkimRequest> {
     const reason = optionalText("reason", input.reason, MAX_REJECT_REASON);
     const request = await ctx.requireRequest(id);
+    requireSameWorkspace(ctx, "NOT_ALLOWED", request, input);
     // The requester may withdraw their own request this way too: the request message has
     // Reject but no Cancel button, and the event records who it was.
     if (input.actorId !== request.requesterId) {
@@ -42,8 +43,9 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
     });
   }
 
-  async function cancel(id: string, input: { actorId: string }): Promise<DkimRequest> {
+  async function cancel(id: string, input: Actor): Promise<DkimRequest> {
     const request = await ctx.requireRequest(id);
+    requireSameWorkspace(ctx, "NOT_ALLOWED", request, input);
     if (input.actorId !== request.requesterId) {
       throw refuse(
         ctx,

@@ -20,14 +20,16 @@ import { type CreatedRequest, createRequestCreation } from "./create-request.js"
 import { type CheckDns, createDnsChecks, type DnsCheckOutcome } from "./dns-checks.js";
 import { createExpiry } from "./expire-requests.js";
 import { type RequestsLogger, silentLogger } from "./logger.js";
-import type { AuditEvent, DkimRequest } from "./model.js";
+import type { Actor, AuditEvent, DkimRequest } from "./model.js";
 import { createRejectOrCancel } from "./reject-or-cancel.js";
+import { createQueuedSetups, type QueuedSetups } from "./setup-intake.js";
 import type { RequestFilter, RequestStore } from "./store.js";
 
 export type { CreateRequestInput, InputProblem } from "./create-input.js";
 export { type CreatedRequest, recordToPublish } from "./create-request.js";
 export { describeHandled, formatTime } from "./describe-handled.js";
 export type { CheckDns, DnsCheckOutcome } from "./dns-checks.js";
+export type { QueuedSetups, SetupOutcome } from "./setup-intake.js";
 
 export interface RequestServiceDeps {
   store: RequestStore;
@@ -47,18 +49,22 @@ export interface RequestServiceDeps {
   logger?: RequestsLogger;
   /** How long an apply stays this replica's without a sign of life (default 30 s). */
   applyLeaseMs?: number;
+  /** The bot's own workspace (auth.test): requests made before workspaces were recorded belong to it. */
+  homeTeamId?: string;
 }
 
 export interface RequestService {
   create(input: CreateRequestInput): Promise<CreatedRequest>;
+  /** Acked setups, recorded before the ack until the person saw their card or refusal. */
+  setups: QueuedSetups;
   /** Every problem `create` would refuse the input for, without generating a key. */
   findInputProblems(input: CreateRequestInput): Promise<InputProblem[]>;
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
-  approve(id: string, input: { actorId: string; fingerprintShown: string }): Promise<DkimRequest>;
-  reject(id: string, input: { actorId: string; reason?: string | undefined }): Promise<DkimRequest>;
-  cancel(id: string, input: { actorId: string }): Promise<DkimRequest>;
+  approve(id: string, input: Actor & { fingerprintShown: string }): Promise<DkimRequest>;
+  reject(id: string, input: Actor & { reason?: string | undefined }): Promise<DkimRequest>;
+  cancel(id: string, input: Actor): Promise<DkimRequest>;
   apply(id: string): Promise<DkimRequest>;
-  retry(id: string, input: { actorId: string }): Promise<DkimRequest>;
+  retry(id: string, input: Actor): Promise<DkimRequest>;
   expire(): Promise<DkimRequest[]>;
   /**
    * Goes on with every `applying` request whose apply nobody holds: left by a stop, a crash,
@@ -71,7 +77,7 @@ export interface RequestService {
    * goes on from there at the next start (resumeInterrupted).
    */
   stop(): Promise<void>;
-  recordDnsCheck(id: string): Promise<DnsCheckOutcome>;
+  recordDnsCheck(id: string, actor?: Actor): Promise<DnsCheckOutcome>;
   checkPending(): Promise<DnsCheckOutcome[]>;
   get(id: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
@@ -108,6 +114,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     clock,
     instanceId: store.owner,
     applyLeaseMs: deps.applyLeaseMs ?? DEFAULT_APPLY_LEASE_MS,
+    homeTeamId: deps.homeTeamId,
     onEvent: deps.onEvent,
   });
   const creation = createRequestCreation(ctx, {
@@ -128,7 +135,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   }
 
   return {
-    ...creation,
+    create: (input) => creation.create(input),
+    findInputProblems: creation.findInputProblems,
+    attachMessage: creation.attachMessage,
+    setups: createQueuedSetups(ctx, creation),
     approve: createApprove(ctx, dns, applier),
     reject: decisions.reject,
     cancel: decisions.cancel,

@@ -4,6 +4,7 @@ import type {
   AuditEventKind,
   DkimRequest,
   NewAuditEvent,
+  QueuedSetup,
   RequestState,
   StoredDnsCheck,
 } from "./model.js";
@@ -101,7 +102,12 @@ export interface RequestStore {
    * and event in one transaction. Rejects with RequestConflictError when another request for
    * the same domain and selector is open.
    */
-  insert(request: DkimRequest, privateKeyPem: string, event: EventInput): Promise<AuditEvent>;
+  insert(
+    request: DkimRequest,
+    privateKeyPem: string,
+    event: EventInput,
+    options?: { setupId?: string },
+  ): Promise<AuditEvent>;
   get(id: string): Promise<DkimRequest | undefined>;
   /** The open (pending, applying, failed) request for this domain and selector, if any. */
   findOpen(domain: string, selector: string): Promise<DkimRequest | undefined>;
@@ -150,6 +156,21 @@ export interface RequestStore {
   /** `applying` requests whose apply nobody holds now (a replica died or gave up), oldest first. */
   listUnclaimedApplies(now: string): Promise<DkimRequest[]>;
   releaseApply(id: string, owner: string): Promise<void>;
+
+  // --- setups recorded at the ack (setup_intake) ------------------------------------------
+
+  /** Records an acked setup, held by `hold.owner` (the replica that will make its key). */
+  enqueueSetup(setup: QueuedSetup, hold: Lease): Promise<void>;
+  getSetup(id: string): Promise<QueuedSetup | undefined>;
+  /**
+   * Setups nobody holds (their replica stopped or died before it was done with them), taken
+   * for `lease.owner`, oldest first.
+   */
+  claimUnfinishedSetups(lease: Lease, now: string, limit: number): Promise<QueuedSetup[]>;
+  /** The setup's input was refused (`outcome` is the sentence): nothing to make. */
+  refuseSetup(id: string, outcome: string): Promise<void>;
+  /** The person has seen the card or the refusal: the setup is forgotten. */
+  forgetSetup(id: string): Promise<void>;
 
   // --- schedulers: one replica runs each cycle --------------------------------------------
 

@@ -17,6 +17,8 @@ export function sampleRequest(overrides: Partial<DkimRequest> = {}): DkimRequest
     reason: null,
     ticket: null,
     requesterId: "U0REQUESTER",
+    teamId: null,
+    enterpriseId: null,
     channelId: "C0CHANNEL",
     messageTs: "1762165200.000100",
     publicKeyBase64: "",

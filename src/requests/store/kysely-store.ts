@@ -6,12 +6,13 @@
  * database the first writer wins and the second sees "not in that state any more":
  * `UPDATE requests SET … WHERE id = ? AND state = ? … RETURNING …`, then the event.
  */
-import { sql, type Transaction } from "kysely";
+import { type ExpressionBuilder, sql, type Transaction } from "kysely";
 import { RequestConflictError } from "../errors.js";
 import type {
   AuditEvent,
   DkimRequest,
   NewAuditEvent,
+  QueuedSetup,
   RequestState,
   StoredDnsCheck,
 } from "../model.js";
@@ -34,6 +35,10 @@ import {
   type EventRow,
   eventFromRow,
   fromRow,
+  INTAKE_COLUMNS,
+  type IntakeRow,
+  intakeFromRow,
+  intakeToRow,
   REQUEST_COLUMNS,
   type RequestRow,
   toRow,
@@ -103,6 +108,7 @@ export class KyselyRequestStore implements RequestStore {
     request: DkimRequest,
     privateKeyPem: string,
     event: EventInput,
+    options: { setupId?: string } = {},
   ): Promise<AuditEvent> {
     const sealed = seal(this.key, privateKeyPem, request.id);
     try {
@@ -115,6 +121,15 @@ export class KyselyRequestStore implements RequestStore {
             created_seq: sql<number>`(select coalesce(max(created_seq), 0) + 1 from requests)`,
           })
           .execute();
+        if (options.setupId !== undefined) {
+          // The acked setup is done in the same transaction: a crash can never make it twice.
+          await trx
+            .updateTable("setup_intake")
+            .set({ state: "created", request_id: request.id })
+            .where("id", "=", options.setupId)
+            .where("state", "=", "queued")
+            .execute();
+        }
         return this.writeEvent(trx, { ...event, requestId: request.id, at: request.createdAt });
       });
     } catch (error) {
@@ -360,6 +375,65 @@ export class KyselyRequestStore implements RequestStore {
     );
   }
 
+  async enqueueSetup(setup: QueuedSetup, hold: Lease): Promise<void> {
+    await this.write((trx) =>
+      trx
+        .insertInto("setup_intake")
+        .values({ ...intakeToRow(setup), owner: hold.owner, lease_until: hold.until })
+        .execute(),
+    );
+  }
+
+  async getSetup(id: string): Promise<QueuedSetup | undefined> {
+    const row = await this.read(() =>
+      this.db
+        .selectFrom("setup_intake")
+        .select(INTAKE_COLUMNS)
+        .where("id", "=", id)
+        .executeTakeFirst(),
+    );
+    return row === undefined ? undefined : intakeFromRow(row);
+  }
+
+  async claimUnfinishedSetups(lease: Lease, now: string, limit: number): Promise<QueuedSetup[]> {
+    const unheld = (eb: ExpressionBuilder<StoreTables, "setup_intake">) =>
+      eb.or([eb("lease_until", "is", null), eb("lease_until", "<", now)]);
+    const rows: IntakeRow[] = await this.write((trx) =>
+      trx
+        .updateTable("setup_intake")
+        .set({ owner: lease.owner, lease_until: lease.until })
+        .where(unheld)
+        .where(
+          "id",
+          "in",
+          trx
+            .selectFrom("setup_intake")
+            .select("id")
+            .where(unheld)
+            .orderBy("received_at")
+            .limit(limit),
+        )
+        .returning(INTAKE_COLUMNS)
+        .execute(),
+    );
+    return rows.map(intakeFromRow).sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  }
+
+  async refuseSetup(id: string, outcome: string): Promise<void> {
+    await this.write((trx) =>
+      trx
+        .updateTable("setup_intake")
+        .set({ state: "refused", outcome })
+        .where("id", "=", id)
+        .where("state", "=", "queued")
+        .execute(),
+    );
+  }
+
+  async forgetSetup(id: string): Promise<void> {
+    await this.write((trx) => trx.deleteFrom("setup_intake").where("id", "=", id).execute());
+  }
+
   async tryAcquireLease(name: string, lease: Lease, now: string): Promise<boolean> {
     const row = await this.write((trx) =>
       trx
@@ -398,6 +472,7 @@ export class KyselyRequestStore implements RequestStore {
         .where("delivered_at", "is", null)
         .execute();
       await trx.deleteFrom("leases").execute();
+      await trx.updateTable("setup_intake").set({ owner: null, lease_until: null }).execute();
     });
   }
 

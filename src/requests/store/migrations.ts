@@ -160,6 +160,39 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex("requests_by_seq").on("requests").column("created_seq").execute();
     },
   },
+  {
+    version: 4,
+    description: "workspace of each request; setups recorded at the ack until their card is posted",
+    async up(db) {
+      // NULL for requests made before: they belong to the bot's own workspace.
+      await db.schema.alterTable("requests").addColumn("team_id", "text").execute();
+      await db.schema.alterTable("requests").addColumn("enterprise_id", "text").execute();
+      await db.schema
+        .createTable("setup_intake")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("received_at", "text", (c) => c.notNull())
+        .addColumn("requester_id", "text", (c) => c.notNull())
+        .addColumn("channel_id", "text", (c) => c.notNull())
+        .addColumn("team_id", "text")
+        .addColumn("enterprise_id", "text")
+        /** JSON: what the person typed (domain, selector, bits, users, testing, reason). */
+        .addColumn("input", "text", (c) => c.notNull())
+        .addColumn("response_url", "text")
+        .addColumn("state", "text", (c) =>
+          c.notNull().check(sql`state in ('queued', 'created', 'refused')`),
+        )
+        .addColumn("request_id", "text")
+        .addColumn("outcome", "text")
+        .addColumn("owner", "text")
+        .addColumn("lease_until", "text")
+        .execute();
+      await db.schema
+        .createIndex("setup_intake_by_lease")
+        .on("setup_intake")
+        .columns(["lease_until"])
+        .execute();
+    },
+  },
 ];
 
 function binaryType(dialect: StoreDialect): "blob" | "bytea" {

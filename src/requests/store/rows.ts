@@ -1,9 +1,9 @@
 /** Between the model (camelCase, typed) and the rows (snake_case, text and integers). */
 import type { Selectable, Updateable } from "kysely";
 import { isKeyBits } from "../../dkim/keys.js";
-import type { AuditDetails, AuditEvent, DkimRequest } from "../model.js";
+import type { AuditDetails, AuditEvent, DkimRequest, QueuedSetup, SetupInput } from "../model.js";
 import type { RequestChanges } from "../store.js";
-import type { EventsTable, RequestsTable } from "./schema.js";
+import type { EventsTable, RequestsTable, SetupIntakeTable } from "./schema.js";
 
 /** Every column but the sealed key: reading a request never touches the key. */
 export const REQUEST_COLUMNS = [
@@ -34,6 +34,8 @@ export const REQUEST_COLUMNS = [
   "last_error",
   "created_at",
   "updated_at",
+  "team_id",
+  "enterprise_id",
 ] as const;
 
 export type RequestRow = Pick<Selectable<RequestsTable>, (typeof REQUEST_COLUMNS)[number]>;
@@ -71,6 +73,8 @@ export function toRow(request: DkimRequest): RequestRow {
     last_error: request.lastError,
     created_at: request.createdAt,
     updated_at: request.updatedAt,
+    team_id: request.teamId,
+    enterprise_id: request.enterpriseId,
   };
 }
 
@@ -112,6 +116,8 @@ export function fromRow(row: RequestRow): DkimRequest {
     reason: row.reason,
     ticket: row.ticket,
     requesterId: row.requester_id,
+    teamId: row.team_id,
+    enterpriseId: row.enterprise_id,
     channelId: row.channel_id,
     messageTs: row.message_ts,
     publicKeyBase64: row.public_key_base64,
@@ -137,6 +143,54 @@ export function fromRow(row: RequestRow): DkimRequest {
     lastError: row.last_error,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+export const INTAKE_COLUMNS = [
+  "id",
+  "received_at",
+  "requester_id",
+  "channel_id",
+  "team_id",
+  "enterprise_id",
+  "input",
+  "response_url",
+  "state",
+  "request_id",
+  "outcome",
+] as const;
+
+export type IntakeRow = Pick<Selectable<SetupIntakeTable>, (typeof INTAKE_COLUMNS)[number]>;
+
+export function intakeToRow(setup: QueuedSetup): IntakeRow {
+  return {
+    id: setup.id,
+    received_at: setup.receivedAt,
+    requester_id: setup.requesterId,
+    channel_id: setup.channelId,
+    team_id: setup.teamId,
+    enterprise_id: setup.enterpriseId,
+    input: JSON.stringify(setup.input),
+    response_url: setup.responseUrl,
+    state: setup.state,
+    request_id: setup.requestId,
+    outcome: setup.outcome,
+  };
+}
+
+export function intakeFromRow(row: IntakeRow): QueuedSetup {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    requesterId: row.requester_id,
+    channelId: row.channel_id,
+    teamId: row.team_id,
+    enterpriseId: row.enterprise_id,
+    input: JSON.parse(row.input) as SetupInput,
+    responseUrl: row.response_url,
+    state: row.state,
+    requestId: row.request_id,
+    outcome: row.outcome,
   };
 }
 

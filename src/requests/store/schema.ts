@@ -46,6 +46,25 @@ export interface RequestsTable {
   /** Which replica runs the apply of this request, and until when that claim holds. */
   apply_owner: string | null;
   apply_lease_until: string | null;
+  team_id: string | null;
+  enterprise_id: string | null;
+}
+
+export interface SetupIntakeTable {
+  id: string;
+  received_at: string;
+  requester_id: string;
+  channel_id: string;
+  team_id: string | null;
+  enterprise_id: string | null;
+  /** JSON of SetupInput. */
+  input: string;
+  response_url: string | null;
+  state: "queued" | "created" | "refused";
+  request_id: string | null;
+  outcome: string | null;
+  owner: string | null;
+  lease_until: string | null;
 }
 
 export interface EventsTable {
@@ -87,6 +106,7 @@ export interface StoreTables {
   events: EventsTable;
   meta: MetaTable;
   leases: LeasesTable;
+  setup_intake: SetupIntakeTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -109,5 +109,7 @@ export function refusalText(
       return alreadyHandledText(request);
     case "not-requester":
       return notRequesterText(request);
+    case "other-workspace":
+      return refusal.serviceMessage;
   }
 }
