@@ -19,6 +19,42 @@ export function dkimRecordName(selector: string, domain: string): string {
   return `${selector}._domainkey.${domain}`;
 }
 
+/**
+ * A DKIM record name typed whole into a DNS panel that appends the zone itself lands at the
+ * name with the zone twice (`s1._domainkey.example.com.example.com`): the usual mistake. These
+ * are the names where it would land, for each zone the domain may sit in (the domain itself,
+ * then its parents down to two labels), nearest first, with the part the panel wants instead.
+ */
+export interface DoubledZoneName {
+  /** Where the record lands, e.g. `s1._domainkey.example.com.example.com`. */
+  name: string;
+  /** The zone the panel appended, e.g. `example.com`. */
+  zone: string;
+  /** What to type into that zone's panel, e.g. `s1._domainkey` (or `s1._domainkey.mail`). */
+  relativeName: string;
+}
+
+/** Zones looked at: a mail domain is rarely more than two levels below its zone. */
+const MAX_DOUBLED_ZONES = 3;
+
+export function doubledZoneNames(selector: string, domain: string): DoubledZoneName[] {
+  const full = dkimRecordName(selector, domain);
+  const labels = domain.split(".");
+  const names: DoubledZoneName[] = [];
+  for (let at = 0; at <= labels.length - 2 && names.length < MAX_DOUBLED_ZONES; at++) {
+    const zone = labels.slice(at).join(".");
+    const name = `${full}.${zone}`;
+    if (name.length > MAX_NAME) continue;
+    names.push({ name, zone, relativeName: nameRelativeToZone(full, zone) });
+  }
+  return names;
+}
+
+/** The part of a record name to type into a panel that appends `zone` itself. */
+export function nameRelativeToZone(name: string, zone: string): string {
+  return name.endsWith(`.${zone}`) ? name.slice(0, name.length - zone.length - 1) : name;
+}
+
 /** The documented default selector: `s` + the UTC year and month, e.g. `s202611`. */
 export function defaultSelector(now: Date): string {
   const month = String(now.getUTCMonth() + 1).padStart(2, "0");
