@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { domainToASCII } from "node:url";
 import { InputError } from "../errors.js";
+import { isKeyBits, type KeyBits } from "./keys.js";
 
 const MAX_LABEL = 63;
 const MAX_NAME = 253;
@@ -17,6 +18,38 @@ const DOMAIN_EXAMPLE = "e.g. example.com";
 /** The DNS name of a DKIM key record. */
 export function dkimRecordName(selector: string, domain: string): string {
   return `${selector}._domainkey.${domain}`;
+}
+
+/** RFC 8301: signers SHOULD use 2048 bits, which RFC 2119 spells RECOMMENDED. */
+export const RECOMMENDED_BITS: KeyBits = 2048;
+/** The one word for it, in the form, the help and the refusal alike. */
+export const RECOMMENDED_WORD = "recommended";
+/** `1024, 2048 (recommended) or 4096` */
+export const KEY_SIZE_CHOICES = `1024, ${RECOMMENDED_BITS} (${RECOMMENDED_WORD}) or 4096`;
+
+/**
+ * A key size as typed: one of the sizes offered, or an `InputError("bits", …)` that says what is
+ * wrong with it before it says what to choose.
+ */
+export function validateKeyBits(bits: number): KeyBits {
+  if (isKeyBits(bits)) return bits;
+  const choose = `choose ${KEY_SIZE_CHOICES}`;
+  if (!Number.isSafeInteger(bits) || bits <= 0) {
+    throw new InputError("bits", `bits ${shown(String(bits))} is not a key size: ${choose}`);
+  }
+  if (bits < 1024) {
+    throw new InputError(
+      "bits",
+      `${bits}-bit keys are too weak (RFC 8301 requires at least 1024): ${choose}`,
+    );
+  }
+  if (bits > 4096) {
+    throw new InputError(
+      "bits",
+      `${bits}-bit keys are larger than verifiers must handle (RFC 8301: up to 4096), so some would fail them: ${choose}`,
+    );
+  }
+  throw new InputError("bits", `${bits}-bit keys are not offered: ${choose}`);
 }
 
 /**

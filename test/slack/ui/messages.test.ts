@@ -42,6 +42,9 @@ describe("helpText", () => {
     expect(text).toContain("<@U0ALICE> and <!subteam^S0OPS>");
     expect(text).toContain("may not approve their own request");
     expect(text).toContain("live and matches");
+    // The same word for 2048 bits as the setup form and the refusal of another size.
+    expect(text).toContain("1024, 2048 (recommended) or 4096");
+    expect(text).not.toContain("advised");
     expect(text).not.toContain("DRY RUN");
     // Raw angle brackets would be read by Slack as links or mentions.
     expect(text.replace(/<(@U|!subteam\^S|#C)[A-Z0-9]+>/g, "")).not.toMatch(/[<>]/);
