@@ -193,7 +193,7 @@ describe("create", () => {
     expect(error).toBeInstanceOf(RequestConflictError);
     expect((error as RequestConflictError).code).toBe("REQUEST_CONFLICT");
     expect((error as RequestConflictError).message).toBe(
-      `Request ${first.id} for s1._domainkey.example.com is still open (pending, asked by <@${REQUESTER}>). Finish, reject or cancel it first, or choose another selector.`,
+      `Request ${first.id} for s1._domainkey.example.com is still open (pending since ${first.createdAt.slice(0, 10)}; see /dkim status example.com). Finish, reject or cancel it first, or choose another selector.`,
     );
     expect(h.generated).toHaveLength(1);
     await h.service.create(input({ selector: "s2" }));

@@ -32,6 +32,18 @@ export function escapeText(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** Mentions as the bot writes them from IDs: a user, a user group, a channel. */
+const ESCAPED_MENTION = /&lt;(@[UW][A-Z0-9]{2,}|!subteam\^S[A-Z0-9]{2,}|#[CG][A-Z0-9]{2,})&gt;/g;
+
+/**
+ * A sentence the bot built from IDs (a refusal naming approvers or a requester), for mrkdwn:
+ * escaped like any text, then its user, user-group and channel mentions given back, so they
+ * render as names. Nothing else survives: `<!channel>`, `<!here>` and links stay text.
+ */
+export function withMentions(text: string): string {
+  return escapeText(text).replace(ESCAPED_MENTION, "<$1>");
+}
+
 /**
  * Text for inside a ``` block: escaped, and with any ``` broken by a zero-width space so that
  * the block cannot be closed early by the text it shows.
