@@ -397,7 +397,9 @@ describe("validateKeyBits", () => {
     expect(refusal(3072)).toBe(
       "3072-bit keys are not offered: choose 1024, 2048 (recommended) or 4096",
     );
-    expect(refusal(8192)).toMatch(/^8192-bit keys are larger than verifiers must handle .*: choose/);
+    expect(refusal(8192)).toMatch(
+      /^8192-bit keys are larger than verifiers must handle .*: choose/,
+    );
     expect(refusal(0)).toBe('bits "0" is not a key size: choose 1024, 2048 (recommended) or 4096');
     expect(refusal(2048.5)).toMatch(/^bits "2048.5" is not a key size/);
   });
