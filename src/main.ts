@@ -57,6 +57,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     client: slackClient,
     dryRun: dkimApi.dryRun,
     logger,
+    approvers: config.approvers,
     // `service` is defined just below; the notifier calls this only after events exist.
     markDelivered: (eventId) => service.markEventDelivered(eventId),
   });
@@ -79,7 +80,22 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     logger: log,
   });
 
-  const slack = createApp(config, { service, checkDns, dryRun: dkimApi.dryRun, config, logger });
+  // The thread opens with the record's split form once the card is posted and attached.
+  const slackService: typeof service = {
+    ...service,
+    attachMessage: async (id, channelId, messageTs) => {
+      const request = await service.attachMessage(id, channelId, messageTs);
+      notifier.cardPosted(request);
+      return request;
+    },
+  };
+  const slack = createApp(config, {
+    service: slackService,
+    checkDns,
+    dryRun: dkimApi.dryRun,
+    config,
+    logger,
+  });
   const started = await slack.start();
   logger.event("info", "dkim-bot is running", {
     mode: started.mode,
