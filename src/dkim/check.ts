@@ -131,7 +131,7 @@ function doubledZoneVerdict(
         message: `The record is published at ${doubled.name}${otherKey}, not at ${name}: the DNS panel adds ${doubled.zone} to the name itself. Type only ${doubled.relativeName} as the name, then check again.`,
       },
     ],
-    summary: `Published at the wrong name (${doubled.zone} typed twice).`,
+    summary: `Published with the zone twice: type only ${doubled.relativeName} as the name.`,
   };
 }
 

@@ -24,13 +24,17 @@ export interface ThreadNotifier {
   onEvent(event: AuditEvent, request: DkimRequest): void;
   /**
    * The card is posted and attached (`request.messageTs` is set): the thread opens with the
-   * record's split form, and the card is redrawn with what only the notifier knows (approvers).
+   * record's split form.
    */
   cardPosted(request: DkimRequest): void;
   /** Tells events stored but never told (a crash or a Slack outage cut them short), in order. */
   replay(items: ReadonlyArray<{ event: AuditEvent; request: DkimRequest }>): void;
   /** Resolves once everything queued so far has been sent (tests, shutdown). */
   idle(): Promise<void>;
+}
+
+function isStep(event: AuditEvent): boolean {
+  return event.kind === "certificate-installed" || event.kind === "selector-enabled";
 }
 
 export interface ThreadNotifierOptions {
@@ -64,8 +68,10 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
   const queues = new Map<string, Promise<void>>();
   /** The newest request seen, by the id of the event that brought it (ids grow with writes). */
   const newest = new Map<string, { request: DkimRequest; version: number }>();
-  /** The version each message was last drawn from, by `card:<id>` and `apply:<id>`. */
+  /** The version the card was last drawn from. */
   const drawn = new Map<string, number>();
+  /** Events queued per request that fold into the apply reply and have not been told yet. */
+  const pendingFolds = new Map<string, number>();
   /** The last DNS verdict seen per request, for events that do not say the one before. */
   const lastDns = new Map<string, DkimCheckStatus>();
   /** "created" events whose card was not posted yet: told (and delivered) by cardPosted. */
@@ -90,8 +96,7 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
     const state = newest.get(requestId)?.request.state;
     if (state === undefined || ["pending", "applying", "failed"].includes(state)) return;
     newest.delete(requestId);
-    drawn.delete(`card:${requestId}`);
-    drawn.delete(`apply:${requestId}`);
+    drawn.delete(requestId);
     lastDns.delete(requestId);
   }
 
@@ -125,8 +130,8 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
   async function redrawCard(requestId: string): Promise<void> {
     const current = newest.get(requestId);
     if (current === undefined || current.request.messageTs === null) return;
-    if ((drawn.get(`card:${requestId}`) ?? -1) >= current.version) return;
-    drawn.set(`card:${requestId}`, current.version);
+    if ((drawn.get(requestId) ?? -1) >= current.version) return;
+    drawn.set(requestId, current.version);
     const { request } = current;
     await edit(
       request,
@@ -135,28 +140,39 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
     );
   }
 
-  /** The open apply reply, redrawn to the newest progress (or opened, for a step without one). */
+  /**
+   * The open apply reply, redrawn to the progress this event brought (or opened, for a step
+   * without one). While a later step of the same request is queued, that one draws instead:
+   * a burst of 100 steps is one edit or a few, not 100.
+   */
   async function foldIntoApply(event: AuditEvent, request: DkimRequest): Promise<void> {
+    const later = (pendingFolds.get(request.id) ?? 1) - 1;
+    if (later > 0) pendingFolds.set(request.id, later);
+    else pendingFolds.delete(request.id);
     const ref = await replies.get(request.id, "apply");
     const note = stepNote(event);
-    const isStep = event.kind === "certificate-installed" || event.kind === "selector-enabled";
     if (ref === undefined) {
       // No reply to fold into (the bot restarted, or its opener was never told): a step opens one.
-      if (isStep) await openApply(event, request, note === undefined ? [] : [note]);
+      if (isStep(event)) await openApply(event, request, note === undefined ? [] : [note]);
       return;
     }
     const notes = note === undefined ? ref.notes : [...ref.notes, note];
     if (note !== undefined) await replies.set(request.id, "apply", { ...ref, notes });
-    const current = latest(request);
-    if (note === undefined && (drawn.get(`apply:${request.id}`) ?? -1) >= current.version) return;
-    drawn.set(`apply:${request.id}`, current.version);
-    await edit(request, ref.ts, applyReply(ref.event, current.request, replyOptions, notes));
+    if (later > 0 && isStep(event)) return;
+    await edit(request, ref.ts, applyReply(ref.event, request, replyOptions, notes));
   }
 
   async function openApply(opener: AuditEvent, request: DkimRequest, notes: string[]) {
-    const current = latest(request);
-    const ts = await post(request, applyReply(opener, current.request, replyOptions, notes));
-    drawn.set(`apply:${request.id}`, current.version);
+    // A run cut short (a restart) ends its reply before the next run opens its own.
+    const open = await replies.get(request.id, "apply");
+    if (open !== undefined) {
+      await edit(
+        request,
+        open.ts,
+        applyReply(open.event, request, replyOptions, open.notes, { cutShort: true }),
+      );
+    }
+    const ts = await post(request, applyReply(opener, request, replyOptions, notes));
     if (ts !== undefined) await replies.set(request.id, "apply", { ts, event: opener, notes });
   }
 
@@ -230,6 +246,9 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
       });
       return;
     }
+    if (planReply(event, previousDns).fold) {
+      pendingFolds.set(request.id, (pendingFolds.get(request.id) ?? 0) + 1);
+    }
     enqueue(request.id, () => tell(event, request, previousDns));
     enqueue(request.id, () => redrawCard(request.id));
   }
@@ -246,18 +265,6 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
       if (reply !== undefined) await post(request, reply);
       if (created !== undefined) await markDelivered(created.id);
     });
-    // The card was drawn by the command; drawn again once, with the approvers named.
-    if (approvers !== undefined && approvers.length > 0) {
-      enqueue(request.id, async () => {
-        const current = latest(request).request;
-        if (current.messageTs === null) return;
-        await edit(
-          current,
-          current.messageTs,
-          requestMessage(current, { dryRun, record: recordToPublish(current), approvers }),
-        );
-      });
-    }
   }
 
   return {

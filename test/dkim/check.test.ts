@@ -49,7 +49,9 @@ describe("checkDkimRecord against a DNS server on loopback", () => {
           "The record is published at s1._domainkey.example.com.example.com, not at s1._domainkey.example.com: the DNS panel adds example.com to the name itself. Type only s1._domainkey as the name, then check again.",
       },
     ]);
-    expect(result.summary).toBe("Published at the wrong name (example.com typed twice).");
+    expect(result.summary).toBe(
+      "Published with the zone twice: type only s1._domainkey as the name.",
+    );
   });
 
   it("finds the doubled name of a mail domain below its zone, and notes a different key", async () => {

@@ -268,6 +268,32 @@ describe("the thread of a request", () => {
     for (const reply of story.replies()) expect(buttonIds(reply)).toEqual([]);
   });
 
+  it("after a restart mid-apply, ends the first run's reply and tells the rest in a new one", async () => {
+    const replies = createMemoryThreadReplyStore();
+    const story = new Story({ usernames: ["mailer@example.com"] }, notifierWith(replies));
+    await toApproved(story);
+    steps(story, []);
+    await story.bot.idle();
+
+    story.restart();
+    story.emit("resumed", {}, { certificateInstalled: true, enabledUsernames: [] });
+    steps(story, ["mailer@example.com"]);
+    story.emit("active", { state: "active" });
+    await story.bot.idle();
+
+    const texts = story.texts();
+    expect(texts.map((text) => /\*(Approved|Resumed|Active)\*/.exec(text)?.[1])).toEqual([
+      undefined,
+      undefined,
+      "Approved",
+      "Resumed",
+      "Active",
+    ]);
+    expect(texts[2]).toContain("Cut short by a restart");
+    expect(texts[2]).not.toContain(":hourglass");
+    expect(texts[3]).toContain("Signing enabled for `mailer@example.com`");
+  });
+
   it("tells a record that goes away after it was live, but not a first 'not published yet'", async () => {
     const story = new Story({}, notifierWith());
     story.emit("created");

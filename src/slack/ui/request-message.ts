@@ -150,7 +150,7 @@ function factsText(request: DkimRequest): string {
     request.usernames.length === 1 && request.usernames[0] === request.domain
       ? "the domain itself"
       : usersText(request.usernames, MAX_USERS_TEXT);
-  const testing = request.testing ? " with `t=y` (testing)" : "";
+  const testing = request.testing ? " with t=y (testing)" : "";
   const lines = [
     `*DNS:* ${dnsStatusText(request.lastDnsCheck)}`,
     `*Key:* ${keySizeText(request.bits)} ${inlineCode(request.fingerprint)}${testing} · *signs for* ${users}`,

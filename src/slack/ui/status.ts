@@ -165,7 +165,7 @@ function group(title: string, entries: ReadonlyArray<StatusEntry>, now: Date): K
   return blocks;
 }
 
-/** `• *example.com* `s202611` · :gear: Applying · DNS :white_check_mark: live · 3 h ago · card` */
+/** `• *example.com* `s202611` · :gear: Applying · DNS: :white_check_mark: live · 3 h ago · request message` */
 export function statusLine(entry: StatusEntry, now: Date): string {
   const { request, permalink } = entry;
   const dns = request.lastDnsCheck;
@@ -173,12 +173,12 @@ export function statusLine(entry: StatusEntry, now: Date): string {
     `• *${escapeText(clip(request.domain, 120))}* ${inlineCode(clip(request.selector, 63))}`,
     stateBadge(request.state),
     dns === null
-      ? "DNS not checked"
-      : `DNS ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status] ?? dns.status}`,
+      ? "DNS: not checked"
+      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status] ?? dns.status}`,
     ageText(request.createdAt, now),
   ];
   if (permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink)) {
-    parts.push(`<${permalink}|card>`);
+    parts.push(`<${permalink}|request message>`);
   }
   return clip(parts.filter((part) => part !== "").join(" · "), 900);
 }

@@ -101,7 +101,7 @@ export function recordReply(
         `:clipboard: *Split form* of the TXT value, for DNS providers that take at most 255 characters per string (e.g. Route 53, zone files): the same value as ${count} quoted strings. Paste them in this order, quotes included:\n${codeBlock(quoteStrings(record.strings))}`,
       ),
       context(
-        "Providers that take one long value (most web panels) want the single TXT value on the card instead; they split it themselves.",
+        "Providers that take one long value (most web panels) want the single TXT value in the request message instead; they split it themselves.",
       ),
     ],
   };
@@ -190,10 +190,15 @@ export function applyReply(
   request: DkimRequest,
   options: ThreadReplyOptions,
   notes: readonly string[] = [],
+  run: { cutShort?: boolean } = {},
 ): SlackMessage {
   const head = openerLine(opener);
   const dryRun = options.dryRun || opener.details.dryRun === true;
-  const lines = [head, ...(dryRun ? dryRunLines(request) : progressLines(request))];
+  const running = run.cutShort !== true && request.state === "applying";
+  const lines = [head, ...(dryRun ? dryRunLines(request) : progressLines(request, running))];
+  if (run.cutShort === true) {
+    lines.push(":arrows_counterclockwise: Cut short by a restart: it goes on below.");
+  }
   if (notes.length > 0) {
     const shown = notes.slice(0, MAX_NOTES);
     lines.push(...shown);
@@ -218,9 +223,8 @@ function openerLine(opener: AuditEvent): string {
   }
 }
 
-/** One line per step: done, or (while applying) under way. */
-function progressLines(request: DkimRequest): string[] {
-  const applying = request.state === "applying";
+/** One line per step: done, or (while this run goes on) under way. */
+function progressLines(request: DkimRequest, applying: boolean): string[] {
   const lines: string[] = [];
   if (request.progress.certificateInstalled) {
     lines.push(":heavy_check_mark: Certificate installed");

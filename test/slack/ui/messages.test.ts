@@ -111,18 +111,20 @@ describe("statusAnswer", () => {
     expect(text).toContain("*Recent*");
     expect(text).toContain(`${STATE_BADGES.pending.emoji} ${STATE_BADGES.pending.label}`);
     expect(text).toContain(`${STATE_BADGES.active.emoji} ${STATE_BADGES.active.label}`);
-    expect(text).toContain("DNS :white_check_mark: live");
-    expect(text).toContain("DNS not checked");
+    expect(text).toContain("DNS: :white_check_mark: live");
+    expect(text).toContain("DNS: not checked");
     expect(text).toContain("3 h ago");
     expect(text).toContain("4 d ago");
-    expect(text).toContain("<https://example.slack.com/archives/C0CHANNEL/p1762165200000100|card>");
+    expect(text).toContain(
+      "<https://example.slack.com/archives/C0CHANNEL/p1762165200000100|request message>",
+    );
     expect(message.text).toBe("DKIM requests: 1 open, 1 recent");
   });
 
   it("keeps one line per request, short enough to scan", () => {
     const line = statusLine({ request: makeRequest({ lastDnsCheck: live }) }, NOW);
     expect(line).toBe(
-      "• *example.com* `s202611` · :hourglass_flowing_sand: Waiting for DNS and approval · DNS :white_check_mark: live · 3 h ago",
+      "• *example.com* `s202611` · :hourglass_flowing_sand: Waiting for DNS and approval · DNS: :white_check_mark: live · 3 h ago",
     );
   });
 

@@ -73,7 +73,7 @@ describe("the record's split form (the thread's first reply)", () => {
     expect(strings).toEqual(splitIntoStrings(withKey.recordValue));
     for (const part of strings) expect(part.length).toBeLessThanOrEqual(255);
     expect(text).toContain("Route 53");
-    expect(text).toContain("single TXT value on the card");
+    expect(text).toContain("single TXT value in the request message");
   });
 
   it("is not posted when the value fits one string, or once the record is no longer shown", async () => {
@@ -227,6 +227,27 @@ describe("applyReply: one reply for every step of the apply", () => {
         ":repeat: *Retry* by <@U0APPROVER>: going on from the step that failed.",
         ":heavy_check_mark: Certificate installed",
         ":x: Stopped: the failure is below.",
+      ].join("\n"),
+    );
+  });
+
+  it("ends a run cut short by a restart without a step still under way", () => {
+    const text = applyReply(
+      event("approved", "U0APPROVER"),
+      {
+        ...request,
+        state: "applying",
+        progress: { certificateInstalled: true, enabledUsernames: [] },
+      },
+      options,
+      [],
+      { cutShort: true },
+    ).text;
+    expect(text).toBe(
+      [
+        ":+1: *Approved* by <@U0APPROVER>",
+        ":heavy_check_mark: Certificate installed",
+        ":arrows_counterclockwise: Cut short by a restart: it goes on below.",
       ].join("\n"),
     );
   });
