@@ -165,20 +165,25 @@ function group(title: string, entries: ReadonlyArray<StatusEntry>, now: Date): K
   return blocks;
 }
 
-/** `• *example.com* `s202611` · :gear: Applying · DNS: :white_check_mark: live · 3 h ago · request message` */
+/**
+ * `• *example.com* `s202611` · :gear: Applying · DNS: :white_check_mark: live · 3 h ago`, the
+ * age linked to the card, as Slack links a message's time to the message.
+ */
 export function statusLine(entry: StatusEntry, now: Date): string {
   const { request, permalink } = entry;
   const dns = request.lastDnsCheck;
+  const age = ageText(request.createdAt, now);
+  const linked =
+    permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink) && age !== ""
+      ? `<${permalink}|${age}>`
+      : age;
   const parts = [
     `• *${escapeText(clip(request.domain, 120))}* ${inlineCode(clip(request.selector, 63))}`,
     stateBadge(request.state),
     dns === null
       ? "DNS: not checked"
       : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status] ?? dns.status}`,
-    ageText(request.createdAt, now),
+    linked,
   ];
-  if (permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink)) {
-    parts.push(`<${permalink}|request message>`);
-  }
   return clip(parts.filter((part) => part !== "").join(" · "), 900);
 }

@@ -113,11 +113,11 @@ describe("statusAnswer", () => {
     expect(text).toContain(`${STATE_BADGES.active.emoji} ${STATE_BADGES.active.label}`);
     expect(text).toContain("DNS: :white_check_mark: live");
     expect(text).toContain("DNS: not checked");
-    expect(text).toContain("3 h ago");
-    expect(text).toContain("4 d ago");
+    // The age links to the card, as a message's time does in Slack.
     expect(text).toContain(
-      "<https://example.slack.com/archives/C0CHANNEL/p1762165200000100|request message>",
+      "<https://example.slack.com/archives/C0CHANNEL/p1762165200000100|3 h ago>",
     );
+    expect(text).toContain("4 d ago");
     expect(message.text).toBe("DKIM requests: 1 open, 1 recent");
   });
 
