@@ -181,6 +181,8 @@ describe("requestMessage buttons by state", () => {
         true,
       );
       expect(allText(message.blocks).split("<@U0REQUESTER>")).toHaveLength(2);
+      // Mentions are mentions, never escaped text.
+      expect(allText(message.blocks)).not.toContain("&lt;@");
     }
   });
 });

@@ -92,6 +92,7 @@ describe("eventReply", () => {
     (kind) => {
       const text = shown(eventReply(event(kind, "U0PERSON"), request, options));
       expect(text).not.toMatch(NO_ACTOR_LINE);
+      expect(text).not.toContain("&lt;@");
       expect(text).not.toContain("dkim-bot");
     },
   );
