@@ -1,28 +1,31 @@
 import { inspect } from "node:util";
 import type { Logger as BoltLogger, LogLevel as SlackLogLevel } from "@slack/bolt";
 import type { LogLevel } from "./config.js";
-import { redactKeyMaterial } from "./requests/redact.js";
+import { redactKeyMaterial, redactLongRuns } from "./requests/redact.js";
 
 /**
  * Structured logs: one JSON object per line on stdout. It serves both requests/ (message plus
  * fields) and Bolt (any arguments). Secrets are redacted on the way out, whatever a caller
- * passes: PEM blocks, long base64 runs (key bodies), Basic/Bearer credentials and Slack tokens.
+ * passes: PEM blocks, long base64 runs (key bodies), Basic/Bearer credentials, Slack tokens and
+ * secret query parameters. Fingerprints and public keys are not secrets and stay readable, so an
+ * operator can match a log line to a DNS record (redact.ts tells them from private key bodies).
  */
 
 const SEVERITY: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+const LONG_BASE64 = /[A-Za-z0-9+/]{64,}={0,2}/g;
+
 const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
-  [/[A-Za-z0-9+/]{64,}={0,2}/g, "[redacted base64]"],
   [/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/gi, "$1 [redacted]"],
   [/\bx(?:ox[abposr]|app)-[A-Za-z0-9-]+/g, "[redacted token]"],
-  [/([?&](?:certificate|password)=)[^&\s"]*/gi, "$1[redacted]"],
+  [/([?&](?:certificate|password|passwd|secret|token|api_?key|key)=)[^&\s"]*/gi, "$1[redacted]"],
 ];
 
 export function redactLogText(text: string): string {
   // PEM blocks first, with the same rule as the audit trail (URL-encoded markers too).
   return SECRET_PATTERNS.reduce(
     (out, [pattern, replacement]) => out.replace(pattern, replacement),
-    redactKeyMaterial(text),
+    redactLongRuns(redactKeyMaterial(text), LONG_BASE64, "[redacted base64]"),
   );
 }
 

@@ -66,6 +66,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     client: slackClient,
     dryRun: dkimApi.dryRun,
     logger,
+    approvers: config.approvers,
     // `service` is defined just below; the notifier calls this only after events exist.
     markDelivered: (eventId) => service.markEventDelivered(eventId),
     holds: {
@@ -94,8 +95,17 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     logger: log,
   });
 
+  // The thread opens with the record's split form once the card is posted and attached.
+  const slackService: typeof service = {
+    ...service,
+    attachMessage: async (id, channelId, messageTs) => {
+      const request = await service.attachMessage(id, channelId, messageTs);
+      notifier.cardPosted(request);
+      return request;
+    },
+  };
   const slack = createApp(config, {
-    service,
+    service: slackService,
     checkDns,
     dryRun: dkimApi.dryRun,
     config,

@@ -91,4 +91,33 @@ describe("redactLogText", () => {
     const text = "request r7k2m9 for s1._domainkey.example.com approved by U0APPROVER";
     expect(redactLogText(text)).toBe(text);
   });
+
+  it("keeps fingerprints and public keys, which are not secrets", async () => {
+    const { fingerprint, publicKeyBase64 } = await generateKeyPair(2048);
+    const text = `DNS of s1._domainkey.example.com: ${fingerprint}, v=DKIM1; k=rsa; p=${publicKeyBase64}`;
+    expect(redactLogText(text)).toBe(text);
+  });
+
+  it("redacts a private key body even when it stands where a public key would", async () => {
+    const { privateKeyPem, publicKeyBase64 } = await generateKeyPair(1024);
+    const body = privateKeyPem
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("-----"))
+      .join("");
+    const text = redactLogText(`p=${body} and ${publicKeyBase64.slice(0, 10)}${body}`);
+    for (let at = 0; at + 20 <= body.length; at += 20) {
+      const piece = body.slice(at, at + 20);
+      if (!publicKeyBase64.includes(piece)) expect(text).not.toContain(piece);
+    }
+    expect(text).toContain("[redacted base64]");
+  });
+
+  it("redacts secret query parameters", () => {
+    const text = redactLogText(
+      "GET /api?call=x&password=hunter2&api_key=abc123&token=t0k&secret=s3&selector=s1",
+    );
+    expect(text).toBe(
+      "GET /api?call=x&password=[redacted]&api_key=[redacted]&token=[redacted]&secret=[redacted]&selector=s1",
+    );
+  });
 });

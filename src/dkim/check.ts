@@ -1,5 +1,5 @@
 import type { TxtLookup, TxtLookupResult } from "./dns.js";
-import { checkedDkimRecordName } from "./names.js";
+import { checkedDkimRecordName, type DoubledZoneName, doubledZoneNames } from "./names.js";
 import { diagnoseRecords } from "./record.js";
 
 /**
@@ -67,6 +67,12 @@ export async function checkDkimRecord(
   if (found.kind === "found" || found.kind === "nxdomain" || found.kind === "no-txt") {
     const records = found.kind === "found" ? found.records : [];
     const diagnosis = diagnoseRecords(records, expected);
+    if (diagnosis.status === "missing") {
+      const doubled = await findDoubledZone(lookup, selector, domain, expected);
+      if (doubled !== undefined) {
+        return { name, ...doubledZoneVerdict(name, doubled), published: records, ...cname };
+      }
+    }
     return {
       name,
       status: diagnosis.status,
@@ -86,6 +92,46 @@ export async function checkDkimRecord(
     published: [],
     ...cname,
     summary: message,
+  };
+}
+
+/**
+ * Where a missing record was published instead, when its name was typed whole into a panel
+ * that appends the zone. Only a DKIM record there counts; a failed lookup says nothing.
+ */
+async function findDoubledZone(
+  lookup: TxtLookup,
+  selector: string,
+  domain: string,
+  expected: ExpectedKey | undefined,
+): Promise<(DoubledZoneName & { matches: boolean | null }) | undefined> {
+  const candidates = doubledZoneNames(selector, domain);
+  const results = await Promise.all(candidates.map((candidate) => lookup(candidate.name)));
+  for (const [index, result] of results.entries()) {
+    const candidate = candidates[index];
+    if (candidate === undefined || result.kind !== "found") continue;
+    const diagnosis = diagnoseRecords(result.records, expected);
+    if (diagnosis.status !== "missing") return { ...candidate, matches: diagnosis.matches };
+  }
+  return undefined;
+}
+
+function doubledZoneVerdict(
+  name: string,
+  doubled: DoubledZoneName & { matches: boolean | null },
+): Pick<DkimCheckResult, "status" | "matches" | "problems" | "summary"> {
+  const otherKey = doubled.matches === false ? " (and it holds a different key)" : "";
+  return {
+    status: "wrong",
+    matches: doubled.matches,
+    problems: [
+      {
+        code: "doubled-zone",
+        severity: "error",
+        message: `The record is published at ${doubled.name}${otherKey}, not at ${name}: the DNS panel adds ${doubled.zone} to the name itself. Type only ${doubled.relativeName} as the name, then check again.`,
+      },
+    ],
+    summary: `Published with the zone twice: type only ${doubled.relativeName} as the name.`,
   };
 }
 

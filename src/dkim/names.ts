@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { domainToASCII } from "node:url";
 import { InputError } from "../errors.js";
+import { isKeyBits, type KeyBits } from "./keys.js";
 
 const MAX_LABEL = 63;
 const MAX_NAME = 253;
@@ -17,6 +18,74 @@ const DOMAIN_EXAMPLE = "e.g. example.com";
 /** The DNS name of a DKIM key record. */
 export function dkimRecordName(selector: string, domain: string): string {
   return `${selector}._domainkey.${domain}`;
+}
+
+/** RFC 8301: signers SHOULD use 2048 bits, which RFC 2119 spells RECOMMENDED. */
+export const RECOMMENDED_BITS: KeyBits = 2048;
+/** The one word for it, in the form, the help and the refusal alike. */
+export const RECOMMENDED_WORD = "recommended";
+/** `1024, 2048 (recommended) or 4096` */
+export const KEY_SIZE_CHOICES = `1024, ${RECOMMENDED_BITS} (${RECOMMENDED_WORD}) or 4096`;
+
+/**
+ * A key size as typed: one of the sizes offered, or an `InputError("bits", …)` that says what is
+ * wrong with it before it says what to choose.
+ */
+export function validateKeyBits(bits: number): KeyBits {
+  if (isKeyBits(bits)) return bits;
+  const choose = `choose ${KEY_SIZE_CHOICES}`;
+  if (!Number.isSafeInteger(bits) || bits <= 0) {
+    throw new InputError("bits", `bits ${shown(String(bits))} is not a key size: ${choose}`);
+  }
+  if (bits < 1024) {
+    throw new InputError(
+      "bits",
+      `${bits}-bit keys are too weak (RFC 8301 requires at least 1024): ${choose}`,
+    );
+  }
+  if (bits > 4096) {
+    throw new InputError(
+      "bits",
+      `${bits}-bit keys are larger than verifiers must handle (RFC 8301: up to 4096), so some would fail them: ${choose}`,
+    );
+  }
+  throw new InputError("bits", `${bits}-bit keys are not offered: ${choose}`);
+}
+
+/**
+ * A DKIM record name typed whole into a DNS panel that appends the zone itself lands at the
+ * name with the zone twice (`s1._domainkey.example.com.example.com`): the usual mistake. These
+ * are the names where it would land, for each zone the domain may sit in (the domain itself,
+ * then its parents down to two labels), nearest first, with the part the panel wants instead.
+ */
+export interface DoubledZoneName {
+  /** Where the record lands, e.g. `s1._domainkey.example.com.example.com`. */
+  name: string;
+  /** The zone the panel appended, e.g. `example.com`. */
+  zone: string;
+  /** What to type into that zone's panel, e.g. `s1._domainkey` (or `s1._domainkey.mail`). */
+  relativeName: string;
+}
+
+/** Zones looked at: a mail domain is rarely more than two levels below its zone. */
+const MAX_DOUBLED_ZONES = 3;
+
+export function doubledZoneNames(selector: string, domain: string): DoubledZoneName[] {
+  const full = dkimRecordName(selector, domain);
+  const labels = domain.split(".");
+  const names: DoubledZoneName[] = [];
+  for (let at = 0; at <= labels.length - 2 && names.length < MAX_DOUBLED_ZONES; at++) {
+    const zone = labels.slice(at).join(".");
+    const name = `${full}.${zone}`;
+    if (name.length > MAX_NAME) continue;
+    names.push({ name, zone, relativeName: nameRelativeToZone(full, zone) });
+  }
+  return names;
+}
+
+/** The part of a record name to type into a panel that appends `zone` itself. */
+export function nameRelativeToZone(name: string, zone: string): string {
+  return name.endsWith(`.${zone}`) ? name.slice(0, name.length - zone.length - 1) : name;
 }
 
 /** The documented default selector: `s` + the UTC year and month, e.g. `s202611`. */

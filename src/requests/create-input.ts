@@ -2,12 +2,13 @@
  * What a person typed for a new request (command, form or CLI), checked before any key
  * exists. Every field is checked, so a form can show all of its problems at once.
  */
-import { isKeyBits, type KeyBits } from "../dkim/keys.js";
+import type { KeyBits } from "../dkim/keys.js";
 import {
   checkedDkimRecordName,
   defaultSelector,
   normaliseDomain,
   normaliseSelector,
+  validateKeyBits,
   validateUsername,
 } from "../dkim/names.js";
 import { InputError } from "../errors.js";
@@ -71,15 +72,7 @@ export function checkCreateInput(
   if (domain !== undefined && selector !== undefined) {
     attempt(() => checkedDkimRecordName(selector, domain));
   }
-  const bits = input.bits ?? options.defaultBits;
-  if (!isKeyBits(bits)) {
-    problems.push(
-      new InputError(
-        "bits",
-        `bits ${JSON.stringify(bits)}: choose a key size of 1024, 2048 (advised) or 4096 bits`,
-      ),
-    );
-  }
+  const bits = attempt(() => validateKeyBits(input.bits ?? options.defaultBits));
   const typedUsers = (input.usernames ?? []).map((user) => attempt(() => validateUsername(user)));
   const reason = attempt(() => optionalText("reason", input.reason, MAX_REASON));
   const ticket = attempt(() => optionalText("ticket", input.ticket, MAX_TICKET));
@@ -93,7 +86,7 @@ export function checkCreateInput(
     problems.length > 0 ||
     domain === undefined ||
     selector === undefined ||
-    !isKeyBits(bits) ||
+    bits === undefined ||
     reason === undefined ||
     ticket === undefined
   ) {

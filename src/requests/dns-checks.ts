@@ -61,9 +61,12 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
           kind: result.status === "live" ? "dns-live" : "dns-problem",
           details: {
             status: result.status,
+            // The verdict before: the thread tells a record that went away, not one never there.
+            previous: previous?.status ?? null,
             problem: stored.problemCode,
             matches: result.matches,
             summary: redactSecrets(result.summary),
+            message: redactSecrets(result.problems[0]?.message ?? ""),
           },
         }
       : undefined;

@@ -34,14 +34,17 @@ export class ActionRefusedError extends CodedError {
   }
 }
 
-/** A second open request for the same domain and selector. */
+/**
+ * A second open request for the same domain and selector. The message is plain text (a form's
+ * field error cannot show a mention); the Slack layer says who asked from `existing`.
+ */
 export class RequestConflictError extends CodedError {
   readonly existing: DkimRequest;
 
   constructor(existing: DkimRequest) {
     super(
       "REQUEST_CONFLICT",
-      `Request ${existing.id} for ${recordNameOf(existing)} is still open (${existing.state}, asked by <@${existing.requesterId}>). Finish, reject or cancel it first, or choose another selector.`,
+      `Request ${existing.id} for ${recordNameOf(existing)} is still open (${existing.state} since ${existing.createdAt.slice(0, 10)}; see /dkim status ${existing.domain}). Finish, reject or cancel it first, or choose another selector.`,
     );
     this.existing = existing;
   }

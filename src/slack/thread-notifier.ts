@@ -1,13 +1,32 @@
+import type { DkimCheckStatus } from "../dkim/check.js";
 import type { AppLogger } from "../logger.js";
 import type { AuditEvent, DkimRequest } from "../requests/model.js";
 import { recordToPublish } from "../requests/service.js";
 import type { SlackClient } from "./slack-client.js";
+import {
+  createMemoryThreadReplyStore,
+  type ThreadReplyRef,
+  type ThreadReplyStore,
+} from "./thread-replies.js";
+import {
+  dnsStatusOf,
+  failureButtonsApply,
+  isDnsEvent,
+  planReply,
+  previousDnsOf,
+} from "./thread-rules.js";
+import type { SlackMessage } from "./ui/format.js";
 import { requestMessage } from "./ui/request-message.js";
-import { threadEventMessage } from "./ui/thread-event.js";
+import { applyReply, eventReply, failureReply, recordReply, stepNote } from "./ui/thread-event.js";
 
 export interface ThreadNotifier {
-  /** Hand to the request service as `onEvent`: posts the event in the thread, refreshes the message. */
+  /** Hand to the request service as `onEvent`: tells the thread what is new, redraws the card. */
   onEvent(event: AuditEvent, request: DkimRequest): void;
+  /**
+   * The card is posted and attached (`request.messageTs` is set): the thread opens with the
+   * record's split form.
+   */
+  cardPosted(request: DkimRequest): void;
   /** Tells events stored but never told (a crash or a Slack outage cut them short), in order. */
   replay(items: ReadonlyArray<{ event: AuditEvent; request: DkimRequest }>): void;
   /** Resolves once everything queued so far has been sent (tests). */
@@ -28,34 +47,60 @@ export interface DeliveryHolds {
   everyMs: number;
 }
 
-/**
- * The audit trail in Slack: every event of a request becomes a reply in its thread, and the
- * request message is redrawn to the request's latest state.
- *
- * Work is queued per request, so replies keep their order. Message updates are coalesced: when
- * several events arrive while one is being sent, the message is redrawn once, from the newest
- * request, which keeps us inside chat.update's rate limit of about one per second per message.
- * A failed Slack call is logged and does not stop the queue: the store holds the truth, and the
- * next event redraws the message anyway. A reply is marked delivered only once Slack took it,
- * so what a crash or an outage cut short is told at the next start (`replay`).
- */
-export function createThreadNotifier(options: {
+function isStep(event: AuditEvent): boolean {
+  return event.kind === "certificate-installed" || event.kind === "selector-enabled";
+}
+
+export interface ThreadNotifierOptions {
   client: SlackClient;
   dryRun: boolean;
   logger: AppLogger;
   markDelivered: (eventId: number) => Promise<void>;
+  /** DKIM_APPROVERS: the card and the "record is live" reply name them. */
+  approvers?: readonly string[] | undefined;
+  /** Where the replies to edit later are remembered; in memory unless the store backs it. */
+  replies?: ThreadReplyStore;
+  /** With several replicas: the events this process tells stay its own while it tells them. */
   holds?: DeliveryHolds;
-}): ThreadNotifier {
-  const { client, dryRun, logger, markDelivered, holds } = options;
+}
+
+/**
+ * The audit trail in Slack, told the way a busy person reads it: each event goes through
+ * thread-rules.ts, which says whether it is a reply of its own, a step folded into the apply's
+ * one reply, or nothing new; the card is redrawn to the request's latest state; and a reply
+ * whose button no longer applies is redrawn without it.
+ *
+ * Work is queued per request, so replies keep their order. Redraws (of the card and of the
+ * apply reply) are coalesced: when several events arrive while one is being sent, the message
+ * is redrawn once, from the newest request, which keeps us inside chat.update's rate limit of
+ * about one per second per message. A failed Slack call is logged and does not stop the queue:
+ * the store holds the truth, and the next event redraws anyway. An event is marked delivered
+ * only once Slack took what it asked for, so what a crash or an outage cut short is told at
+ * the next start (`replay`).
+ */
+export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNotifier {
+  const { client, dryRun, logger, approvers, holds } = options;
+  const replies = options.replies ?? createMemoryThreadReplyStore();
   const queues = new Map<string, Promise<void>>();
-  const newest = new Map<string, DkimRequest>();
-  /** Events queued or being told by this process: a replay must not queue them twice. */
+  /** The newest request seen, by the id of the event that brought it (ids grow with writes). */
+  const newest = new Map<string, { request: DkimRequest; version: number }>();
+  /** The version the card was last drawn from. */
+  const drawn = new Map<string, number>();
+  /** Events queued per request that fold into the apply reply and have not been told yet. */
+  const pendingFolds = new Map<string, number>();
+  /** The last DNS verdict seen per request, for events that do not say the one before. */
+  const lastDns = new Map<string, DkimCheckStatus>();
+  /** "created" events whose card was not posted yet: told (and delivered) by cardPosted. */
+  const awaitingCard = new Map<string, AuditEvent>();
+  const replyOptions = { dryRun, approvers };
+  /** Events this process has taken to tell and not yet marked: a replay does not take them twice. */
   const pending = new Set<number>();
   let stopped = false;
   const heartbeat =
     holds === undefined
       ? undefined
       : setInterval(() => {
+          if (pending.size === 0) return;
           holds.extend([...pending]).catch((error: unknown) => {
             logger.event("warn", "Could not extend the delivery holds of thread events", {
               error,
@@ -64,63 +109,218 @@ export function createThreadNotifier(options: {
         }, holds.everyMs);
   heartbeat?.unref();
 
+  async function markDelivered(eventId: number): Promise<void> {
+    await options.markDelivered(eventId);
+    pending.delete(eventId);
+  }
+
   function enqueue(requestId: string, work: () => Promise<void>): void {
     const previous = queues.get(requestId) ?? Promise.resolve();
     const next = previous.then(work).catch((error: unknown) => {
+      if (error instanceof StoppedError) return;
       logger.event("warn", "Could not post a request's progress to Slack", { requestId, error });
     });
     queues.set(requestId, next);
     void next.then(() => {
-      if (queues.get(requestId) === next) queues.delete(requestId);
+      if (queues.get(requestId) !== next) return;
+      queues.delete(requestId);
+      forgetIfFinal(requestId);
     });
   }
 
-  async function postReply(event: AuditEvent, request: DkimRequest): Promise<void> {
-    if (request.messageTs === null || stopped) return;
-    await client.chat.postMessage({
+  /** Nothing more will be told about a final request: drop what was kept for it. */
+  function forgetIfFinal(requestId: string): void {
+    const state = newest.get(requestId)?.request.state;
+    if (state === undefined || ["pending", "applying", "failed"].includes(state)) return;
+    newest.delete(requestId);
+    drawn.delete(requestId);
+    lastDns.delete(requestId);
+  }
+
+  function remember(request: DkimRequest, version: number): void {
+    const known = newest.get(request.id);
+    if (known === undefined || known.version <= version)
+      newest.set(request.id, { request, version });
+  }
+
+  /** The newest request seen, or `fallback`, and its version. */
+  function latest(fallback: DkimRequest): { request: DkimRequest; version: number } {
+    return newest.get(fallback.id) ?? { request: fallback, version: 0 };
+  }
+
+  async function post(request: DkimRequest, message: SlackMessage): Promise<string | undefined> {
+    // After a stop's grace, what is left stays undelivered in the store for the next start.
+    if (stopped) throw new StoppedError();
+    if (request.messageTs === null) return undefined;
+    const posted = await client.chat.postMessage({
       channel: request.channelId,
       thread_ts: request.messageTs,
-      ...threadEventMessage(event, request, { dryRun }),
+      ...message,
       unfurl_links: false,
       unfurl_media: false,
     });
-    await markDelivered(event.id);
+    return typeof posted.ts === "string" ? posted.ts : undefined;
   }
 
-  async function redrawMessage(requestId: string): Promise<void> {
-    const request = newest.get(requestId);
-    if (request === undefined || request.messageTs === null) return;
-    newest.delete(requestId);
-    await client.chat.update({
-      channel: request.channelId,
-      ts: request.messageTs,
-      ...requestMessage(request, { dryRun, record: recordToPublish(request) }),
-    });
+  async function edit(request: DkimRequest, ts: string, message: SlackMessage): Promise<void> {
+    if (stopped) throw new StoppedError();
+    await client.chat.update({ channel: request.channelId, ts, ...message });
+  }
+
+  async function redrawCard(requestId: string): Promise<void> {
+    const current = newest.get(requestId);
+    if (current === undefined || current.request.messageTs === null) return;
+    if ((drawn.get(requestId) ?? -1) >= current.version) return;
+    drawn.set(requestId, current.version);
+    const { request } = current;
+    await edit(
+      request,
+      current.request.messageTs,
+      requestMessage(request, { dryRun, record: recordToPublish(request), approvers }),
+    );
+  }
+
+  /**
+   * The open apply reply, redrawn to the progress this event brought (or opened, for a step
+   * without one). While a later step of the same request is queued, that one draws instead:
+   * a burst of 100 steps is one edit or a few, not 100.
+   */
+  async function foldIntoApply(event: AuditEvent, request: DkimRequest): Promise<void> {
+    const later = (pendingFolds.get(request.id) ?? 1) - 1;
+    if (later > 0) pendingFolds.set(request.id, later);
+    else pendingFolds.delete(request.id);
+    const ref = await replies.get(request.id, "apply");
+    const note = stepNote(event);
+    if (ref === undefined) {
+      // No reply to fold into (the bot restarted, or its opener was never told): a step opens one.
+      if (isStep(event)) await openApply(event, request, note === undefined ? [] : [note]);
+      return;
+    }
+    const notes = note === undefined ? ref.notes : [...ref.notes, note];
+    if (note !== undefined) await replies.set(request.id, "apply", { ...ref, notes });
+    if (later > 0 && isStep(event)) return;
+    await edit(request, ref.ts, applyReply(ref.event, request, replyOptions, notes));
+  }
+
+  async function openApply(opener: AuditEvent, request: DkimRequest, notes: string[]) {
+    // A run cut short (a restart) ends its reply before the next run opens its own.
+    const open = await replies.get(request.id, "apply");
+    if (open !== undefined) {
+      await edit(
+        request,
+        open.ts,
+        applyReply(open.event, request, replyOptions, open.notes, { cutShort: true }),
+      );
+    }
+    const ts = await post(request, applyReply(opener, request, replyOptions, notes));
+    if (ts !== undefined) await replies.set(request.id, "apply", { ts, event: opener, notes });
+  }
+
+  /** The failure reply's Retry goes once the request is not failed any more. */
+  async function dropStaleButtons(event: AuditEvent, request: DkimRequest): Promise<void> {
+    const current = latest(request).request;
+    if (failureButtonsApply(current)) return;
+    const ref: ThreadReplyRef | undefined = await replies.get(request.id, "failure");
+    if (ref === undefined) return;
+    await edit(
+      current,
+      ref.ts,
+      failureReply(ref.event, current, { ...replyOptions, resolvedBy: event }),
+    );
+    await replies.delete(request.id, "failure");
+  }
+
+  async function tell(
+    event: AuditEvent,
+    request: DkimRequest,
+    previousDns: DkimCheckStatus | null,
+  ) {
+    const plan = planReply(event, previousDns);
+    if (plan.fold) await foldIntoApply(event, request);
+    switch (plan.post) {
+      case "record": {
+        const reply = recordReply(request, recordToPublish(request));
+        if (reply !== undefined) await post(request, reply);
+        break;
+      }
+      case "event":
+        await post(request, eventReply(event, request, replyOptions));
+        break;
+      case "failure": {
+        const ts = await post(request, failureReply(event, request, replyOptions));
+        if (ts !== undefined && failureButtonsApply(request)) {
+          await replies.set(request.id, "failure", { ts, event, notes: [] });
+        }
+        break;
+      }
+      case "apply":
+        await openApply(event, request, []);
+        break;
+      case "none":
+        break;
+    }
+    if (plan.closeApply) await replies.delete(request.id, "apply");
+    await dropStaleButtons(event, request);
+    await markDelivered(event.id);
   }
 
   function onEvent(event: AuditEvent, request: DkimRequest): void {
     if (pending.has(event.id) || stopped) return;
     pending.add(event.id);
-    const settle = (): void => {
-      pending.delete(event.id);
-    };
-    // "created" is the request message itself, posted by the command that made it; before the
-    // message exists (or when it could not be posted) there is no thread to tell.
-    if (event.kind === "created" || request.messageTs === null) {
-      enqueue(request.id, () => markDelivered(event.id).finally(settle));
+    remember(request, event.id);
+    let previousDns: DkimCheckStatus | null = null;
+    if (isDnsEvent(event)) {
+      previousDns = previousDnsOf(event, lastDns.get(request.id));
+      lastDns.set(request.id, dnsStatusOf(event));
+    }
+    if (request.messageTs === null) {
+      // "created" comes before its card exists: cardPosted tells it. Anything else before the
+      // card (or when it could not be posted) has no thread to go to.
+      if (event.kind === "created") {
+        awaitingCard.set(request.id, event);
+        return;
+      }
+      const created = awaitingCard.get(request.id);
+      awaitingCard.delete(request.id);
+      enqueue(request.id, async () => {
+        if (created !== undefined) await markDelivered(created.id);
+        await markDelivered(event.id);
+      });
       return;
     }
+    if (planReply(event, previousDns).fold) {
+      pendingFolds.set(request.id, (pendingFolds.get(request.id) ?? 0) + 1);
+    }
+    enqueue(request.id, () => tell(event, request, previousDns));
+    enqueue(request.id, () => redrawCard(request.id));
+  }
+
+  function cardPosted(request: DkimRequest): void {
     const known = newest.get(request.id);
-    if (known === undefined || known.updatedAt <= request.updatedAt)
-      newest.set(request.id, request);
-    enqueue(request.id, () => postReply(event, request).finally(settle));
-    enqueue(request.id, () => redrawMessage(request.id));
+    if (known === undefined || known.request.messageTs === null) {
+      newest.set(request.id, { request, version: known?.version ?? 0 });
+    }
+    const created = awaitingCard.get(request.id);
+    awaitingCard.delete(request.id);
+    enqueue(request.id, async () => {
+      const reply = recordReply(request, recordToPublish(request));
+      if (reply !== undefined) await post(request, reply);
+      if (created !== undefined) await markDelivered(created.id);
+    });
   }
 
   return {
     onEvent,
+    cardPosted,
     replay(items) {
-      for (const { event, request } of items) onEvent(event, request);
+      for (const { event, request } of items) {
+        // A card never posted by the process that made the request will not be posted now.
+        if (event.kind === "created" && request.messageTs === null) {
+          enqueue(request.id, () => markDelivered(event.id));
+        } else {
+          onEvent(event, request);
+        }
+      }
     },
     async idle() {
       while (queues.size > 0) await Promise.all([...queues.values()]);
@@ -144,4 +344,11 @@ export function createThreadNotifier(options: {
       }
     },
   };
+}
+
+/** Thrown into the queue once stopped, so nothing after it is marked delivered. */
+class StoppedError extends Error {
+  constructor() {
+    super("the notifier has stopped");
+  }
 }

@@ -7,6 +7,7 @@ import {
   dkimRecordName,
   normaliseDomain,
   normaliseSelector,
+  validateKeyBits,
   validateUsername,
 } from "../../src/dkim/names.js";
 import { InputError } from "../../src/errors.js";
@@ -376,5 +377,30 @@ describe("properties", () => {
         expect(error.message).toContain(`: ${describeChar(char)} is not allowed;`);
       }),
     );
+  });
+});
+
+describe("validateKeyBits", () => {
+  it("takes the sizes offered", () => {
+    for (const bits of [1024, 2048, 4096]) expect(validateKeyBits(bits)).toBe(bits);
+  });
+
+  it("says what is wrong with a size before what to choose", () => {
+    const refusal = (bits: number) => {
+      const error = inputErrorOf(() => validateKeyBits(bits));
+      expect(error.field).toBe("bits");
+      return error.message;
+    };
+    expect(refusal(512)).toBe(
+      "512-bit keys are too weak (RFC 8301 requires at least 1024): choose 1024, 2048 (recommended) or 4096",
+    );
+    expect(refusal(3072)).toBe(
+      "3072-bit keys are not offered: choose 1024, 2048 (recommended) or 4096",
+    );
+    expect(refusal(8192)).toMatch(
+      /^8192-bit keys are larger than verifiers must handle .*: choose/,
+    );
+    expect(refusal(0)).toBe('bits "0" is not a key size: choose 1024, 2048 (recommended) or 4096');
+    expect(refusal(2048.5)).toMatch(/^bits "2048.5" is not a key size/);
   });
 });

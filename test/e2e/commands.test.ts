@@ -67,7 +67,7 @@ describe("/dkim status", () => {
     expect(openLine).toContain("Waiting for DNS and approval");
     expect(openLine).toContain("DNS:");
     expect(openLine).toContain(
-      `<https://fake-team.slack.com/archives/${CHANNEL}/p${open.ts.replace(".", "")}|request message>`,
+      `<https://fake-team.slack.com/archives/${CHANNEL}/p${open.ts.replace(".", "")}|just now>`,
     );
     expect(goneLine).toContain("Rejected");
     expect(all.text.indexOf("*Open*")).toBeLessThan(all.text.indexOf("status-open.example"));

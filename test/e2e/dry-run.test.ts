@@ -37,17 +37,21 @@ describe("dry run (no SPAMEXPERTS_URL)", () => {
     await waitForReply(harness, request, /\*Active\*/);
 
     const thread = replyTexts(harness, request);
-    const certificate = thread.find((text) => text.includes("DRY RUN: certificate not installed"));
-    expect(certificate).toContain("Would have called:");
-    expect(certificate).toContain(
+    // The apply's one reply lists the calls it would have made, the certificate described.
+    const calls = thread.find((text) => text.includes("DRY RUN: nothing is changed."));
+    expect(calls).toContain("Would have called:");
+    expect(calls).toContain(
       `api_set_dkim_certificate(domain=${domain}, certificate=[redacted: 1024-bit RSA private key, ${fingerprint}], selector=s1)`,
     );
-    const selector = thread.find((text) => text.includes("DRY RUN: signing not enabled"));
-    expect(selector).toContain(
+    expect(calls).toContain(
       `api_set_dkim_selector(domain=${domain}, selector=s1, username=mailer@${domain})`,
     );
     const active = thread.find((text) => /\*Active\*/.test(text));
     expect(active).toMatch(/DRY RUN/);
+    expect(active).toContain("the key would now be installed");
+    // Nothing anywhere claims that SpamExperts signs anything.
+    const said = [...thread, ...textsOf(final.blocks)].join("\n");
+    expect(said).not.toMatch(/SpamExperts signs/);
     expect(thread.some((text) => /\*Failed\*/.test(text))).toBe(false);
 
     expect(spamExperts.requests).toEqual([]);

@@ -87,18 +87,26 @@ describe("a restart during an apply", () => {
       selector: "s1",
       username: `mailer@${domain}`,
     });
-    // Every event is told once, in order, including those the crash cut short.
+    // Every event is told once, in order, including those the crash cut short: the steps in
+    // the reply of the run that made them.
     const thread = replyTexts(harness, request);
-    const order = ["Approved", "Certificate installed", "Resumed", "Signing enabled", "Active"];
-    const positions = order.map((title) => thread.findIndex((text) => text.includes(`*${title}`)));
+    const order = [
+      "*Approved*",
+      "Certificate installed",
+      "*Resumed*",
+      "Signing enabled",
+      "*Active*",
+    ];
+    const positions = order.map((title) => thread.findIndex((text) => text.includes(title)));
     expect(
       positions.every((position) => position >= 0),
       thread.join("\n---\n"),
     ).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-    for (const title of order) {
-      expect(thread.filter((text) => text.includes(`*${title}`))).toHaveLength(1);
+    for (const title of ["*Approved*", "*Resumed*", "*Active*"]) {
+      expect(thread.filter((text) => text.includes(title))).toHaveLength(1);
     }
+    expect(thread.find((text) => text.includes("*Approved*"))).toContain("Cut short by a restart");
     expect(thread.some((text) => /\*Failed\*/.test(text))).toBe(false);
   });
 

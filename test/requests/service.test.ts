@@ -180,7 +180,7 @@ describe.each(DIALECTS)("the request service on %s", (dialect) => {
     it("says why a key size is refused", async () => {
       const h = await harness();
       await expect(h.service.create(input({ bits: 3000 }))).rejects.toThrow(
-        "bits 3000: choose a key size of 1024, 2048 (advised) or 4096 bits",
+        "3000-bit keys are not offered: choose 1024, 2048 (recommended) or 4096",
       );
     });
 
@@ -193,7 +193,7 @@ describe.each(DIALECTS)("the request service on %s", (dialect) => {
       expect(error).toBeInstanceOf(RequestConflictError);
       expect((error as RequestConflictError).code).toBe("REQUEST_CONFLICT");
       expect((error as RequestConflictError).message).toBe(
-        `Request ${first.id} for s1._domainkey.example.com is still open (pending, asked by <@${REQUESTER}>). Finish, reject or cancel it first, or choose another selector.`,
+        `Request ${first.id} for s1._domainkey.example.com is still open (pending since ${first.createdAt.slice(0, 10)}; see /dkim status example.com). Finish, reject or cancel it first, or choose another selector.`,
       );
       expect(h.generated).toHaveLength(1);
       await h.service.create(input({ selector: "s2" }));

@@ -1,12 +1,12 @@
 import type { RespondFn } from "@slack/bolt";
 import { isCodedError } from "../../errors.js";
 import type { AppLogger } from "../../logger.js";
-import { ActionRefusedError } from "../../requests/errors.js";
+import { ActionRefusedError, RequestConflictError } from "../../requests/errors.js";
 import type { DkimRequest } from "../../requests/model.js";
 import type { RequestService } from "../../requests/service.js";
 import type { SlackClient } from "../slack-client.js";
-import { escapeText, type SlackMessage } from "../ui/format.js";
-import { refusalText } from "../ui/refusal.js";
+import { escapeText, type SlackMessage, withMentions } from "../ui/format.js";
+import { refusalText, requestConflictText } from "../ui/refusal.js";
 
 /** Where an ephemeral answer for one person goes. */
 export interface Audience {
@@ -49,16 +49,21 @@ export async function tell(
 }
 
 /**
- * The sentence for an error a person caused or met. Named errors carry their own sentence;
- * anything else is our fault, logged in full and answered without internals.
+ * The sentence for an error a person caused or met, as mrkdwn. Named errors carry their own
+ * sentence; anything else is our fault, logged in full and answered without internals.
+ * Mentions render where the bot named someone by ID (a refusal, an open request); what a
+ * person or another system wrote (typed input, the API's words) is escaped, so it cannot ping.
  */
 export function errorText(
   error: unknown,
   context: { logger: AppLogger; request?: DkimRequest | undefined },
 ): string {
-  if (error instanceof ActionRefusedError && context.request !== undefined) {
-    return refusalText(error.reason, context.request, { serviceMessage: error.message });
+  if (error instanceof ActionRefusedError) {
+    return context.request === undefined
+      ? withMentions(error.message)
+      : refusalText(error.reason, context.request, { serviceMessage: error.message });
   }
+  if (error instanceof RequestConflictError) return requestConflictText(error.existing);
   if (isCodedError(error)) return escapeText(error.message);
   context.logger.event("error", "Unexpected error while handling a Slack request", { error });
   return "Something went wrong on my side and nothing was changed. Try again; if it keeps failing, ask the bot's operator to look at its log.";

@@ -2,7 +2,13 @@
  * Small mrkdwn helpers shared by every message, so that people, times, keys and states read
  * the same wherever they appear.
  */
-import type { ContextBlock, KnownBlock, PlainTextElement, SectionBlock } from "@slack/types";
+import type {
+  Button,
+  ContextBlock,
+  KnownBlock,
+  PlainTextElement,
+  SectionBlock,
+} from "@slack/types";
 import type { KeyBits } from "../../dkim/keys.js";
 import { SYSTEM_ACTOR } from "../../requests/model.js";
 
@@ -30,6 +36,18 @@ export const BOT_NAME = "dkim-bot";
  */
 export function escapeText(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Mentions as the bot writes them from IDs: a user, a user group, a channel. */
+const ESCAPED_MENTION = /&lt;(@[UW][A-Z0-9]{2,}|!subteam\^S[A-Z0-9]{2,}|#[CG][A-Z0-9]{2,})&gt;/g;
+
+/**
+ * A sentence the bot built from IDs (a refusal naming approvers or a requester), for mrkdwn:
+ * escaped like any text, then its user, user-group and channel mentions given back, so they
+ * render as names. Nothing else survives: `<!channel>`, `<!here>` and links stay text.
+ */
+export function withMentions(text: string): string {
+  return escapeText(text).replace(ESCAPED_MENTION, "<$1>");
 }
 
 /**
@@ -70,6 +88,13 @@ export function actorText(actorId: string): string {
 export function approverMention(id: string): string {
   if (/^S[A-Z0-9]{2,}$/.test(id)) return `<!subteam^${id}>`;
   return userMention(id);
+}
+
+/** DKIM_APPROVERS as mentions, "<@U1>, <@U2> or <!subteam^S1>": any one of them may act. */
+export function approversText(approvers: readonly string[]): string {
+  const mentions = approvers.map(approverMention);
+  if (mentions.length <= 1) return mentions.join("");
+  return `${mentions.slice(0, -1).join(", ")} or ${mentions[mentions.length - 1]}`;
 }
 
 export function channelMention(channelId: string): string {
@@ -142,4 +167,27 @@ export function context(text: string): ContextBlock {
 
 export function plainText(text: string, max: number): PlainTextElement {
   return { type: "plain_text", text: clip(text, max), emoji: true };
+}
+
+export function button(text: string, actionId: string, value: string): Button {
+  return { type: "button", text: plainText(text, LIMITS.buttonText), action_id: actionId, value };
+}
+
+/** As many usernames as fit in `max` characters, then how many more there are. */
+export function usersText(usernames: readonly string[], max: number): string {
+  const shown: string[] = [];
+  let length = 0;
+  for (const name of usernames) {
+    const code = inlineCode(clip(name, 120));
+    if (length + code.length + 2 > max - 20) break;
+    shown.push(code);
+    length += code.length + 2;
+  }
+  const more = usernames.length - shown.length;
+  return more === 0 ? joinWords(shown) : `${shown.join(", ")} and ${more} more`;
+}
+
+/** "1 outgoing user", "100 outgoing users" */
+export function outgoingUsersText(count: number): string {
+  return count === 1 ? "1 outgoing user" : `${count} outgoing users`;
 }

@@ -3,7 +3,7 @@
  * may approve, DNS and self-approval rules, dry run), so nobody has to ask an admin.
  */
 import type { KeyBits } from "../../dkim/keys.js";
-import { defaultSelector } from "../../dkim/names.js";
+import { defaultSelector, KEY_SIZE_CHOICES } from "../../dkim/names.js";
 import { DEFAULT_COMMAND, usageOf } from "../command-parser.js";
 import {
   approverMention,
@@ -49,7 +49,7 @@ export function helpText(options: HelpOptions): string {
     "",
     "*Defaults*",
     `• Selector: s + the year and month in UTC, e.g. \`${example}\`.`,
-    `• Key size: ${keySizeText(options.defaultBits)}.`,
+    `• Key size: ${keySizeText(options.defaultBits)}; \`bits=\` takes ${KEY_SIZE_CHOICES}.`,
     "• Outgoing users: the domain itself (domain-level signing). Give `user=` once per outgoing user to sign for those instead.",
     "• `testing` publishes the record with t=y.",
     "",

@@ -14,6 +14,7 @@ import {
   joinWords,
   slackTime,
   userMention,
+  withMentions,
 } from "./format.js";
 import { stateBadge } from "./state-badge.js";
 
@@ -32,6 +33,11 @@ export function keyChangedText(): string {
 
 export function notRequesterText(request: Pick<DkimRequest, "requesterId">): string {
   return `Only the requester, ${userMention(request.requesterId)}, can cancel this request.`;
+}
+
+/** A second request for a domain and selector that already have an open one: which, and whose. */
+export function requestConflictText(existing: DkimRequest): string {
+  return `${inlineCode(recordNameOf(existing))} already has an open request (${stateBadge(existing.state)}, asked by ${userMention(existing.requesterId)} · ${slackTime(existing.createdAt)}). Finish, reject or cancel that one first (${inlineCode(`/dkim status ${existing.domain}`)}), or choose another ${inlineCode("selector=")}.`;
 }
 
 /** A click on a request someone already handled: who did what, and when. */
@@ -95,7 +101,7 @@ export function refusalText(
   switch (reason) {
     case "not-approver":
     case "approver-lookup-failed":
-      return refusal.serviceMessage;
+      return withMentions(refusal.serviceMessage);
     case "self-approval":
       return selfApprovalText();
     case "fingerprint-mismatch":

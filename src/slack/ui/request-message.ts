@@ -1,27 +1,33 @@
 /**
- * The request message: the one message in the channel that says what a DKIM request is, what
- * to publish, where it stands and what to click. It is re-rendered on every state change.
+ * The request card: the one message in the channel that says what a DKIM request is, where it
+ * stands, what to do next and who does it, and the record to publish. It is redrawn on every
+ * change. A busy channel holds several of these, so the card stays short: a few lines before
+ * the record, the record once (the split form goes to the first thread reply, recordReply),
+ * and everything that happened in the thread.
  */
 import type { Button, KnownBlock } from "@slack/types";
-import { quoteStrings } from "../../dkim/record.js";
+import { nameRelativeToZone } from "../../dkim/names.js";
 import type { DkimRequest, RecordToPublish } from "../../requests/model.js";
 import { dnsStatusText } from "./dns-status.js";
 import {
   actorText,
+  approversText,
+  button,
   clip,
   codeBlock,
   context,
   escapeText,
   inlineCode,
-  joinWords,
   keySizeText,
   LIMITS,
+  outgoingUsersText,
   plainText,
   quoteLines,
   type SlackMessage,
   section,
   slackTime,
   userMention,
+  usersText,
 } from "./format.js";
 import { ACTION_IDS, BLOCK_IDS, encodeActionValue } from "./ids.js";
 import { STATE_BADGES } from "./state-badge.js";
@@ -29,26 +35,34 @@ import { STATE_BADGES } from "./state-badge.js";
 export interface RequestMessageOptions {
   dryRun: boolean;
   record: RecordToPublish;
+  /**
+   * DKIM_APPROVERS, so the card names who approves. Without it the card says "an approver";
+   * the first post should carry it, since only a posted mention notifies (an edit does not).
+   */
+  approvers?: readonly string[] | undefined;
 }
 
 export const DRY_RUN_NOTICE =
   "*DRY RUN*: no SpamExperts cluster is configured; Approve shows the calls it would make and changes nothing.";
 
-export const PASTING_HINT =
-  "Providers that take one long value want the single TXT value. Those with a 255-character limit per string (e.g. Route 53) take the quoted strings, in order, quotes included.";
+/** Where the split form is, for providers that take at most 255 characters per string. */
+export const SPLIT_FORM_POINTER =
+  "DNS provider with a 255-character limit per string (e.g. Route 53)? The split form is the first reply in the thread.";
 
-const MAX_REASON = 500;
-const MAX_ERROR = 1500;
-/** Room left in a field for the list of outgoing users (a field holds at most 2000 characters). */
-const MAX_USERS_TEXT = 1800;
+const MAX_REASON = 200;
+/** The card quotes the start of the API's error; the failure reply in the thread has all of it. */
+const MAX_ERROR = 300;
+/** The card names a few outgoing users and counts the rest. */
+const MAX_USERS_TEXT = 120;
 
 export function requestMessage(request: DkimRequest, options: RequestMessageOptions): SlackMessage {
-  const blocks: KnownBlock[] = [section(headline(request))];
-  if (options.dryRun) blocks.push(section(`:construction: ${DRY_RUN_NOTICE}`));
-  blocks.push(...nowBlocks(request));
-  blocks.push({ type: "section", fields: fieldsOf(request) });
+  const blocks: KnownBlock[] = [
+    section([headline(request, options), ...nowLines(request, options)].join("\n")),
+  ];
+  if (options.dryRun && isOpen(request)) blocks.push(context(`:construction: ${DRY_RUN_NOTICE}`));
   if (showsRecord(request)) {
-    blocks.push(...recordBlocks(options.record));
+    blocks.push(section(factsText(request)));
+    blocks.push(...recordBlocks(request, options.record));
   } else {
     blocks.push(
       context(
@@ -60,134 +74,139 @@ export function requestMessage(request: DkimRequest, options: RequestMessageOpti
   if (buttons.length > 0) {
     blocks.push({ type: "actions", block_id: BLOCK_IDS.requestActions, elements: buttons });
   }
-  blocks.push(
-    context(`Request \`${escapeText(request.id)}\` · created ${slackTime(request.createdAt)}`),
-  );
+  blocks.push(context(footerText(request)));
   return { text: fallbackText(request, options.dryRun), blocks };
 }
 
-function headline(request: DkimRequest): string {
+/** `:hourglass_flowing_sand: *Waiting for DNS and approval* · DKIM for *example.com*` */
+function headline(request: DkimRequest, options: RequestMessageOptions): string {
   const badge = STATE_BADGES[request.state];
-  return `${badge.emoji} *${badge.label}* · DKIM for *${escapeText(request.domain)}* · requested by ${userMention(request.requesterId)}`;
+  const dry = options.dryRun && request.state === "active" ? " (DRY RUN)" : "";
+  return `${badge.emoji} *${badge.label}*${dry} · DKIM for *${escapeText(request.domain)}*`;
 }
 
-/** What happens now (open states) or how it ended (final states), who and when. */
-function nowBlocks(request: DkimRequest): KnownBlock[] {
-  const decided =
-    request.decidedBy === null
-      ? ""
-      : ` by ${actorText(request.decidedBy)}${request.decidedAt === null ? "" : ` · ${slackTime(request.decidedAt)}`}`;
+/** What happens next and who does it (open states), or how it ended (final states). */
+function nowLines(request: DkimRequest, options: RequestMessageOptions): string[] {
+  const approvers =
+    options.approvers === undefined || options.approvers.length === 0
+      ? "an approver"
+      : approversText(options.approvers);
+  const decided = decidedText(request);
   switch (request.state) {
-    case "pending":
+    case "pending": {
+      const dns = request.lastDnsCheck?.status;
+      if (dns === "live") {
+        return [`*Next:* the TXT record is live: ${approvers} clicks *Approve*.`];
+      }
+      const publish =
+        dns === "wrong" ? "fixes the TXT record (see DNS)" : "publishes the TXT record below";
       return [
-        section(
-          request.lastDnsCheck?.status === "live"
-            ? "*Next:* the TXT record is live: an approver clicks *Approve*."
-            : "*Next:* 1. Publish the TXT record below. 2. An approver clicks *Approve* once DNS is live.",
-        ),
+        `*Next:* ${userMention(request.requesterId)} ${publish}, then ${approvers} clicks *Approve*.`,
       ];
+    }
     case "applying":
-      return [context(`:gear: Applying… approved${decided}. Each step is reported in the thread.`)];
+      return [`Approved${decided}. Each step is reported in the thread.`];
     case "failed": {
       const said =
-        request.lastError === null ? "" : `\n${quoteLines(clip(request.lastError, MAX_ERROR))}`;
+        request.lastError === null ? [] : [quoteLines(clip(request.lastError, MAX_ERROR))];
       return [
-        section(
-          `*Applying stopped*${decided === "" ? "" : ` (approved${decided})`}. Fix the cause, then click *Retry*: it goes on from the step that failed.${said}`,
-        ),
-        context(progressText(request)),
+        `*Applying stopped* (approved${decided}):`,
+        ...said,
+        `*Next:* fix the cause, then ${approvers} clicks *Retry* (done steps are kept).`,
       ];
     }
     case "active":
       return [
-        section(
-          `*Active*: SpamExperts signs mail for *${escapeText(request.domain)}* with selector ${inlineCode(request.selector)}. Approved${decided}. Keep the TXT record published.`,
-        ),
+        options.dryRun
+          ? `*DRY RUN*: the key would now be installed and signing enabled for ${outgoingUsersText(request.usernames.length)}; nothing was changed. Approved${decided}.`
+          : `SpamExperts signs mail for *${escapeText(request.domain)}* with selector ${inlineCode(request.selector)} (${outgoingUsersText(request.usernames.length)}). Approved${decided}. Keep the TXT record published.`,
       ];
     case "rejected": {
       const reason =
         request.rejectReason === null
-          ? ""
-          : `\n${quoteLines(clip(request.rejectReason, MAX_REASON))}`;
-      return [section(`*Rejected*${decided}.${reason}`)];
+          ? []
+          : [quoteLines(clip(request.rejectReason, MAX_REASON * 2))];
+      return [`*Rejected*${decided}.`, ...reason];
     }
     case "cancelled":
-      return [section(`*Cancelled*${decided}.`)];
+      return [`*Cancelled*${decided}.`];
     case "expired":
       return [
-        section(
-          `*Expired*${request.decidedAt === null ? "" : ` · ${slackTime(request.decidedAt)}`}: nobody approved it in time. Start again with \`/dkim setup\`.`,
-        ),
+        `*Expired*${request.decidedAt === null ? "" : ` · ${slackTime(request.decidedAt)}`}: nobody approved it in time. Start again with \`/dkim setup\`.`,
       ];
   }
 }
 
-function progressText(request: DkimRequest): string {
-  const done = request.progress.enabledUsernames;
-  const certificate = request.progress.certificateInstalled
-    ? "Certificate installed"
-    : "Certificate not installed yet";
-  const signing =
-    done.length === 0
-      ? "signing not enabled for any user yet"
-      : `signing enabled for ${usersText(done, MAX_USERS_TEXT / 2)}`;
-  return `${certificate}; ${signing}.`;
+/** ` by <@U…> · today 10:42`, or "" before anyone decided. */
+function decidedText(request: DkimRequest): string {
+  if (request.decidedBy === null) return "";
+  const when = request.decidedAt === null ? "" : ` · ${slackTime(request.decidedAt)}`;
+  return ` by ${actorText(request.decidedBy)}${when}`;
 }
 
-function fieldsOf(request: DkimRequest) {
-  const key = `${keySizeText(request.bits)}${request.testing ? ", t=y (testing)" : ""}`;
+/** DNS verdict, then the key and what it signs for: the facts an approver checks. */
+function factsText(request: DkimRequest): string {
   const users =
     request.usernames.length === 1 && request.usernames[0] === request.domain
-      ? `${inlineCode(request.domain)} (the domain itself)`
+      ? "the domain itself"
       : usersText(request.usernames, MAX_USERS_TEXT);
-  const fields = [
-    field("Selector", inlineCode(request.selector)),
-    field("Key", key),
-    field("Fingerprint", inlineCode(request.fingerprint)),
-    field("Outgoing users", users),
-    field("DNS", dnsStatusText(request.lastDnsCheck)),
+  const testing = request.testing ? " with t=y (testing)" : "";
+  const lines = [
+    `*DNS:* ${dnsStatusText(request.lastDnsCheck)}`,
+    `*Key:* ${keySizeText(request.bits)} ${inlineCode(request.fingerprint)}${testing} · *signs for* ${users}`,
   ];
-  if (request.reason !== null) {
-    fields.push(field("Reason", escapeText(clip(request.reason, MAX_REASON))));
-  }
-  if (request.ticket !== null) {
-    fields.push(field("Ticket", escapeText(clip(request.ticket, MAX_REASON))));
-  }
-  return fields;
-}
-
-function field(label: string, value: string) {
-  return { type: "mrkdwn" as const, text: clip(`*${label}*\n${value}`, LIMITS.sectionField) };
-}
-
-/** As many usernames as fit in `max` characters, then how many more there are. */
-export function usersText(usernames: readonly string[], max: number): string {
-  const shown: string[] = [];
-  let length = 0;
-  for (const name of usernames) {
-    const code = inlineCode(clip(name, 120));
-    if (length + code.length + 2 > max - 20) break;
-    shown.push(code);
-    length += code.length + 2;
-  }
-  const more = usernames.length - shown.length;
-  return more === 0 ? joinWords(shown) : `${shown.join(", ")} and ${more} more`;
+  const noted = [
+    request.reason === null ? "" : `*Reason:* ${escapeText(clip(request.reason, MAX_REASON))}`,
+    request.ticket === null ? "" : `*Ticket:* ${escapeText(clip(request.ticket, MAX_REASON))}`,
+  ].filter((line) => line !== "");
+  if (noted.length > 0) lines.push(noted.join(" · "));
+  return lines.join("\n");
 }
 
 /** The record stays useful while the key is (or is about to be) in use. */
-function showsRecord(request: DkimRequest): boolean {
+export function showsRecord(request: Pick<DkimRequest, "state">): boolean {
   return ["pending", "applying", "failed", "active"].includes(request.state);
 }
 
-function recordBlocks(record: RecordToPublish): KnownBlock[] {
-  return [
-    section(`*DNS name* (type TXT)\n${codeBlock(record.name)}`),
+function isOpen(request: Pick<DkimRequest, "state">): boolean {
+  return ["pending", "applying", "failed"].includes(request.state);
+}
+
+/** Whether the TXT value needs more than one character-string (then the thread has the split). */
+export function needsSplitForm(record: RecordToPublish): boolean {
+  return record.value.length > 255;
+}
+
+/**
+ * The name both ways (many DNS panels append the zone to what is typed, and typing the full
+ * name there doubles it), then the value once, in one copyable block.
+ */
+function recordBlocks(request: DkimRequest, record: RecordToPublish): KnownBlock[] {
+  const relative = nameRelativeToZone(record.name, request.domain);
+  const blocks: KnownBlock[] = [
+    {
+      type: "section",
+      fields: [
+        field(`*DNS name* (TXT)\n${codeBlock(record.name)}`),
+        field(
+          `*If the panel adds* ${inlineCode(clip(request.domain, 80))}\n${codeBlock(relative)}`,
+        ),
+      ],
+    },
     section(`*TXT value*\n${codeBlock(record.value)}`),
-    section(
-      `*Zone-file form*: ${record.strings.length === 1 ? "one quoted string" : `${record.strings.length} quoted strings`} of at most 255 characters\n${codeBlock(quoteStrings(record.strings))}`,
-    ),
-    context(PASTING_HINT),
   ];
+  if (needsSplitForm(record)) blocks.push(context(SPLIT_FORM_POINTER));
+  return blocks;
+}
+
+function field(text: string) {
+  return { type: "mrkdwn" as const, text: clip(text, LIMITS.sectionField) };
+}
+
+function footerText(request: DkimRequest): string {
+  const asked =
+    request.state === "pending" ? "" : ` · asked by ${userMention(request.requesterId)}`;
+  return `Request \`${escapeText(request.id)}\`${asked} · created ${slackTime(request.createdAt)}`;
 }
 
 function buttonsFor(request: DkimRequest, dryRun: boolean): Button[] {
@@ -218,15 +237,10 @@ function buttonsFor(request: DkimRequest, dryRun: boolean): Button[] {
   }
 }
 
-export function button(text: string, actionId: string, value: string): Button {
-  return { type: "button", text: plainText(text, LIMITS.buttonText), action_id: actionId, value };
-}
-
 function approveConfirm(request: DkimRequest, dryRun: boolean) {
-  const users = request.usernames.length;
   const what = dryRun
     ? "DRY RUN: this shows the calls it would make and changes nothing."
-    : `This installs the key on the SpamExperts cluster and enables signing for ${users === 1 ? "1 outgoing user" : `${users} outgoing users`}.`;
+    : `This installs the key on the SpamExperts cluster and enables signing for ${outgoingUsersText(request.usernames.length)}.`;
   return {
     title: plainText("Approve DKIM?", LIMITS.confirmTitle),
     text: {
@@ -253,7 +267,9 @@ function fallbackText(request: DkimRequest, dryRun: boolean): string {
       case "failed":
         return `DKIM setup for ${domain} failed: fix the cause, then retry`;
       case "active":
-        return `DKIM for ${domain} is active`;
+        return dryRun
+          ? `DKIM for ${domain} would now be active (nothing was changed)`
+          : `DKIM for ${domain} is active`;
       case "rejected":
         return `DKIM setup for ${domain} was rejected${decidedBy}`;
       case "cancelled":

@@ -7,6 +7,7 @@ import type { InputBlock, ModalView, PlainTextOption } from "@slack/types";
 import { z } from "zod";
 import type { KeyBits } from "../../dkim/keys.js";
 import { KEY_SIZES } from "../../dkim/keys.js";
+import { RECOMMENDED_BITS, RECOMMENDED_WORD } from "../../dkim/names.js";
 import {
   FieldReader,
   type FormReadResult,
@@ -162,7 +163,7 @@ export function setupModal(options: SetupModalOptions): ModalView {
 }
 
 function bitsOption(bits: KeyBits): PlainTextOption {
-  const label = `${keySizeText(bits)}${bits === 2048 ? " (recommended)" : ""}`;
+  const label = `${keySizeText(bits)}${bits === RECOMMENDED_BITS ? ` (${RECOMMENDED_WORD})` : ""}`;
   return { text: plainText(label, 75), value: String(bits) };
 }
 

@@ -1,10 +1,13 @@
 /**
- * `/dkim status [domain]`: open and recent requests, one line each, linked to their message.
+ * `/dkim status [<domain> | open | active | failed]`: the requests that match, one line each,
+ * linked to their card, the most relevant first; and when some are not shown, how many and how
+ * to see them. Which requests, in which order and how many is the caller's (the store's) to
+ * decide: this draws what it is given.
  */
 import type { KnownBlock } from "@slack/types";
 import type { DkimRequest } from "../../requests/model.js";
 import { isOpenState } from "../../requests/state-machine.js";
-import { dnsStatusText } from "./dns-status.js";
+import { DNS_STATUS_EMOJI } from "./dns-status.js";
 import {
   ageText,
   clip,
@@ -23,41 +26,126 @@ export interface StatusEntry {
   permalink?: string;
 }
 
+/** What was asked for: everything, one kind of request, or one domain. */
+export type StatusFilter =
+  | { kind: "all" }
+  | { kind: "open" }
+  | { kind: "active" }
+  | { kind: "failed" }
+  | { kind: "domain"; domain: string };
+
+/**
+ * The answer's input, as the command gathers it:
+ * - `entries`: the requests to show, in the order to show them (open ones first, then the
+ *   most recent); each costs a permalink call, so the caller fetches only a page.
+ * - `shown`: how many of `entries` to show (default: all of them; at most MAX_LINES are).
+ * - `total`: how many requests match `filter` in all, so the answer can say how many it left out.
+ * - `filter`: what was asked for, to word the heading and the hint.
+ */
+export interface StatusInput {
+  entries: ReadonlyArray<StatusEntry>;
+  shown?: number;
+  total: number;
+  filter: StatusFilter;
+}
+
 export interface StatusOptions {
-  domain?: string;
   now: Date;
   command?: string;
 }
 
 /** Lines shown at most: the message must stay within Slack's block limits. */
-const MAX_LINES = 60;
+export const MAX_LINES = 60;
 
-export function statusMessage(
-  entries: ReadonlyArray<StatusEntry>,
-  options: StatusOptions,
-): SlackMessage {
+const DNS_WORDS: Readonly<Record<string, string>> = {
+  live: "live",
+  missing: "not published",
+  wrong: "wrong",
+  "lookup-failed": "lookup failed",
+};
+
+export function statusAnswer(input: StatusInput, options: StatusOptions): SlackMessage {
   const command = options.command ?? "/dkim";
-  const scope = options.domain === undefined ? "" : ` for *${escapeText(options.domain)}*`;
-  if (entries.length === 0) {
-    const text = `No DKIM requests${scope} yet. Start one with ${inlineCode(`${command} setup ${options.domain ?? "<domain>"}`)}.`;
+  const { filter } = input;
+  const shown = input.entries.slice(0, Math.min(input.shown ?? input.entries.length, MAX_LINES));
+  const total = Math.max(input.total, shown.length);
+  if (shown.length === 0) {
+    const text = nothingText(filter, command, total);
     return { text, blocks: [section(text)] };
   }
 
-  const shown = entries.slice(0, MAX_LINES);
   const open = shown.filter((entry) => isOpenState(entry.request.state));
   const recent = shown.filter((entry) => !isOpenState(entry.request.state));
-  const blocks: KnownBlock[] = [section(`*DKIM requests*${scope}`)];
+  const count = total === shown.length ? `${total}` : `${shown.length} of ${total}`;
+  const blocks: KnownBlock[] = [section(`*DKIM requests*${scopeText(filter)} · ${count}`)];
   if (open.length > 0) blocks.push(...group("Open", open, options.now));
   if (recent.length > 0) blocks.push(...group("Recent", recent, options.now));
-  if (entries.length > shown.length) {
-    blocks.push(
-      context(
-        `${entries.length - shown.length} more not shown. Narrow it down with ${inlineCode(`${command} status <domain>`)}.`,
-      ),
-    );
-  }
-  const summary = `DKIM requests${options.domain === undefined ? "" : ` for ${options.domain}`}: ${open.length} open, ${recent.length} recent`;
+  if (total > shown.length) blocks.push(context(moreText(filter, command, total - shown.length)));
+  const summary = `DKIM requests${plainScope(filter)}: ${open.length} open, ${recent.length} recent${total > shown.length ? `, ${total - shown.length} not shown` : ""}`;
   return { text: summary, blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
+}
+
+/**
+ * The answer as `/dkim status` gave it before filters: the requests given, all shown, for
+ * everything or one domain.
+ */
+export function statusMessage(
+  entries: ReadonlyArray<StatusEntry>,
+  options: StatusOptions & { domain?: string },
+): SlackMessage {
+  const filter: StatusFilter =
+    options.domain === undefined ? { kind: "all" } : { kind: "domain", domain: options.domain };
+  return statusAnswer({ entries, total: entries.length, filter }, options);
+}
+
+function scopeText(filter: StatusFilter): string {
+  switch (filter.kind) {
+    case "all":
+      return "";
+    case "domain":
+      return ` for *${escapeText(clip(filter.domain, 120))}*`;
+    default:
+      return ` · ${filter.kind}`;
+  }
+}
+
+function plainScope(filter: StatusFilter): string {
+  switch (filter.kind) {
+    case "all":
+      return "";
+    case "domain":
+      return ` for ${escapeText(clip(filter.domain, 120))}`;
+    default:
+      return ` (${filter.kind})`;
+  }
+}
+
+function nothingText(filter: StatusFilter, command: string, total: number): string {
+  const start = inlineCode(
+    `${command} setup ${filter.kind === "domain" ? filter.domain : "<domain>"}`,
+  );
+  switch (filter.kind) {
+    case "all":
+      return `No DKIM requests yet. Start one with ${start}.`;
+    case "domain":
+      return `No DKIM requests for *${escapeText(clip(filter.domain, 120))}* yet. Start one with ${start}.`;
+    default:
+      return `No ${filter.kind} DKIM requests${total > 0 ? " on this page" : ""}. All of them: ${inlineCode(`${command} status`)}.`;
+  }
+}
+
+/** How many were left out, and the filters that show them. */
+function moreText(filter: StatusFilter, command: string, more: number): string {
+  const status = (what: string) => inlineCode(`${command} status ${what}`);
+  const left = `${more} older ${more === 1 ? "one" : "ones"} not shown.`;
+  switch (filter.kind) {
+    case "domain":
+      return left;
+    case "all":
+      return `${left} Narrow it down: ${status("open")}, ${status("failed")}, ${status("active")} or ${status("<domain>")}.`;
+    default:
+      return `${left} Narrow it down: ${status("<domain>")}.`;
+  }
 }
 
 /** A heading, then the lines packed into as few sections as the text limit allows. */
@@ -77,17 +165,25 @@ function group(title: string, entries: ReadonlyArray<StatusEntry>, now: Date): K
   return blocks;
 }
 
-/** `• example.com s202611 · :gear: Applying · DNS … · 3 h ago · request message` */
+/**
+ * `• *example.com* `s202611` · :gear: Applying · DNS: :white_check_mark: live · 3 h ago`, the
+ * age linked to the card, as Slack links a message's time to the message.
+ */
 export function statusLine(entry: StatusEntry, now: Date): string {
   const { request, permalink } = entry;
+  const dns = request.lastDnsCheck;
+  const age = ageText(request.createdAt, now);
+  const linked =
+    permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink) && age !== ""
+      ? `<${permalink}|${age}>`
+      : age;
   const parts = [
     `• *${escapeText(clip(request.domain, 120))}* ${inlineCode(clip(request.selector, 63))}`,
     stateBadge(request.state),
-    `DNS: ${dnsStatusText(request.lastDnsCheck)}`,
-    ageText(request.createdAt, now),
+    dns === null
+      ? "DNS: not checked"
+      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status] ?? dns.status}`,
+    linked,
   ];
-  if (permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink)) {
-    parts.push(`<${permalink}|request message>`);
-  }
   return clip(parts.filter((part) => part !== "").join(" · "), 900);
 }

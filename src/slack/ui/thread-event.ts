@@ -1,82 +1,335 @@
 /**
- * The audit trail in the request's thread: one short reply per event, with who and when.
- * A reply shows only what the event carries (plus the request's public facts), and events
- * never carry key material.
+ * The replies in a request's thread: what happened, as few replies as say it. Slack already
+ * shows the author and the time of each reply, so a reply starts with what happened and names
+ * a person only where one acted ("Approved by @x"). Which event becomes which reply is decided
+ * in thread-rules.ts; these builders only draw them. A reply shows what its event carries plus
+ * the request's public facts, and events never carry key material.
  */
 import type { KnownBlock } from "@slack/types";
-import type { AuditDetails, AuditEvent, DkimRequest } from "../../requests/model.js";
+import { quoteStrings } from "../../dkim/record.js";
+import type {
+  AuditDetails,
+  AuditEvent,
+  DkimRequest,
+  RecordToPublish,
+} from "../../requests/model.js";
+import { isPublicKeyText } from "../../requests/redact.js";
 import { describeCall } from "../../spamexperts/dry-run.js";
 import {
   actorText,
+  approversText,
+  button,
   clip,
   codeBlock,
+  context,
   escapeText,
   inlineCode,
-  keySizeText,
+  outgoingUsersText,
   quoteLines,
+  type SlackMessage,
   section,
-  slackTime,
+  usersText,
 } from "./format.js";
 import { ACTION_IDS, BLOCK_IDS, encodeActionValue } from "./ids.js";
-import { button } from "./request-message.js";
-import { STATE_BADGES } from "./state-badge.js";
+import { needsSplitForm, showsRecord } from "./request-message.js";
+import { STATE_BADGES, stateBadge } from "./state-badge.js";
 
 /**
  * The detail keys read here (requests/service.ts writes them). All optional: a reply reads
  * well without them.
  * - `summary`: the DNS verdict sentence (dns-live, dns-problem)
  * - `message`: the sentence of the first DNS problem (dns-problem)
- * - `dns`: the DNS verdict at the click (approved)
+ * - `status`: the DNS verdict's status (dns-live, dns-problem); `previous`: the one before
  * - `call`: the API call, e.g. `api_set_dkim_selector` (certificate-installed, selector-enabled, failed)
  * - `username`: the outgoing user (selector-enabled, failed)
  * - `text` or `apiText`: the API's own response text (certificate-installed, selector-enabled, failed)
  * - `dryRun`: the call was only recorded (certificate-installed, selector-enabled, active)
  * - `step`: where applying stopped, "certificate" or "selector for <user>" (failed)
  * - `error`: the explanation of a failure, the API's words included (failed)
- * - `description`: the call as it would have been made, without secrets (dry run)
  * - `reason`: the reason given (rejected, cancelled)
  * - `ttlDays`: how long the request could wait (expired)
  */
 export const EVENT_DETAIL_KEYS = [
   "summary",
   "message",
-  "dns",
+  "status",
+  "previous",
   "call",
   "username",
   "text",
   "apiText",
   "step",
   "error",
-  "description",
   "reason",
   "ttlDays",
 ] as const;
 
-export interface ThreadEventOptions {
+type DetailKey = (typeof EVENT_DETAIL_KEYS)[number];
+
+export interface ThreadReplyOptions {
   dryRun: boolean;
+  /** DKIM_APPROVERS: named when the record turns live, since they act next. */
+  approvers?: readonly string[] | undefined;
 }
 
 const MAX_API_TEXT = 1500;
 const MAX_SENTENCE = 500;
+/** Room for the list of outgoing users in an apply reply. */
+const MAX_USERS_TEXT = 600;
+/** Calls a dry-run apply reply spells out; the rest are counted. */
+const MAX_CALLS_SHOWN = 3;
+/** API remarks (on calls that succeeded) an apply reply quotes; the audit trail keeps all. */
+const MAX_NOTES = 3;
 
-export function threadEventText(
-  event: AuditEvent,
+// --- the record's split form: the thread's first reply -------------------------------------
+
+/**
+ * The TXT value as character-strings of at most 255, for DNS providers that take it so
+ * (Route 53, zone files). Undefined when the value fits one string: the card's value is enough.
+ */
+export function recordReply(
   request: DkimRequest,
-  options: ThreadEventOptions,
-): string {
-  const { title, emoji, lines } = describe(event, request, options.dryRun);
-  const head = `${emoji} *${title}* · ${actorText(event.actorId)} · ${slackTime(event.at)}`;
-  return [head, ...lines.filter((line) => line !== "")].join("\n");
+  record: RecordToPublish,
+): SlackMessage | undefined {
+  if (!showsRecord(request) || !needsSplitForm(record)) return undefined;
+  const count = record.strings.length;
+  const text = `Split form of the TXT value, for DNS providers with a 255-character limit per string: ${count} strings.`;
+  return {
+    text,
+    blocks: [
+      section(
+        `:clipboard: *Split form* of the TXT value, for DNS providers that take at most 255 characters per string (e.g. Route 53, zone files): the same value as ${count} quoted strings. Paste them in this order, quotes included:\n${codeBlock(quoteStrings(record.strings))}`,
+      ),
+      context(
+        "Providers that take one long value (most web panels) want the single TXT value in the request message instead; they split it themselves.",
+      ),
+    ],
+  };
 }
 
-/** The failure reply with a Retry button under it while the request is still failed. */
-export function failedEventBlocks(
+// --- replies that stand alone ---------------------------------------------------------------
+
+/** DNS news, the outcome (Active), a decision (rejected, cancelled) or expiry: one reply each. */
+export function eventReply(
   event: AuditEvent,
   request: DkimRequest,
-  options: ThreadEventOptions,
-): KnownBlock[] {
-  const blocks: KnownBlock[] = [section(threadEventText(event, request, options))];
-  if (event.kind === "failed" && request.state === "failed") {
+  options: ThreadReplyOptions,
+): SlackMessage {
+  const text = eventText(event, request, options);
+  return { text, blocks: [section(text)] };
+}
+
+function eventText(event: AuditEvent, request: DkimRequest, options: ThreadReplyOptions): string {
+  const details = event.details;
+  const domain = `*${escapeText(request.domain)}*`;
+  switch (event.kind) {
+    case "dns-live": {
+      // "Live and matches the key." reads on from the title: "DNS record is live and matches…"
+      const summary = sentence(details, "summary");
+      const rest = summary.startsWith("Live and ")
+        ? ` ${summary.slice("Live ".length)}`
+        : summary === ""
+          ? "."
+          : `: ${summary}`;
+      const who =
+        request.state === "pending" &&
+        options.approvers !== undefined &&
+        options.approvers.length > 0
+          ? `\n${approversText(options.approvers)}: you can approve it now.`
+          : "";
+      return `:white_check_mark: *DNS record is live*${rest}${who}`;
+    }
+    case "dns-problem": {
+      const message = sentence(details, "message") || sentence(details, "summary");
+      const gone = text(details, "status") === "missing";
+      return `:warning: *${gone ? "DNS record is gone" : "DNS record is not right yet"}*${message === "" ? "." : `: ${message}`}`;
+    }
+    case "active": {
+      const users = outgoingUsersText(request.usernames.length);
+      return options.dryRun || details.dryRun === true
+        ? `:white_check_mark: *Active* (DRY RUN): the key would now be installed on the cluster and signing enabled for ${users}; nothing was changed.`
+        : `:white_check_mark: *Active*: SpamExperts signs mail for ${domain} with selector ${inlineCode(request.selector)} (${users}). The bot's copy of the private key is erased.`;
+    }
+    case "rejected":
+      return withReason(
+        `${STATE_BADGES.rejected.emoji} *Rejected* by ${actorText(event.actorId)}`,
+        details,
+      );
+    case "cancelled":
+      return withReason(
+        `${STATE_BADGES.cancelled.emoji} *Cancelled* by ${actorText(event.actorId)}`,
+        details,
+      );
+    case "expired": {
+      const days = details.ttlDays;
+      const within =
+        typeof days === "number" ? ` within ${days} ${days === 1 ? "day" : "days"}` : "";
+      return `${STATE_BADGES.expired.emoji} *Expired*: nobody approved it${within}; the key is erased. Start again with \`/dkim setup\`.`;
+    }
+    default:
+      // The apply's own events have their replies below; anything else says what it is.
+      return `${stateBadge(request.state)}: ${escapeText(event.kind)}.`;
+  }
+}
+
+function withReason(head: string, details: AuditDetails): string {
+  const reason = text(details, "reason");
+  return reason === undefined ? head : `${head}\n${quoteLines(clip(reason, MAX_SENTENCE))}`;
+}
+
+// --- the apply: one reply, edited as its steps complete -------------------------------------
+
+/**
+ * The reply of one run of the apply, opened by the approval (or a retry, or the resume after a
+ * restart) and edited as each step completes, so 100 outgoing users make one reply, not 100.
+ * It shows the request's progress as a whole; `notes` are what the API said on steps that
+ * succeeded (rare, and worth reading).
+ */
+export function applyReply(
+  opener: AuditEvent,
+  request: DkimRequest,
+  options: ThreadReplyOptions,
+  notes: readonly string[] = [],
+  run: { cutShort?: boolean } = {},
+): SlackMessage {
+  const head = openerLine(opener);
+  const dryRun = options.dryRun || opener.details.dryRun === true;
+  const running = run.cutShort !== true && request.state === "applying";
+  const lines = [head, ...(dryRun ? dryRunLines(request) : progressLines(request, running))];
+  if (run.cutShort === true) {
+    lines.push(":arrows_counterclockwise: Cut short by a restart: it goes on below.");
+  }
+  if (notes.length > 0) {
+    const shown = notes.slice(0, MAX_NOTES);
+    lines.push(...shown);
+    if (notes.length > shown.length) {
+      lines.push(`…and ${notes.length - shown.length} more remarks in the audit trail.`);
+    }
+  }
+  const text = lines.join("\n");
+  return { text, blocks: [section(text)] };
+}
+
+function openerLine(opener: AuditEvent): string {
+  switch (opener.kind) {
+    case "approved":
+      return `:+1: *Approved* by ${actorText(opener.actorId)}`;
+    case "retried":
+      return `:repeat: *Retry* by ${actorText(opener.actorId)}: going on from the step that failed.`;
+    case "resumed":
+      return ":arrows_counterclockwise: *Resumed* after a restart: going on from the last step that succeeded.";
+    default:
+      return ":gear: *Applying*";
+  }
+}
+
+/** One line per step: done, or (while this run goes on) under way. */
+function progressLines(request: DkimRequest, applying: boolean): string[] {
+  const lines: string[] = [];
+  if (request.progress.certificateInstalled) {
+    lines.push(":heavy_check_mark: Certificate installed");
+  } else if (applying) {
+    lines.push(":hourglass_flowing_sand: Installing the certificate…");
+  }
+  const done = request.progress.enabledUsernames;
+  const all = request.usernames;
+  if (done.length > 0) {
+    const count = all.length === 1 ? "" : ` ${done.length} of ${all.length} outgoing users:`;
+    lines.push(`:heavy_check_mark: Signing enabled for${count} ${usersText(done, MAX_USERS_TEXT)}`);
+  }
+  if (applying && request.progress.certificateInstalled && done.length < all.length) {
+    const next = all.find((user) => !done.includes(user));
+    if (next !== undefined) {
+      lines.push(`:hourglass_flowing_sand: Enabling signing for ${inlineCode(clip(next, 254))}…`);
+    }
+  }
+  if (request.state === "failed") lines.push(":x: Stopped: the failure is below.");
+  return lines;
+}
+
+/** In a dry run: the calls it would have made, the certificate described, never shown. */
+function dryRunLines(request: DkimRequest): string[] {
+  const calls: string[] = [];
+  if (request.progress.certificateInstalled) {
+    calls.push(
+      describeCall("api_set_dkim_certificate", {
+        domain: request.domain,
+        certificate: `[redacted: ${request.bits}-bit RSA private key, ${request.fingerprint}]`,
+        selector: request.selector,
+      }),
+    );
+  }
+  const users = request.progress.enabledUsernames;
+  for (const username of users.slice(0, MAX_CALLS_SHOWN)) {
+    calls.push(
+      describeCall("api_set_dkim_selector", {
+        domain: request.domain,
+        selector: request.selector,
+        username,
+      }),
+    );
+  }
+  const head = ":construction: DRY RUN: nothing is changed.";
+  if (calls.length === 0) return [head];
+  const more =
+    users.length > MAX_CALLS_SHOWN
+      ? [
+          `…and ${users.length - MAX_CALLS_SHOWN} more ${inlineCode("api_set_dkim_selector")} calls, one per outgoing user.`,
+        ]
+      : [];
+  return [`${head} Would have called:`, codeBlock(clip(calls.join("\n"), MAX_API_TEXT)), ...more];
+}
+
+/** What the API said on a step that succeeded, for the apply reply; undefined when nothing. */
+export function stepNote(event: AuditEvent): string | undefined {
+  if (event.kind !== "certificate-installed" && event.kind !== "selector-enabled") return undefined;
+  const said = text(event.details, "apiText") ?? text(event.details, "text");
+  if (said === undefined) return undefined;
+  const user = text(event.details, "username");
+  const call =
+    text(event.details, "call") ??
+    (event.kind === "certificate-installed" ? "api_set_dkim_certificate" : "api_set_dkim_selector");
+  const forUser = user === undefined ? "" : ` for ${inlineCode(clip(user, 254))}`;
+  return `${inlineCode(call)}${forUser} said:\n${quoteLines(clip(said, MAX_SENTENCE))}`;
+}
+
+// --- the failure: its own reply, with Retry while the request is failed ---------------------
+
+export interface FailureReplyOptions extends ThreadReplyOptions {
+  /** The event that moved the request out of `failed` (a retry), once there is one. */
+  resolvedBy?: AuditEvent | undefined;
+}
+
+/**
+ * What failed, in the API's words, and what to do. Its Retry button is there only while the
+ * request is failed: the notifier redraws this reply once it is not, so no stale Retry is left.
+ */
+export function failureReply(
+  event: AuditEvent,
+  request: DkimRequest,
+  options: FailureReplyOptions,
+): SlackMessage {
+  const details = event.details;
+  // The bot's sentence says what went wrong and what to do; it usually quotes the API's own
+  // text too, which is shown on its own only when it does not.
+  const error = text(details, "error");
+  const apiText = text(details, "apiText");
+  const said =
+    apiText !== undefined && error?.includes(apiText) !== true
+      ? ["The API said:", quoteLines(clip(apiText, MAX_API_TEXT))]
+      : [];
+  const stillFailed = request.state === "failed";
+  const lines = [
+    `${STATE_BADGES.failed.emoji} *Failed* ${failedStep(details)}`,
+    ...(error === undefined ? [] : [quoteLines(clip(error, MAX_API_TEXT))]),
+    ...said,
+    stillFailed
+      ? "Fix the cause, then click *Retry*: it goes on from the step that failed."
+      : resolvedText(request, options.resolvedBy),
+  ];
+  const text_ = lines.join("\n");
+  const blocks: KnownBlock[] = [section(text_)];
+  if (stillFailed) {
     blocks.push({
       type: "actions",
       block_id: BLOCK_IDS.failedActions,
@@ -88,223 +341,48 @@ export function failedEventBlocks(
       ],
     });
   }
-  return blocks;
+  return { text: text_, blocks };
 }
 
-/** The reply as chat.postMessage takes it: blocks only where a button is needed. */
-export function threadEventMessage(
-  event: AuditEvent,
-  request: DkimRequest,
-  options: ThreadEventOptions,
-): { text: string; blocks?: KnownBlock[] } {
-  const text = threadEventText(event, request, options);
-  if (event.kind !== "failed") return { text };
-  return { text, blocks: failedEventBlocks(event, request, options) };
-}
-
-interface Described {
-  emoji: string;
-  title: string;
-  lines: string[];
-}
-
-function describe(event: AuditEvent, request: DkimRequest, dryRunMode: boolean): Described {
-  const details = event.details;
-  // The event knows best whether its call was only recorded; the mode covers older events.
-  const dryRun = dryRunMode || details.dryRun === true;
-  const domain = `*${escapeText(request.domain)}*`;
-  const selector = inlineCode(request.selector);
-  switch (event.kind) {
-    case "created":
-      return {
-        emoji: ":new:",
-        title: "Request created",
-        lines: [
-          `DKIM for ${domain}, selector ${selector}, ${keySizeText(request.bits)}, key ${inlineCode(request.fingerprint)}.`,
-        ],
-      };
-    case "dns-live":
-      return {
-        emoji: ":white_check_mark:",
-        title: "DNS record is live",
-        lines: [sentence(details, "summary")],
-      };
-    case "dns-problem": {
-      const summary = sentence(details, "summary");
-      const message = sentence(details, "message");
-      return {
-        emoji: ":warning:",
-        title: "DNS record is not right yet",
-        lines: [summary, message === summary ? "" : message],
-      };
-    }
-    case "approved":
-      return {
-        emoji: ":+1:",
-        title: "Approved",
-        lines: [
-          text(details, "dns") === undefined ? "" : `DNS: ${sentence(details, "dns")}`,
-          dryRun ? "DRY RUN: the calls are only shown, nothing changes." : "",
-        ],
-      };
-    case "certificate-installed":
-      return dryRun
-        ? {
-            emoji: ":construction:",
-            title: "DRY RUN: certificate not installed",
-            lines: wouldHaveCalled(
-              details,
-              describeCall("api_set_dkim_certificate", {
-                domain: request.domain,
-                certificate: `[redacted: ${request.bits}-bit RSA private key, ${request.fingerprint}]`,
-                selector: request.selector,
-              }),
-            ),
-          }
-        : {
-            emoji: ":closed_lock_with_key:",
-            title: "Certificate installed",
-            lines: [
-              `${inlineCode(callOf(details, "api_set_dkim_certificate"))} succeeded.`,
-              ...apiSaid(details),
-            ],
-          };
-    case "selector-enabled": {
-      const user = text(details, "username");
-      const forUser = user === undefined ? "" : ` for ${inlineCode(clip(user, 254))}`;
-      return dryRun
-        ? {
-            emoji: ":construction:",
-            title: `DRY RUN: signing not enabled${forUser}`,
-            lines: wouldHaveCalled(
-              details,
-              describeCall("api_set_dkim_selector", {
-                domain: request.domain,
-                selector: request.selector,
-                username: user ?? request.domain,
-              }),
-            ),
-          }
-        : {
-            emoji: ":pencil2:",
-            title: `Signing enabled${forUser}`,
-            lines: [
-              `${inlineCode(callOf(details, "api_set_dkim_selector"))} succeeded.`,
-              ...apiSaid(details),
-            ],
-          };
-    }
-    case "active":
-      return {
-        ...badge("active"),
-        lines: [
-          dryRun
-            ? `DRY RUN: every call was shown and no cluster was changed. Selector ${selector} for ${domain}.`
-            : `SpamExperts signs mail for ${domain} with selector ${selector}. The bot's copy of the private key is erased.`,
-        ],
-      };
-    case "failed": {
-      // The bot's sentence says what went wrong and what to do; it usually quotes the API's
-      // own text too, which is shown on its own only when it does not.
-      const error = text(details, "error");
-      const apiText = text(details, "apiText");
-      const said =
-        apiText !== undefined && error?.includes(apiText) !== true ? apiSaid(details) : [];
-      return {
-        ...badge("failed"),
-        lines: [
-          failedStep(details),
-          ...(error === undefined ? [] : [quoteLines(clip(error, MAX_API_TEXT))]),
-          ...said,
-          "Fix the cause, then click *Retry*: it goes on from the step that failed.",
-        ],
-      };
-    }
-    case "retried":
-      return {
-        emoji: ":repeat:",
-        title: "Retry",
-        lines: ["Going on from the step that failed."],
-      };
-    case "rejected":
-      return { ...badge("rejected"), lines: [reasonLines(details)] };
-    case "cancelled":
-      return { ...badge("cancelled"), lines: [reasonLines(details)] };
-    case "expired": {
-      const days = details.ttlDays;
-      const within =
-        typeof days === "number" ? ` within ${days} ${days === 1 ? "day" : "days"}` : "";
-      return {
-        ...badge("expired"),
-        lines: [
-          `Nobody approved it${within}; the key is erased. Start again with \`/dkim setup\`.`,
-        ],
-      };
-    }
-    case "resumed":
-      return {
-        emoji: ":arrows_counterclockwise:",
-        title: "Resumed",
-        lines: ["The bot restarted while applying; it goes on from the last step that succeeded."],
-      };
+function resolvedText(request: DkimRequest, resolvedBy: AuditEvent | undefined): string {
+  if (resolvedBy?.kind === "retried") {
+    return `:repeat: Retried by ${actorText(resolvedBy.actorId)}: see below.`;
   }
+  return `Now: ${stateBadge(request.state)}.`;
 }
 
-/** Which step failed, from `call` and `username`, or from the service's `step`. */
+/** "at `api_set_dkim_selector` for `mailer@…`:", from `call` and `username` or the service's `step`. */
 function failedStep(details: AuditDetails): string {
   const call = text(details, "call");
   const user = text(details, "username");
+  const forUser = (name: string) => ` for ${inlineCode(clip(name, 254))}`;
   if (call !== undefined) {
-    return `${inlineCode(call)}${user === undefined ? "" : ` for ${inlineCode(clip(user, 254))}`} failed.`;
+    return `at ${inlineCode(call)}${user === undefined ? "" : forUser(user)}:`;
   }
   const step = text(details, "step");
-  if (step === "certificate") return "Installing the certificate failed.";
+  if (step === "certificate") return "at installing the certificate:";
   const selectorFor = step?.match(/^selector for (.+)$/s)?.[1];
-  if (selectorFor !== undefined) {
-    return `Enabling signing for ${inlineCode(clip(selectorFor, 254))} failed.`;
-  }
-  return step === undefined
-    ? "Applying stopped."
-    : `Applying stopped at: ${escapeText(clip(step, 300))}.`;
+  if (selectorFor !== undefined) return `at enabling signing${forUser(selectorFor)}:`;
+  return step === undefined ? "while applying:" : `at ${escapeText(clip(step, 300))}:`;
 }
 
-function badge(state: "active" | "failed" | "rejected" | "cancelled" | "expired") {
-  const { emoji, label } = STATE_BADGES[state];
-  return { emoji, title: label };
-}
+// --- details ---------------------------------------------------------------------------------
 
 /** A non-empty string detail, or undefined. */
-function text(details: AuditDetails, key: (typeof EVENT_DETAIL_KEYS)[number]): string | undefined {
+function text(details: AuditDetails, key: DetailKey): string | undefined {
   const value = details[key];
   if (typeof value !== "string" || value.trim() === "") return undefined;
   // Events never carry keys; should one slip through a bug upstream, it still stays out of Slack.
-  return LOOKS_LIKE_KEY.test(value) ? "[hidden: this text looked like key material]" : value.trim();
+  return looksLikePrivateKey(value) ? "[hidden: this text looked like key material]" : value.trim();
 }
 
-const LOOKS_LIKE_KEY = /-----BEGIN|PRIVATE KEY-----|MII[A-Za-z0-9+/]{60}/;
+/** A PEM marker, or DER base64 that is not a public key (those are fine to show). */
+function looksLikePrivateKey(value: string): boolean {
+  if (/-----BEGIN|PRIVATE KEY-----/.test(value)) return true;
+  return [...value.matchAll(/MII[A-Za-z0-9+/]{60,}/g)].some((match) => !isPublicKeyText(match[0]));
+}
 
-function sentence(details: AuditDetails, key: (typeof EVENT_DETAIL_KEYS)[number]): string {
+function sentence(details: AuditDetails, key: DetailKey): string {
   const value = text(details, key);
   return value === undefined ? "" : escapeText(clip(value, MAX_SENTENCE));
-}
-
-function callOf(details: AuditDetails, fallback: string): string {
-  return text(details, "call") ?? fallback;
-}
-
-/** The API's own words, quoted so nobody mistakes them for the bot's. */
-function apiSaid(details: AuditDetails): string[] {
-  const said = text(details, "apiText") ?? text(details, "text");
-  return said === undefined ? [] : ["The API said:", quoteLines(clip(said, MAX_API_TEXT))];
-}
-
-/** The event's own description of the call, else one made from the request's public facts. */
-function wouldHaveCalled(details: AuditDetails, described: string): string[] {
-  const description = text(details, "description") ?? described;
-  return ["Would have called:", codeBlock(clip(description, MAX_API_TEXT))];
-}
-
-function reasonLines(details: AuditDetails): string {
-  const reason = text(details, "reason");
-  return reason === undefined ? "" : quoteLines(clip(reason, MAX_SENTENCE));
 }

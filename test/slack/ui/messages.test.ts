@@ -14,7 +14,7 @@ import {
   selfApprovalText,
 } from "../../../src/slack/ui/refusal.js";
 import { STATE_BADGES } from "../../../src/slack/ui/state-badge.js";
-import { statusMessage } from "../../../src/slack/ui/status.js";
+import { statusAnswer, statusLine, statusMessage } from "../../../src/slack/ui/status.js";
 import { sampleRequest } from "../../helpers/sample-request.js";
 
 const NOW = new Date("2026-11-03T13:00:00.000Z");
@@ -42,6 +42,9 @@ describe("helpText", () => {
     expect(text).toContain("<@U0ALICE> and <!subteam^S0OPS>");
     expect(text).toContain("may not approve their own request");
     expect(text).toContain("live and matches");
+    // The same word for 2048 bits as the setup form and the refusal of another size.
+    expect(text).toContain("1024, 2048 (recommended) or 4096");
+    expect(text).not.toContain("advised");
     expect(text).not.toContain("DRY RUN");
     // Raw angle brackets would be read by Slack as links or mentions.
     expect(text.replace(/<(@U|!subteam\^S|#C)[A-Z0-9]+>/g, "")).not.toMatch(/[<>]/);
@@ -64,7 +67,14 @@ describe("helpText", () => {
   });
 });
 
-describe("statusMessage", () => {
+describe("statusAnswer", () => {
+  const live = {
+    status: "live" as const,
+    problemCode: null,
+    summary: "Live and matches the key.",
+    checkedAt: "2026-11-03T12:00:00.000Z",
+  };
+
   it("says when there is nothing, and how to start", () => {
     const empty = statusMessage([], { now: NOW });
     expect(empty.text).toContain("No DKIM requests yet");
@@ -72,20 +82,16 @@ describe("statusMessage", () => {
     expect(statusMessage([], { now: NOW, domain: "example.org" }).text).toContain(
       "for *example.org*",
     );
+    expect(
+      statusAnswer({ entries: [], total: 0, filter: { kind: "failed" } }, { now: NOW }).text,
+    ).toBe("No failed DKIM requests. All of them: `/dkim status`.");
   });
 
-  it("lists open and recent requests with state, DNS, age and link", () => {
+  it("lists open and recent requests with state, DNS, age and a link to the card", () => {
     const message = statusMessage(
       [
         {
-          request: makeRequest({
-            lastDnsCheck: {
-              status: "live",
-              problemCode: null,
-              summary: "Live and matches the key.",
-              checkedAt: "2026-11-03T12:00:00.000Z",
-            },
-          }),
+          request: makeRequest({ lastDnsCheck: live }),
           permalink: "https://example.slack.com/archives/C0CHANNEL/p1762165200000100",
         },
         {
@@ -100,17 +106,61 @@ describe("statusMessage", () => {
       { now: NOW },
     );
     const text = JSON.stringify(message.blocks);
+    expect(text).toContain("*DKIM requests* · 2");
     expect(text).toContain("*Open*");
     expect(text).toContain("*Recent*");
     expect(text).toContain(`${STATE_BADGES.pending.emoji} ${STATE_BADGES.pending.label}`);
     expect(text).toContain(`${STATE_BADGES.active.emoji} ${STATE_BADGES.active.label}`);
-    expect(text).toContain("Live and matches the key.");
-    expect(text).toContain("3 h ago");
-    expect(text).toContain("4 d ago");
+    expect(text).toContain("DNS: :white_check_mark: live");
+    expect(text).toContain("DNS: not checked");
+    // The age links to the card, as a message's time does in Slack.
     expect(text).toContain(
-      "<https://example.slack.com/archives/C0CHANNEL/p1762165200000100|request message>",
+      "<https://example.slack.com/archives/C0CHANNEL/p1762165200000100|3 h ago>",
     );
+    expect(text).toContain("4 d ago");
     expect(message.text).toBe("DKIM requests: 1 open, 1 recent");
+  });
+
+  it("keeps one line per request, short enough to scan", () => {
+    const line = statusLine({ request: makeRequest({ lastDnsCheck: live }) }, NOW);
+    expect(line).toBe(
+      "• *example.com* `s202611` · :hourglass_flowing_sand: Waiting for DNS and approval · DNS: :white_check_mark: live · 3 h ago",
+    );
+  });
+
+  it("says how many it did not show, and the filters that show them", () => {
+    const entries = Array.from({ length: 15 }, (_, i) => ({
+      request: makeRequest({ id: `r${i}`, domain: `d${i}.example.com` }),
+    }));
+    const all = statusAnswer({ entries, total: 42, filter: { kind: "all" } }, { now: NOW });
+    const text = JSON.stringify(all.blocks);
+    expect(text).toContain("*DKIM requests* · 15 of 42");
+    expect(text).toContain(
+      "27 older ones not shown. Narrow it down: `/dkim status open`, `/dkim status failed`, `/dkim status active` or `/dkim status &lt;domain&gt;`.",
+    );
+    expect(all.text).toBe("DKIM requests: 15 open, 0 recent, 27 not shown");
+
+    const open = statusAnswer(
+      { entries, shown: 10, total: 15, filter: { kind: "open" } },
+      { now: NOW, command: "/dkim-test" },
+    );
+    expect(JSON.stringify(open.blocks)).toContain("*DKIM requests* · open · 10 of 15");
+    expect(JSON.stringify(open.blocks)).toContain(
+      "5 older ones not shown. Narrow it down: `/dkim-test status &lt;domain&gt;`.",
+    );
+
+    const domain = statusAnswer(
+      {
+        entries: entries.slice(0, 1),
+        total: 2,
+        filter: { kind: "domain", domain: "d0.example.com" },
+      },
+      { now: NOW },
+    );
+    expect(JSON.stringify(domain.blocks)).toContain(
+      "*DKIM requests* for *d0.example.com* · 1 of 2",
+    );
+    expect(JSON.stringify(domain.blocks)).toContain("1 older one not shown.");
   });
 
   it("stays within limits with many requests", () => {
@@ -122,7 +172,7 @@ describe("statusMessage", () => {
     for (const block of message.blocks) {
       if (block.type === "section") expect(block.text?.text.length).toBeLessThanOrEqual(3000);
     }
-    expect(JSON.stringify(message.blocks)).toContain("more not shown");
+    expect(JSON.stringify(message.blocks)).toContain("440 older ones not shown");
   });
 });
 

@@ -138,14 +138,16 @@ describe("requestMessage buttons by state", () => {
       ACTION_IDS.checkDns,
     ]);
     expect(allText(message.blocks)).toContain("> ERROR: Unknown domain example.com");
-    expect(allText(message.blocks)).toContain("Certificate installed");
+    expect(allText(message.blocks)).toContain(
+      "*Next:* fix the cause, then an approver clicks *Retry*",
+    );
   });
 
   it("applying has no buttons and says it is applying", () => {
     const message = render("applying", { decidedBy: "U0APPROVER" });
     expect(buttons(message.blocks)).toEqual([]);
     expect(message.blocks.some((block) => block.type === "actions")).toBe(false);
-    expect(allText(message.blocks)).toContain("Applying…");
+    expect(allText(message.blocks)).toContain("Each step is reported in the thread.");
   });
 
   it.each([
@@ -169,14 +171,18 @@ describe("requestMessage buttons by state", () => {
     if (state === "rejected") expect(text).toContain("> Wrong selector, use s202612");
   });
 
-  it("every state starts with its badge and the domain and requester", () => {
+  it("every state starts with its badge and the domain, and names the requester once", () => {
     for (const state of REQUEST_STATES) {
-      const first = render(state).blocks[0];
+      const message = render(state);
+      const first = message.blocks[0];
       const text = first?.type === "section" ? (first.text?.text ?? "") : "";
       const badge = STATE_BADGES[state];
-      expect(text.startsWith(`${badge.emoji} *${badge.label}*`)).toBe(true);
-      expect(text).toContain("example.com");
-      expect(text).toContain("<@U0REQUESTER>");
+      expect(text.startsWith(`${badge.emoji} *${badge.label}* · DKIM for *example.com*`)).toBe(
+        true,
+      );
+      expect(allText(message.blocks).split("<@U0REQUESTER>")).toHaveLength(2);
+      // Mentions are mentions, never escaped text.
+      expect(allText(message.blocks)).not.toContain("&lt;@");
     }
   });
 });
@@ -193,7 +199,7 @@ describe("requestMessage content", () => {
       },
     });
     const fields = sectionTexts(message.blocks).join("\n");
-    expect(fields).toContain("`s202611`");
+    expect(fields).toContain("`s202611._domainkey`");
     expect(fields).toContain("2048-bit RSA");
     expect(fields).toContain(`\`${keyed().request.fingerprint}\``);
     expect(fields).toContain("`mailer@example.com` and `news@example.com`");
@@ -201,11 +207,44 @@ describe("requestMessage content", () => {
     expect(fields).toContain("10:42 UTC");
   });
 
-  it("says DNS is not checked yet, and the next steps, before any check", () => {
+  it("says DNS is not checked yet, and what comes next and who does it", () => {
     const text = sectionTexts(render("pending").blocks).join("\n");
     expect(text).toContain("Not checked yet");
-    expect(text).toContain("1. Publish the TXT record below. 2. An approver clicks *Approve*");
-    expect(text).toContain("(the domain itself)");
+    expect(text).toContain(
+      "*Next:* <@U0REQUESTER> publishes the TXT record below, then an approver clicks *Approve*.",
+    );
+    expect(text).toContain("*signs for* the domain itself");
+  });
+
+  it("names the approvers who act next", () => {
+    const { request, record } = keyed();
+    const approvers = ["U0BOB", "S0MAILADM"];
+    const pending = requestMessage(request, { dryRun: false, record, approvers });
+    expect(sectionTexts(pending.blocks).join("\n")).toContain(
+      "then <@U0BOB> or <!subteam^S0MAILADM> clicks *Approve*.",
+    );
+    const live = requestMessage(
+      {
+        ...request,
+        lastDnsCheck: {
+          status: "live",
+          problemCode: null,
+          summary: "Live and matches the key.",
+          checkedAt: "2026-11-03T10:42:00.000Z",
+        },
+      },
+      { dryRun: false, record, approvers },
+    );
+    expect(sectionTexts(live.blocks).join("\n")).toContain(
+      "*Next:* the TXT record is live: <@U0BOB> or <!subteam^S0MAILADM> clicks *Approve*.",
+    );
+    const failed = requestMessage(
+      { ...request, state: "failed" },
+      { dryRun: false, record, approvers },
+    );
+    expect(sectionTexts(failed.blocks).join("\n")).toContain(
+      "*Next:* fix the cause, then <@U0BOB> or <!subteam^S0MAILADM> clicks *Retry*",
+    );
   });
 
   it("gives a plain fallback text for notifications", () => {
@@ -216,24 +255,52 @@ describe("requestMessage content", () => {
   });
 
   it.each([1024, 2048, 4096] as const)(
-    "a %i-bit record appears whole and as quoted strings of at most 255 characters",
+    "a %i-bit record appears once, with its name both ways",
     (bits) => {
       const { request, record } = keyed(bits);
       const message = requestMessage(request, { dryRun: false, record });
       const texts = sectionTexts(message.blocks);
       expect(texts.some((t) => t.includes(`\`\`\`${record.name}\`\`\``))).toBe(true);
+      expect(texts.some((t) => t.includes("```s202611._domainkey```"))).toBe(true);
+      expect(texts.some((t) => t.includes("*If the panel adds* `example.com`"))).toBe(true);
+      // The key once: the value in one block, no split copy of it on the card.
+      const body = request.publicKeyBase64.slice(40, 80);
+      expect(allText(message.blocks).split(body)).toHaveLength(2);
       expect(texts.some((t) => t.includes(`\`\`\`${record.value}\`\`\``))).toBe(true);
-
-      const zone = texts.find((t) => t.startsWith("*Zone-file form*"));
-      const inside = /```([\s\S]*)```/.exec(zone ?? "")?.[1] ?? "";
-      const strings = [...inside.matchAll(/"([^"]*)"/g)].map((m) => m[1] ?? "");
-      expect(strings.length).toBeGreaterThan(bits === 1024 ? 0 : 1);
-      for (const s of strings) expect(s.length).toBeLessThanOrEqual(255);
-      expect(strings.join("")).toBe(record.value);
-      expect(allText(message.blocks)).toContain("Route 53");
+      // A value longer than one string points to the split form in the thread.
+      expect(allText(message.blocks).includes("Route 53")).toBe(record.value.length > 255);
       expectWithinLimits(message.blocks);
     },
   );
+
+  it("keeps the open card short: a few lines at 820 px before the record", () => {
+    const { request, record } = keyed(2048);
+    for (const overrides of [
+      {},
+      { usernames: Array.from({ length: 100 }, (_, i) => `user${i}@example.com`) },
+      { reason: "OPS-1234: new mail platform for the example.com brand", ticket: "OPS-1234" },
+    ]) {
+      const message = requestMessage(
+        { ...request, ...overrides },
+        { dryRun: true, record, approvers: ["U0BOB", "S0MAILADM"] },
+      );
+      const recordAt = message.blocks.findIndex((block) =>
+        JSON.stringify(block).includes("*DNS name*"),
+      );
+      expect(recordAt).toBeGreaterThan(0);
+      // Before the record was told once and moved the split form out: 10 and 29 lines.
+      expect(linesAt820(message.blocks.slice(0, recordAt))).toBeLessThanOrEqual(6);
+      expect(linesAt820(message.blocks)).toBeLessThanOrEqual(18);
+    }
+  });
+
+  it("in a dry run, claims nothing was signed", () => {
+    const active = render("active", { decidedBy: "U0APPROVER" }, true);
+    const text = allText(active.blocks);
+    expect(text).toContain("*DRY RUN*: the key would now be installed");
+    expect(text).not.toMatch(/SpamExperts signs/);
+    expect(active.text).toContain("would now be active");
+  });
 
   it("marks DRY RUN only in a dry run", () => {
     const dry = render("pending", {}, true);
@@ -300,3 +367,40 @@ describe("requestMessage content", () => {
     expect(allText(render("active").blocks)).toContain(record.value);
   });
 });
+
+/**
+ * About how many lines Slack shows for these blocks at 820 px: mrkdwn reduced to what is seen
+ * (a mention is a name, a date a few words, an emoji one character), wrapped at about 100
+ * characters per line, fields side by side at half that.
+ */
+function linesAt820(blocks: KnownBlock[]): number {
+  const visible = (text: string) =>
+    text
+      .replace(/<@[A-Z0-9]+>/g, "@someone")
+      .replace(/<!subteam\^[A-Z0-9]+>/g, "@mail-admins")
+      .replace(/<!date\^[^>]*>/g, "Nov 3rd 10:42 AM")
+      .replace(/:[a-z0-9_+-]+:/g, "E")
+      .replace(/[*`]/g, "");
+  const wrapped = (text: string, width: number) =>
+    visible(text)
+      .split("\n")
+      .reduce((sum, line) => sum + Math.max(1, Math.ceil(line.length / width)), 0);
+  let lines = 0;
+  for (const block of blocks) {
+    if (block.type === "section") {
+      if (block.text !== undefined) lines += wrapped(block.text.text, 100);
+      const fields = (block.fields ?? []).map((f) => wrapped(f.text, 48));
+      for (let at = 0; at < fields.length; at += 2) {
+        lines += Math.max(fields[at] ?? 0, fields[at + 1] ?? 0);
+      }
+    } else if (block.type === "context") {
+      // Context text is smaller: about 120 characters a line.
+      for (const element of block.elements) {
+        if (element.type === "mrkdwn") lines += wrapped(element.text, 120);
+      }
+    } else if (block.type === "actions") {
+      lines += 2;
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,108 @@
+/**
+ * Which audit events become which replies in a request's thread: pure rules, so the notifier
+ * (and later a durable outbox) applies them the same way, and tests read them directly.
+ *
+ * - The thread says only what is new. The first DNS check of a fresh request ("No DKIM record
+ *   is published yet") is already on the card; DNS is news when the record turns live, when
+ *   something wrong is published (or a different thing is wrong), and when a record that was
+ *   published goes away. A failed lookup says nothing about the record: the card shows it.
+ * - The apply is one reply: opened by the approval (or a retry, or the resume after a
+ *   restart) and edited as each step completes; its outcome (Active, Failed) is a reply of
+ *   its own, since that is what people wait for.
+ * - A reply with a button loses it once the button no longer applies (Retry, once the request
+ *   is not failed any more).
+ */
+import type { DkimCheckStatus } from "../dkim/check.js";
+import type { AuditEvent, DkimRequest } from "../requests/model.js";
+
+/** What the thread does for one event. */
+export interface ReplyPlan {
+  /**
+   * The reply to post: the record's split form (`record`), a reply of its own (`event`), the
+   * failure with its Retry (`failure`), a new apply reply (`apply`), or nothing (`none`).
+   */
+  post: "none" | "record" | "event" | "failure" | "apply";
+  /** Redraw the open apply reply with the request's progress first (or open one for a step). */
+  fold: boolean;
+  /** This run of the apply is over: its reply is not edited again. */
+  closeApply: boolean;
+}
+
+const NOTHING: ReplyPlan = { post: "none", fold: false, closeApply: false };
+
+/**
+ * The plan for `event`. `previousDns` is the DNS verdict before this one (null when there was
+ * none, or it is not known).
+ */
+export function planReply(event: AuditEvent, previousDns: DkimCheckStatus | null): ReplyPlan {
+  switch (event.kind) {
+    case "created":
+      return { ...NOTHING, post: "record" };
+    case "dns-live":
+    case "dns-problem":
+      return tellsDnsNews(previousDns, dnsStatusOf(event))
+        ? { ...NOTHING, post: "event" }
+        : NOTHING;
+    case "approved":
+    case "retried":
+    case "resumed":
+      return { ...NOTHING, post: "apply" };
+    case "certificate-installed":
+    case "selector-enabled":
+      return { ...NOTHING, fold: true };
+    case "active":
+      return { post: "event", fold: true, closeApply: true };
+    case "failed":
+      return { post: "failure", fold: true, closeApply: true };
+    case "rejected":
+    case "cancelled":
+    case "expired":
+      return { ...NOTHING, post: "event" };
+  }
+}
+
+/** Whether a DNS verdict is worth a reply, given the one before. */
+export function tellsDnsNews(previous: DkimCheckStatus | null, next: DkimCheckStatus): boolean {
+  switch (next) {
+    case "live":
+    case "wrong":
+      return true;
+    case "missing":
+      return previous === "live" || previous === "wrong";
+    case "lookup-failed":
+      return false;
+  }
+}
+
+const DNS_STATUSES: readonly DkimCheckStatus[] = ["live", "missing", "wrong", "lookup-failed"];
+
+function asDnsStatus(value: unknown): DkimCheckStatus | undefined {
+  return DNS_STATUSES.find((status) => status === value);
+}
+
+/** The verdict a DNS event carries (`status`), or what its kind implies. */
+export function dnsStatusOf(event: AuditEvent): DkimCheckStatus {
+  return asDnsStatus(event.details.status) ?? (event.kind === "dns-live" ? "live" : "missing");
+}
+
+/**
+ * The verdict before a DNS event: the event's own `previous` when the service records it,
+ * else what the caller remembers (the last verdict it saw for the request), else unknown.
+ */
+export function previousDnsOf(
+  event: AuditEvent,
+  remembered: DkimCheckStatus | undefined,
+): DkimCheckStatus | null {
+  if ("previous" in event.details) return asDnsStatus(event.details.previous) ?? null;
+  return remembered ?? null;
+}
+
+/** Whether an event carries a DNS verdict. */
+export function isDnsEvent(event: AuditEvent): boolean {
+  return event.kind === "dns-live" || event.kind === "dns-problem";
+}
+
+/** The failure reply's Retry applies only while the request is failed. */
+export function failureButtonsApply(request: Pick<DkimRequest, "state">): boolean {
+  return request.state === "failed";
+}
