@@ -5,6 +5,7 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { checkDkimRecord } from "./dkim/check.js";
 import { createTxtLookup } from "./dkim/dns.js";
 import { isCodedError } from "./errors.js";
+import { keepRunningOnUnhandledRejection } from "./keep-running.js";
 import { type AppLogger, createLogger, requestsLogger } from "./logger.js";
 import { startDnsWatcher } from "./requests/dns-watcher.js";
 import type { AuditEvent, DkimRequest } from "./requests/model.js";
@@ -126,7 +127,7 @@ function logTransition(logger: AppLogger, event: AuditEvent, request: DkimReques
   });
 }
 
-/** `npm start` / `dkim-bot serve`: .env and the environment, then run until SIGTERM or SIGINT. */
+/** `npm start` / `dkim-bot serve`: .env and the environment, then run until SIGTERM, SIGINT or SIGHUP. */
 export async function startFromEnvironment(): Promise<number> {
   dotenv.config({ quiet: true });
   let config: Config;
@@ -169,8 +170,11 @@ export async function startFromEnvironment(): Promise<number> {
       },
     );
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  // SIGHUP (the terminal or session went away, or a supervisor's "reload") stops as cleanly.
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.once(signal, () => shutdown(signal));
+  }
+  keepRunningOnUnhandledRejection(logger);
   return 0;
 }
 

@@ -146,7 +146,9 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
     // (`user=<!channel>` arrives as `user=@channel`) would be taken as a name.
     if (token.fromMention && key !== "reason") {
       const [what, example] =
-        key === "user" ? ["an outgoing username", "user=mailer@example.com"] : ["a selector", "selector=s1"];
+        key === "user"
+          ? ["an outgoing username", "user=mailer@example.com"]
+          : ["a selector", "selector=s1"];
       return error(mentionMessage(`${key}=${option.value}`, what, example));
     }
     switch (key) {

@@ -329,3 +329,34 @@ export function apiRequestsFor(harness: Harness, domain: string): RecordedReques
 export function apiCallsFor(harness: Harness, domain: string): string[] {
   return apiRequestsFor(harness, domain).map((request) => request.params.call ?? "");
 }
+
+// ---- the bot still serving ------------------------------------------------------------------
+
+/** GET /healthz of the running bot: its status code, or 0 when nothing answers. */
+export async function healthStatus(harness: Harness): Promise<number> {
+  try {
+    const response = await fetch(`${harness.bot.url}/healthz`);
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every POST to `responseUrl` so far, as the texts a person reads, once `count` have come. */
+export async function answersAt(
+  harness: Harness,
+  responseUrl: string,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<string[]> {
+  const posts = await harness.slack.waitUntil(
+    () => {
+      const found = harness.slack.responses(responseUrl);
+      return found.length >= count ? found : undefined;
+    },
+    `${count} answer(s) at ${responseUrl}`,
+    timeoutMs,
+  );
+  return posts.map((post) => answerText(post.body));
+}
