@@ -59,12 +59,12 @@ export function createApp(config: Config, deps: ListenerDeps & { logger: AppLogg
       logger: deps.logger,
       unreadableFormView: () => noticeModal(outdatedFormText()),
       // Set once the app exists, just below: a click is told only after it was acked.
-      tellClicker: ({ userId, responseUrl }) =>
+      tellClicker: ({ userId, responseUrl, channelId }) =>
         tell(
           app.client,
           {
             userId,
-            channelId: userId,
+            channelId: channelId ?? userId,
             respond: responseUrl === undefined ? undefined : respondTo(responseUrl),
           },
           unreadableClickText(),

@@ -13,7 +13,13 @@ export type BodyVerdict =
   /** Not a Slack request this bot can read, and no person to answer: 400. */
   | { kind: "refuse"; problem: string }
   /** A click by `userId` that cannot be read: ack it and tell them, through `responseUrl` if any. */
-  | { kind: "unreadable-click"; problem: string; userId: string; responseUrl?: string }
+  | {
+      kind: "unreadable-click";
+      problem: string;
+      userId: string;
+      responseUrl?: string;
+      channelId?: string;
+    }
   /** A form submission by `userId` that cannot be read: ack it with a view that says so. */
   | { kind: "unreadable-form"; problem: string; userId: string }
   /** An interaction from a person that this bot never asks for (legacy dialogs, …): ack it, do nothing. */
@@ -96,6 +102,8 @@ function inspectInteraction(body: Fields): BodyVerdict {
   }
   // From here on a person acted: they are answered, never left with Slack's error.
   const responseUrl = typeof body.response_url === "string" ? body.response_url : undefined;
+  const channelId =
+    isFields(body.channel) && typeof body.channel.id === "string" ? body.channel.id : undefined;
   const problem = sharedProblem(body) ?? typeProblem(type, body);
   if (problem === undefined) return PASS;
   switch (type) {
@@ -105,6 +113,7 @@ function inspectInteraction(body: Fields): BodyVerdict {
         problem,
         userId,
         ...(responseUrl === undefined ? {} : { responseUrl }),
+        ...(channelId === undefined ? {} : { channelId }),
       };
     case "view_submission":
       return { kind: "unreadable-form", problem, userId };

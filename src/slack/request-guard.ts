@@ -22,7 +22,7 @@ export interface RequestGuardOptions {
   endpoint: string;
   logger: AppLogger;
   /** Tells the person who clicked (through the response_url when there is one). */
-  tellClicker(clicker: { userId: string; responseUrl?: string }): Promise<void>;
+  tellClicker(clicker: { userId: string; responseUrl?: string; channelId?: string }): Promise<void>;
   /** The view that replaces a form that cannot be read. */
   unreadableFormView(): ModalView;
   bodyLimit?: number;
@@ -126,6 +126,7 @@ function answer(
         .tellClicker({
           userId: verdict.userId,
           ...(verdict.responseUrl === undefined ? {} : { responseUrl: verdict.responseUrl }),
+          ...(verdict.channelId === undefined ? {} : { channelId: verdict.channelId }),
         })
         .catch((error: unknown) => {
           logger.event("warn", "Could not tell the person their click was not read", { error });

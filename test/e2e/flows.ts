@@ -4,15 +4,16 @@
  * message, its thread or the fakes to reach a given point. Reading a message is in support.ts.
  */
 import { splitIntoStrings } from "../../src/dkim/record.js";
-import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS } from "../../src/slack/ui/ids.js";
+import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS, SETUP_FIELDS } from "../../src/slack/ui/ids.js";
 import type { RecordedCall, StoredMessage } from "../helpers/fake-slack.js";
 import type { RecordedRequest } from "../helpers/fake-spamexperts.js";
 import type {
   BlockActionArgs,
   SlackHttpResponse,
   SlashCommandArgs,
+  ViewStateInput,
 } from "../helpers/slack-requests.js";
-import { APPROVER, CHANNEL, type Harness } from "./harness.js";
+import { APPROVER, CHANNEL, type Harness, REQUESTER } from "./harness.js";
 import {
   answerText,
   buttonValue,
@@ -359,4 +360,30 @@ export async function answersAt(
     timeoutMs,
   );
   return posts.map((post) => answerText(post.body));
+}
+
+/**
+ * Submits the setup form as Slack would, with `privateMetadata` naming `channelId` (as the bot
+ * sets it when it opens the form), the key size 1024 and no testing or reason.
+ */
+export function submitSetupForm(
+  harness: Harness,
+  fields: { channelId: string; domain: string; selector: string; users?: string | null },
+): Promise<SlackHttpResponse> {
+  const field = (ids: { blockId: string; actionId: string }, value: ViewStateInput) => ({
+    [ids.blockId]: { [ids.actionId]: value },
+  });
+  return harness.submit({
+    callbackId: CALLBACK_IDS.setupForm,
+    privateMetadata: JSON.stringify({ channelId: fields.channelId }),
+    values: {
+      ...field(SETUP_FIELDS.domain, fields.domain),
+      ...field(SETUP_FIELDS.selector, fields.selector),
+      ...field(SETUP_FIELDS.bits, { select: "1024" }),
+      ...field(SETUP_FIELDS.usernames, fields.users ?? null),
+      ...field(SETUP_FIELDS.testing, { checked: [] }),
+      ...field(SETUP_FIELDS.reason, null),
+    },
+    userId: REQUESTER,
+  });
 }

@@ -6,7 +6,7 @@
  * private channel's requests from non-members, and a slow SpamExperts told as in progress.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS, SETUP_FIELDS } from "../../src/slack/ui/ids.js";
+import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS } from "../../src/slack/ui/ids.js";
 import { faults } from "../helpers/fake-spamexperts.js";
 import {
   answersAt,
@@ -17,6 +17,7 @@ import {
   publish,
   type RequestInSlack,
   setUp,
+  submitSetupForm,
   waitForActive,
 } from "./flows.js";
 import { APPROVER, CHANNEL, GROUP, GROUP_MEMBER, OUTSIDER, REQUESTER, useBot } from "./harness.js";
@@ -97,19 +98,7 @@ describe("the setup form re-checks its channel", () => {
   it("refuses a form whose channel is outside DKIM_ALLOWED_CHANNELS, a DM or a person", async () => {
     for (const channelId of [OTHER, "D0DIRECT1", REQUESTER]) {
       const domain = `form-${channelId.toLowerCase()}.example`;
-      const response = await harness.submit({
-        callbackId: CALLBACK_IDS.setupForm,
-        privateMetadata: JSON.stringify({ channelId }),
-        values: {
-          [SETUP_FIELDS.domain.blockId]: { [SETUP_FIELDS.domain.actionId]: domain },
-          [SETUP_FIELDS.selector.blockId]: { [SETUP_FIELDS.selector.actionId]: "f1" },
-          [SETUP_FIELDS.bits.blockId]: { [SETUP_FIELDS.bits.actionId]: { select: "1024" } },
-          [SETUP_FIELDS.usernames.blockId]: { [SETUP_FIELDS.usernames.actionId]: null },
-          [SETUP_FIELDS.testing.blockId]: { [SETUP_FIELDS.testing.actionId]: { checked: [] } },
-          [SETUP_FIELDS.reason.blockId]: { [SETUP_FIELDS.reason.actionId]: null },
-        },
-        userId: REQUESTER,
-      });
+      const response = await submitSetupForm(harness, { channelId, domain, selector: "f1" });
       expect(response.json).toMatchObject({ response_action: "update" });
       expect(JSON.stringify(response.json)).toContain("/dkim works only in");
       const status = await commandAnswer(harness, `status ${domain}`);

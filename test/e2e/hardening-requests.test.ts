@@ -27,6 +27,7 @@ import {
   postsMentioning,
   setUp,
   statusLines,
+  submitSetupForm,
 } from "./flows.js";
 import {
   APPROVER,
@@ -327,18 +328,11 @@ describe("input that only looks valid", () => {
   );
 
   it("refuses a mention typed into the setup form's users box, on that field", async () => {
-    const response = await harness.submit({
-      callbackId: CALLBACK_IDS.setupForm,
-      privateMetadata: JSON.stringify({ channelId: CHANNEL }),
-      values: {
-        [SETUP_FIELDS.domain.blockId]: { [SETUP_FIELDS.domain.actionId]: "mention-form.example" },
-        [SETUP_FIELDS.selector.blockId]: { [SETUP_FIELDS.selector.actionId]: "m1" },
-        [SETUP_FIELDS.bits.blockId]: { [SETUP_FIELDS.bits.actionId]: { select: "1024" } },
-        [SETUP_FIELDS.usernames.blockId]: { [SETUP_FIELDS.usernames.actionId]: "@channel" },
-        [SETUP_FIELDS.testing.blockId]: { [SETUP_FIELDS.testing.actionId]: { checked: [] } },
-        [SETUP_FIELDS.reason.blockId]: { [SETUP_FIELDS.reason.actionId]: null },
-      },
-      userId: REQUESTER,
+    const response = await submitSetupForm(harness, {
+      channelId: CHANNEL,
+      domain: "mention-form.example",
+      selector: "m1",
+      users: "@channel",
     });
     expect(response.json).toEqual({
       response_action: "errors",
@@ -356,19 +350,7 @@ describe("input that only looks valid", () => {
     ["UREQUESTER", "a person"],
   ])("refuses a setup form whose channel is %s, and creates nothing", async (channelId, what) => {
     const domain = `form-${channelId.toLowerCase()}.example`;
-    const response = await harness.submit({
-      callbackId: CALLBACK_IDS.setupForm,
-      privateMetadata: JSON.stringify({ channelId }),
-      values: {
-        [SETUP_FIELDS.domain.blockId]: { [SETUP_FIELDS.domain.actionId]: domain },
-        [SETUP_FIELDS.selector.blockId]: { [SETUP_FIELDS.selector.actionId]: "f1" },
-        [SETUP_FIELDS.bits.blockId]: { [SETUP_FIELDS.bits.actionId]: { select: "1024" } },
-        [SETUP_FIELDS.usernames.blockId]: { [SETUP_FIELDS.usernames.actionId]: null },
-        [SETUP_FIELDS.testing.blockId]: { [SETUP_FIELDS.testing.actionId]: { checked: [] } },
-        [SETUP_FIELDS.reason.blockId]: { [SETUP_FIELDS.reason.actionId]: null },
-      },
-      userId: REQUESTER,
-    });
+    const response = await submitSetupForm(harness, { channelId, domain, selector: "f1" });
     expect(response.json).toMatchObject({ response_action: "update" });
     expect(JSON.stringify(response.json)).toContain(`this is ${what}, so nothing was created`);
     expect(postsMentioning(harness, domain)).toEqual([]);

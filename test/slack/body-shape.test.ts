@@ -116,28 +116,15 @@ describe("inspectSlackBody: no person to answer is a refusal", () => {
 });
 
 describe("inspectSlackBody: a person's unreadable click or form is acked and answered", () => {
-  const unreadableClick = (problem: string): BodyVerdict => ({
+  const unreadableClick = (problem: string, channel = true): BodyVerdict => ({
     kind: "unreadable-click",
     problem,
     userId: "U1",
     responseUrl: "https://hooks.slack.test/r/1",
+    ...(channel ? { channelId: "C1" } : {}),
   });
 
   it.each<[string, Fields, string]>([
-    [
-      "channel null",
-      click((p) => {
-        p.channel = null;
-      }),
-      "its channel is null",
-    ],
-    [
-      "channel a string",
-      click((p) => {
-        p.channel = "C1";
-      }),
-      "its channel is a string",
-    ],
     ["no actions", click((p) => delete p.actions), "it has no actions"],
     [
       "actions empty",
@@ -186,6 +173,19 @@ describe("inspectSlackBody: a person's unreadable click or form is acked and ans
     expect(inspectSlackBody(body)).toEqual(unreadableClick(problem));
   });
 
+  it("answers a click with a broken channel where the response_url says", () => {
+    const nullChannel = click((p) => {
+      p.channel = null;
+    });
+    expect(inspectSlackBody(nullChannel)).toEqual(unreadableClick("its channel is null", false));
+    const textChannel = click((p) => {
+      p.channel = "C1";
+    });
+    expect(inspectSlackBody(textChannel)).toEqual(
+      unreadableClick("its channel is a string", false),
+    );
+  });
+
   it("answers a click with a broken response_url without one", () => {
     expect(
       inspectSlackBody(
@@ -197,6 +197,7 @@ describe("inspectSlackBody: a person's unreadable click or form is acked and ans
       kind: "unreadable-click",
       problem: "its response_url is a number",
       userId: "U1",
+      channelId: "C1",
     });
   });
 

@@ -9,7 +9,7 @@ import { ACTION_IDS, type ActionValue, decodeActionValue } from "../ui/ids.js";
 import { unknownRequestText, unreadableClickText } from "../ui/refusal.js";
 import { rejectModal } from "../ui/reject-modal.js";
 import type { ListenerDeps } from "./index.js";
-import { type ActorDeps, type Audience, actFor, tell } from "./replies.js";
+import { type ActOptions, type ActorDeps, type Audience, actFor, tell } from "./replies.js";
 
 type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
 
@@ -25,7 +25,9 @@ export function registerActions(app: App, deps: ListenerDeps): void {
 async function clicked(
   deps: ListenerDeps,
   { ack, body, action, respond, client }: ButtonArgs,
-): Promise<{ value: ActionValue; audience: Audience; fromChannel?: string } | undefined> {
+): Promise<
+  { value: ActionValue; audience: Audience; fromChannel: string | undefined } | undefined
+> {
   await ack();
   const fromChannel = body.channel?.id;
   const audience: Audience = {
@@ -45,7 +47,7 @@ async function clicked(
     await tell(client, audience, text, deps.logger);
     return undefined;
   }
-  return { value, audience, ...(fromChannel === undefined ? {} : { fromChannel }) };
+  return { value, audience, fromChannel };
 }
 
 export function actorDeps(deps: ListenerDeps): ActorDeps {
@@ -57,49 +59,50 @@ export function actorDeps(deps: ListenerDeps): ActorDeps {
   };
 }
 
-export async function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+/**
+ * A click on a request's button: read it (clicked), then act for the clicker under actFor's
+ * rules (the channel rule, a progress notice, refusals told to the clicker only).
+ */
+async function actOnClick(
+  deps: ListenerDeps,
+  args: ButtonArgs,
+  options: Omit<ActOptions, "fromChannel">,
+  act: (click: { value: ActionValue; audience: Audience }) => Promise<unknown>,
+): Promise<void> {
   const click = await clicked(deps, args);
   if (click === undefined) return;
-  const { value, audience, fromChannel } = click;
   await actFor(
     actorDeps(deps),
     args.client,
-    audience,
-    value.requestId,
-    () =>
-      deps.service.approve(value.requestId, {
-        actorId: audience.userId,
-        fingerprintShown: value.fingerprint ?? "",
-      }),
-    { fromChannel, button: "Approve" },
+    click.audience,
+    click.value.requestId,
+    () => act(click),
+    { ...options, fromChannel: click.fromChannel },
   );
 }
 
-export async function handleRetry(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  const click = await clicked(deps, args);
-  if (click === undefined) return;
-  const { value, audience, fromChannel } = click;
-  await actFor(
-    actorDeps(deps),
-    args.client,
-    audience,
-    value.requestId,
-    () => deps.service.retry(value.requestId, { actorId: audience.userId }),
-    { fromChannel, button: "Retry" },
+export function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(deps, args, { button: "Approve" }, ({ value, audience }) =>
+    deps.service.approve(value.requestId, {
+      actorId: audience.userId,
+      fingerprintShown: value.fingerprint ?? "",
+    }),
+  );
+}
+
+export function handleRetry(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(deps, args, { button: "Retry" }, ({ value, audience }) =>
+    deps.service.retry(value.requestId, { actorId: audience.userId }),
   );
 }
 
 /** Reject asks for a reason first: the requester reads it in the thread. */
-export async function handleReject(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  const click = await clicked(deps, args);
-  if (click === undefined) return;
-  const { value, audience, fromChannel } = click;
-  await actFor(
-    actorDeps(deps),
-    args.client,
-    audience,
-    value.requestId,
-    async () => {
+export function handleReject(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(
+    deps,
+    args,
+    { button: "Reject", waitingOn: "Slack" },
+    async ({ value, audience }) => {
       const request = await deps.service.get(value.requestId);
       if (request === undefined) {
         await tell(args.client, audience, unknownRequestText(), deps.logger);
@@ -110,24 +113,18 @@ export async function handleReject(deps: ListenerDeps, args: ButtonArgs): Promis
         view: rejectModal(request, { channelId: request.channelId, messageTs: request.messageTs }),
       });
     },
-    { fromChannel, button: "Reject", waitingOn: "Slack" },
   );
 }
 
 /** Check DNS now: the clicker sees the diagnosis; the thread hears of it only when it changed. */
-export async function handleCheckDns(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  const click = await clicked(deps, args);
-  if (click === undefined) return;
-  const { value, audience, fromChannel } = click;
-  await actFor(
-    actorDeps(deps),
-    args.client,
-    audience,
-    value.requestId,
-    async () => {
+export function handleCheckDns(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(
+    deps,
+    args,
+    { button: "Check DNS", waitingOn: "DNS" },
+    async ({ value, audience }) => {
       const outcome = await deps.service.recordDnsCheck(value.requestId);
       await tell(args.client, audience, checkResultMessage(outcome.result), deps.logger);
     },
-    { fromChannel, button: "Check DNS", waitingOn: "DNS" },
   );
 }
