@@ -116,7 +116,7 @@ export function refusalText(
 
 /** A submitted form whose callback_id or shape is not one this version of the bot makes. */
 export function outdatedFormText(command = "/dkim"): string {
-  return `This form is outdated: it comes from an older or newer version of dkim-bot, so nothing was done. Close it and run \`${escapeText(command)} setup\` again.`;
+  return `This form is outdated: it comes from an older or newer version of dkim-bot, so nothing was done. Close it and start again: \`${escapeText(command)} setup\`, or the button on the request message.`;
 }
 
 /** A button whose action id this version of the bot does not know. */
