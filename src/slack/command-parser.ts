@@ -118,6 +118,8 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
         return error(`Missing value for "${lower}": write ${lower}=<value>.`);
       }
       if (domain === undefined) {
+        // `setup ""`: quotes around nothing are no domain.
+        if (word === "") return error("Missing domain.");
         if (token.fromMention) return error(mentionMessage(word, "a domain name", "example.com"));
         domain = word;
         continue;
@@ -210,7 +212,7 @@ function parseCheck(tokens: Token[], command: string): ParseResult {
     message: `${message} ${usage}`,
   });
   const [domainToken, selectorToken, ...extra] = tokens;
-  if (domainToken === undefined) return error("Missing domain.");
+  if (domainToken === undefined || domainToken.text === "") return error("Missing domain.");
   if (splitOption(domainToken) !== undefined) return error("Missing domain.");
   if (extra[0] !== undefined) return error(`Unexpected "${extra[0].text}".`);
   if (domainToken.fromMention) {

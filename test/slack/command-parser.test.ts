@@ -134,6 +134,8 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
     ["setup example.com bits=big", ['"bits" must be a number such as 2048, not "big".']],
     ["setup example.com testing=yes", ['"testing" takes no value']],
     ["setup selector=s1", ["Missing domain.", SETUP_USAGE]],
+    ['setup ""', ["Missing domain.", SETUP_USAGE]],
+    ['check ""', ["Missing domain."]],
     ["setup testing", ["Missing domain."]],
     ["setup example.com s202611", ['Unexpected "s202611"', "selector=s202611", SETUP_USAGE]],
     ['setup example.com reason="unfinished', ["Unterminated quote", "close it with"]],
