@@ -7,6 +7,7 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { checkDkimRecord } from "./dkim/check.js";
 import { createTxtLookup } from "./dkim/dns.js";
 import { CodedError, isCodedError } from "./errors.js";
+import { keepRunningOnUnhandledRejection } from "./keep-running.js";
 import { type AppLogger, createLogger, requestsLogger } from "./logger.js";
 import { startDnsWatcher } from "./requests/dns-watcher.js";
 import type { RequestsLogger } from "./requests/logger.js";
@@ -79,7 +80,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     store,
     dkimApi,
     checkDns,
-    isMemberOfGroup: createGroupMembership(slackClient),
+    isMemberOfGroup: createGroupMembership(slackClient, { logger }),
     policy: {
       approvers: config.approvers,
       allowSelfApproval: config.allowSelfApproval,
@@ -234,7 +235,7 @@ function logTransition(logger: AppLogger, event: AuditEvent, request: DkimReques
   });
 }
 
-/** `npm start` / `dkim-bot serve`: .env and the environment, then run until SIGTERM or SIGINT. */
+/** `npm start` / `dkim-bot serve`: .env and the environment, then run until SIGTERM, SIGINT or SIGHUP. */
 export async function startFromEnvironment(): Promise<number> {
   dotenv.config({ quiet: true });
   let config: Config;
@@ -248,25 +249,16 @@ export async function startFromEnvironment(): Promise<number> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  let bot: RunningBot;
-  try {
-    bot = await startBot(config, logger);
-  } catch (error) {
-    // Startup errors a person can fix (wrong encryption key, port in use) as one sentence.
-    const message = isCodedError(error) ? error.message : describeStartupError(error);
-    logger.event("error", "dkim-bot could not start", { reason: message });
-    process.stderr.write(`dkim-bot could not start: ${message}\n`);
-    return 1;
-  }
+  keepRunningOnUnhandledRejection(logger);
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.event("info", "Stopping", { signal });
+  // Signals are taken from the very start: a stop asked for while the bot is still starting
+  // (opening the store, connecting to Slack) stops it cleanly as soon as it is up.
+  let bot: RunningBot | undefined;
+  let stopSignal: string | undefined;
+  const stop = (running: RunningBot): void => {
     // Exit explicitly once stopped: the Slack client may still be retrying a call (Slack
     // unreachable) and would keep the process alive past the orchestrator's grace period.
-    bot.stop().then(
+    running.stop().then(
       () => {
         logger.event("info", "Stopped");
         process.exit(0);
@@ -277,9 +269,27 @@ export async function startFromEnvironment(): Promise<number> {
       },
     );
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
-  process.once("SIGHUP", () => shutdown("SIGHUP"));
+  const shutdown = (signal: string): void => {
+    if (stopSignal !== undefined) return;
+    stopSignal = signal;
+    logger.event("info", "Stopping", { signal });
+    if (bot !== undefined) stop(bot);
+  };
+  // SIGHUP (the terminal or session went away, or a supervisor's "reload") stops as cleanly.
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.once(signal, () => shutdown(signal));
+  }
+
+  try {
+    bot = await startBot(config, logger);
+  } catch (error) {
+    // Startup errors a person can fix (wrong encryption key, port in use) as one sentence.
+    const message = isCodedError(error) ? error.message : describeStartupError(error);
+    logger.event("error", "dkim-bot could not start", { reason: message });
+    process.stderr.write(`dkim-bot could not start: ${message}\n`);
+    return 1;
+  }
+  if (stopSignal !== undefined) stop(bot);
   return 0;
 }
 

@@ -4,7 +4,7 @@
  * is an `InputError` whose message names the exact problem and how to fix it.
  */
 import { isIP } from "node:net";
-import { domainToASCII } from "node:url";
+import { domainToASCII, domainToUnicode } from "node:url";
 import { InputError } from "../errors.js";
 import { isKeyBits, type KeyBits } from "./keys.js";
 
@@ -97,11 +97,18 @@ export function defaultSelector(now: Date): string {
 /**
  * Slack turns what looks like a link into `<http://example.com|example.com>` (or
  * `<mailto:a@example.com|a@example.com>`) before a command reaches us: keep what the person typed.
+ * Mentions (`<@U1>`, `<#C1|general>`, `<!channel>`) are not links: they stay as they are, and
+ * the checks below refuse them.
  */
 function unwrapSlackLink(text: string): string {
   const match = /^<([^<>|]*)(?:\|([^<>|]*))?>$/.exec(text);
-  if (!match) return text;
+  if (!match || isSlackMention(text)) return text;
   return match[2] ?? match[1] ?? text;
+}
+
+/** `<@U…>`, `<#C…>`, `<!here>`, `<!subteam^S…>`, `<!date^…>`: a mention or other markup. */
+function isSlackMention(text: string): boolean {
+  return /<[@#!][^<>]*>/.test(text);
 }
 
 /** The input as it appears in a message: quoted, escaped, and cut short if long. */
@@ -148,6 +155,23 @@ function labelProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A label that starts with `xn--` claims to be the punycode (A-label) form of an
+ * internationalised label. It must decode, to something that is not plain ASCII, and encode
+ * back to itself: `xn--a` or `xn--abc-` would otherwise reach DNS and SpamExperts as names
+ * that no one can type in their own script.
+ */
+function aLabelProblem(name: string): string | undefined {
+  for (const label of name.split(".")) {
+    if (!label.startsWith("xn--")) continue;
+    const unicode = domainToUnicode(label);
+    if (unicode === "" || isAscii(unicode) || domainToASCII(unicode) !== label) {
+      return `label ${shown(label)} is not valid punycode (it does not decode to an internationalised name); check the spelling, or type the name in its own script, e.g. bücher.example`;
+    }
+  }
+  return undefined;
+}
+
 function domainError(input: string, problem: string): InputError {
   return new InputError("domain", `domain ${shown(input)}: ${problem}`);
 }
@@ -163,6 +187,12 @@ export function normaliseDomain(input: string): string {
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(typed) || /^mailto:/i.test(typed)) {
     throw domainError(typed, `give the bare domain, ${DOMAIN_EXAMPLE}, not a link`);
+  }
+  if (isSlackMention(typed)) {
+    throw domainError(
+      typed,
+      `is a Slack mention or channel, not a domain name; give a domain name, ${DOMAIN_EXAMPLE}`,
+    );
   }
   if (isIP(typed.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "")) !== 0) {
     throw domainError(
@@ -194,7 +224,7 @@ export function normaliseDomain(input: string): string {
     }
   }
 
-  const problem = labelProblem(name);
+  const problem = labelProblem(name) ?? aLabelProblem(name);
   if (problem !== undefined) throw domainError(typed, problem);
   if (name.length > MAX_NAME) {
     throw domainError(
@@ -299,7 +329,21 @@ export function validateUsername(input: string): string {
       "user is empty; give the outgoing username, e.g. example.com or mailer@example.com",
     );
   }
+  // `user=<!channel>` reaches us as `@channel` once Slack's markup is unwrapped; no SpamExperts
+  // login starts with "@" or "#" or holds Slack's brackets.
+  if (isSlackMention(typed) || /^[@#]/.test(typed)) {
+    throw new InputError(
+      "user",
+      `user ${shown(typed)}: is a Slack mention or channel, not an outgoing username; give the SpamExperts login, e.g. example.com or mailer@example.com`,
+    );
+  }
   for (const char of typed) {
+    if (char === "<" || char === ">") {
+      throw new InputError(
+        "user",
+        `user ${shown(typed)}: ${describeChar(char)} is not allowed; give the outgoing username without Slack markup, e.g. mailer@example.com`,
+      );
+    }
     if (/^[\p{C}\p{Z}\s]$/u.test(char)) {
       const kind = /^[\p{Z}\s]$/u.test(char) ? "whitespace" : "control or invisible characters";
       throw new InputError(

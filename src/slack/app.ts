@@ -1,10 +1,26 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type AnyMiddlewareArgs, App, type LogLevel, type Middleware } from "@slack/bolt";
+import {
+  type AnyMiddlewareArgs,
+  App,
+  HTTPReceiver,
+  type LogLevel,
+  type Middleware,
+  type RespondArguments,
+} from "@slack/bolt";
 import type { Config } from "../config.js";
 import type { AppLogger } from "../logger.js";
+import { createChannelVisibility } from "./channel-visibility.js";
 import type { BotIdentity } from "./check-token.js";
 import { type ListenerDeps, registerListeners } from "./listeners/index.js";
+import { tell } from "./listeners/replies.js";
+import { ackWhatNoListenerTakes } from "./listeners/unhandled.js";
+import { guardEventsEndpoint } from "./request-guard.js";
+import { createLookupClient } from "./slack-client.js";
+import { noticeModal } from "./ui/notice-modal.js";
+import { outdatedFormText, unreadableClickText } from "./ui/refusal.js";
+
+const EVENTS_PATH = "/slack/events";
 
 /**
  * Builds the Bolt app without starting it (tests start it on an ephemeral port; main.ts on
@@ -28,6 +44,38 @@ export function createApp(
     res.writeHead(200, { "content-type": "application/json" });
     res.end(healthBody);
   };
+  const logLevel = deps.logger.getLevel() as LogLevel;
+  let receiver: HTTPReceiver | undefined;
+  if (appToken === undefined) {
+    const signingSecret = config.slack.signingSecret ?? "";
+    receiver = new HTTPReceiver({
+      signingSecret,
+      endpoints: EVENTS_PATH,
+      logger: deps.logger,
+      logLevel,
+      customRoutes: [
+        { path: "/healthz", method: ["GET"], handler: (_req, res) => answerHealth(res) },
+      ],
+    });
+    receiver.requestListener = guardEventsEndpoint(receiver.requestListener, {
+      signingSecret,
+      endpoint: EVENTS_PATH,
+      logger: deps.logger,
+      unreadableFormView: () => noticeModal(outdatedFormText()),
+      // Set once the app exists, just below: a click is told only after it was acked.
+      tellClicker: ({ userId, responseUrl, channelId }) =>
+        tell(
+          app.client,
+          {
+            userId,
+            channelId: channelId ?? userId,
+            respond: responseUrl === undefined ? undefined : respondTo(responseUrl),
+          },
+          unreadableClickText(),
+          deps.logger,
+        ),
+    });
+  }
   const app = new App({
     token: config.slack.botToken,
     // Known from the start-up check: Bolt need not ask auth.test again.
@@ -39,25 +87,23 @@ export function createApp(
           tokenVerificationEnabled: false,
         }),
     logger: deps.logger,
-    logLevel: deps.logger.getLevel() as LogLevel,
+    logLevel,
     clientOptions: { slackApiUrl: config.slack.apiUrl },
-    ...(appToken !== undefined
-      ? { socketMode: true, appToken }
-      : {
-          signingSecret: config.slack.signingSecret ?? "",
-          endpoints: "/slack/events",
-          customRoutes: [
-            {
-              path: "/healthz",
-              method: ["GET"],
-              handler: (_req, res) => answerHealth(res),
-            },
-          ],
-        }),
+    ...(appToken !== undefined ? { socketMode: true, appToken } : {}),
+    ...(receiver !== undefined ? { receiver } : {}),
   });
 
   app.use(ignoreSlackRetries(deps.logger));
-  registerListeners(app, deps);
+  app.use(ackWhatNoListenerTakes(deps.logger));
+  registerListeners(app, {
+    ...deps,
+    channelVisibility:
+      deps.channelVisibility ??
+      createChannelVisibility(
+        createLookupClient(config.slack.botToken, config.slack.apiUrl, deps.logger),
+        { logger: deps.logger },
+      ),
+  });
   app.error(async (error) => {
     deps.logger.event("error", "A Slack listener failed", { error });
   });
@@ -98,6 +144,20 @@ function listenForHealth(port: number, answer: (res: ServerResponse) => void): P
     server.once("error", reject);
     server.listen(port, () => resolve(server));
   });
+}
+
+/** Bolt's respond() for a response_url found in a payload Bolt itself could not take. */
+function respondTo(responseUrl: string) {
+  return async (message: string | RespondArguments): Promise<Response> => {
+    const response = await fetch(responseUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(typeof message === "string" ? { text: message } : message),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`response_url answered HTTP ${response.status}`);
+    return response;
+  };
 }
 
 /**

@@ -58,7 +58,7 @@ const TESTING_FLAG = "testing";
 
 export function parseDkimCommand(text: string, options: ParseOptions = {}): ParseResult {
   const command = options.command ?? DEFAULT_COMMAND;
-  const tokenized = tokenize(unwrapSlackMarkup(text));
+  const tokenized = tokenize(unwrapSlackMarkupMarked(text));
   if (!tokenized.ok) {
     return { kind: "error", message: tokenized.message };
   }
@@ -118,6 +118,9 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
         return error(`Missing value for "${lower}": write ${lower}=<value>.`);
       }
       if (domain === undefined) {
+        // `setup ""`: quotes around nothing are no domain.
+        if (word === "") return error("Missing domain.");
+        if (token.fromMention) return error(mentionMessage(word, "a domain name", "example.com"));
         domain = word;
         continue;
       }
@@ -140,6 +143,15 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
     seen.add(key);
     if (option.value === "") {
       return error(`Missing value for "${key}".`);
+    }
+    // A reason may mention people; a selector or username that Slack made out of a mention
+    // (`user=<!channel>` arrives as `user=@channel`) would be taken as a name.
+    if (token.fromMention && key !== "reason") {
+      const [what, example] =
+        key === "user"
+          ? ["an outgoing username", "user=mailer@example.com"]
+          : ["a selector", "selector=s1"];
+      return error(mentionMessage(`${key}=${option.value}`, what, example));
     }
     switch (key) {
       case "selector":
@@ -184,6 +196,12 @@ function parseStatus(tokens: Token[], command: string): ParseResult {
   if (extra[0] !== undefined) {
     return { kind: "error", message: `Unexpected "${extra[0].text}". ${usage}` };
   }
+  if (domain.fromMention) {
+    return {
+      kind: "error",
+      message: `${mentionMessage(domain.text, "a domain name", "example.com")} ${usage}`,
+    };
+  }
   return { kind: "status", domain: domain.text };
 }
 
@@ -194,9 +212,15 @@ function parseCheck(tokens: Token[], command: string): ParseResult {
     message: `${message} ${usage}`,
   });
   const [domainToken, selectorToken, ...extra] = tokens;
-  if (domainToken === undefined) return error("Missing domain.");
+  if (domainToken === undefined || domainToken.text === "") return error("Missing domain.");
   if (splitOption(domainToken) !== undefined) return error("Missing domain.");
   if (extra[0] !== undefined) return error(`Unexpected "${extra[0].text}".`);
+  if (domainToken.fromMention) {
+    return error(mentionMessage(domainToken.text, "a domain name", "example.com"));
+  }
+  if (selectorToken?.fromMention) {
+    return error(mentionMessage(selectorToken.text, "a selector", "s1"));
+  }
   if (selectorToken === undefined) return { kind: "check", domain: domainToken.text };
 
   // `check example.com selector=s1` reads naturally after `setup`, so accept it too.
@@ -209,6 +233,10 @@ function parseCheck(tokens: Token[], command: string): ParseResult {
   }
   if (option.value === "") return error('Missing value for "selector".');
   return { kind: "check", domain: domainToken.text, selector: option.value };
+}
+
+function mentionMessage(typed: string, what: string, example: string): string {
+  return `"${typed}" is a Slack mention (a person, channel, group, @here or @channel) or other Slack markup, not ${what}: give ${what}, e.g. ${example}.`;
 }
 
 function isSetupKey(key: string): key is SetupKey {
@@ -246,6 +274,8 @@ interface Token {
   text: string;
   /** The whole token was in quotes: never a keyword, flag or key=value. */
   quoted: boolean;
+  /** Part of the token was a Slack mention or other markup that Slack turned into a word. */
+  fromMention: boolean;
   /** Where `key=` ends in `text` when the key part was bare (not quoted). */
   equalsAt?: number;
 }
@@ -274,7 +304,7 @@ type TokenizeResult = { ok: true; tokens: Token[] } | { ok: false; message: stri
  * Splits on whitespace; quotes group words (`reason="ticket 42"` or `"two words"`) and a
  * backslash inside quotes escapes the next character.
  */
-function tokenize(text: string): TokenizeResult {
+function tokenize({ text, fromMention }: MarkedText): TokenizeResult {
   const tokens: Token[] = [];
   let index = 0;
   while (index < text.length) {
@@ -285,8 +315,10 @@ function tokenize(text: string): TokenizeResult {
     let equalsAt: number | undefined;
     let quotedParts = 0;
     let bareChars = 0;
+    let mention = false;
     while (index < text.length && !/\s/u.test(text[index] ?? "")) {
       const char = text[index] ?? "";
+      mention ||= fromMention[index] === true;
       const closing = CLOSING_QUOTE[char];
       if (closing === undefined) {
         if (char === "=" && equalsAt === undefined && quotedParts === 0) equalsAt = value.length;
@@ -300,6 +332,7 @@ function tokenize(text: string): TokenizeResult {
       let closed = false;
       while (index < text.length) {
         const inner = text[index] ?? "";
+        mention ||= fromMention[index] === true;
         if (inner === "\\" && index + 1 < text.length) {
           value += text[index + 1];
           index += 2;
@@ -321,7 +354,11 @@ function tokenize(text: string): TokenizeResult {
       }
       quotedParts++;
     }
-    const token: Token = { text: value, quoted: quotedParts > 0 && bareChars === 0 };
+    const token: Token = {
+      text: value,
+      quoted: quotedParts > 0 && bareChars === 0,
+      fromMention: mention,
+    };
     if (equalsAt !== undefined) token.equalsAt = equalsAt;
     tokens.push(token);
   }
@@ -334,25 +371,53 @@ function tokenize(text: string): TokenizeResult {
  * turns it back into the typed text, so a label can never be decoded twice.
  */
 export function unwrapSlackMarkup(text: string): string {
-  return text.replace(/<([^<>]*)>|&(amp|lt|gt);/g, (_match, inner?: string, entity?: string) => {
+  return unwrapSlackMarkupMarked(text).text;
+}
+
+/** Text after unwrapping, and for each UTF-16 unit of it whether it came from a mention. */
+interface MarkedText {
+  text: string;
+  fromMention: boolean[];
+}
+
+function unwrapSlackMarkupMarked(text: string): MarkedText {
+  let out = "";
+  const fromMention: boolean[] = [];
+  const append = (piece: string, mention: boolean): void => {
+    out += piece;
+    for (let i = 0; i < piece.length; i++) fromMention.push(mention);
+  };
+  let last = 0;
+  for (const match of text.matchAll(/<([^<>]*)>|&(amp|lt|gt);/g)) {
+    append(text.slice(last, match.index), false);
+    last = match.index + match[0].length;
+    const entity = match[2];
     if (entity !== undefined) {
-      return entity === "amp" ? "&" : entity === "lt" ? "<" : ">";
+      append(entity === "amp" ? "&" : entity === "lt" ? "<" : ">", false);
+      continue;
     }
-    const body = inner ?? "";
-    const bar = body.indexOf("|");
-    const target = bar === -1 ? body : body.slice(0, bar);
-    const label = bar === -1 ? undefined : body.slice(bar + 1);
-    // Mentions (<@U1|bob>, <#C1|general>) keep their sigil so they stay readable; special
-    // mentions (<!here>, <!subteam^S1|@ops>) carry it in the label already.
-    if (target.startsWith("!")) {
-      return label ? decodeEntities(label) : `@${target.slice(1)}`;
-    }
-    const sigil = target.startsWith("@") || target.startsWith("#") ? target.charAt(0) : "";
-    if (label) return `${sigil}${decodeEntities(label)}`;
-    // A bare mention stays in Slack's form, which Slack renders as the name when shown.
-    if (sigil !== "") return `<${target}>`;
-    return decodeEntities(target.replace(/^mailto:/i, ""));
-  });
+    const { word, mention } = unwrapOne(match[1] ?? "");
+    append(word, mention);
+  }
+  append(text.slice(last), false);
+  return { text: out, fromMention };
+}
+
+/** One `<…>` of Slack's markup, by what is inside the brackets. */
+function unwrapOne(body: string): { word: string; mention: boolean } {
+  const bar = body.indexOf("|");
+  const target = bar === -1 ? body : body.slice(0, bar);
+  const label = bar === -1 ? undefined : body.slice(bar + 1);
+  // Mentions (<@U1|bob>, <#C1|general>) keep their sigil so they stay readable; special
+  // mentions (<!here>, <!subteam^S1|@ops>, <!date^…|…>) carry it in the label already.
+  if (target.startsWith("!")) {
+    return { word: label ? decodeEntities(label) : `@${target.slice(1)}`, mention: true };
+  }
+  const sigil = target.startsWith("@") || target.startsWith("#") ? target.charAt(0) : "";
+  if (label) return { word: `${sigil}${decodeEntities(label)}`, mention: sigil !== "" };
+  // A bare mention stays in Slack's form, which Slack renders as the name when shown.
+  if (sigil !== "") return { word: `<${target}>`, mention: true };
+  return { word: decodeEntities(target.replace(/^mailto:/i, "")), mention: false };
 }
 
 function decodeEntities(text: string): string {

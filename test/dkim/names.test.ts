@@ -158,6 +158,41 @@ describe("normaliseDomain", () => {
   it("maps Unicode dots and full-width letters as IDNA does", () => {
     expect(normaliseDomain("ｅｘａｍｐｌｅ。ｃｏｍ")).toBe("example.com");
   });
+
+  it.each([
+    ["xn--55qx5d.cn", "xn--55qx5d.cn"],
+    ["XN--BCHER-KVA.example", "xn--bcher-kva.example"],
+    ["mail.xn--fa-hia.de", "mail.xn--fa-hia.de"],
+  ])("accepts the valid A-label in %j as %j", (input, expected) => {
+    expect(normaliseDomain(input)).toBe(expected);
+  });
+
+  it.each([
+    // Does not decode at all.
+    ["xn--a.example", "xn--a"],
+    ["mail.xn--zz.example", "xn--zz"],
+    ["xn--a-ecp.example", "xn--a-ecp"],
+    // Decode, but to what IDNA does not allow: "bu" + a combining diaeresis (not NFC), and a
+    // zero-width joiner between two letters.
+    ["xn--bucher-xyd.example", "xn--bucher-xyd"],
+    ["xn--ab-m1t.example", "xn--ab-m1t"],
+  ])("refuses the invalid punycode in %j, naming the label", (input, badLabel) => {
+    const error = inputErrorOf(() => normaliseDomain(input));
+    expect(error.field).toBe("domain");
+    expect(error.message).toBe(
+      `domain ${JSON.stringify(input)}: label ${JSON.stringify(badLabel)} is not valid punycode (it does not decode to an internationalised name); check the spelling, or type the name in its own script, e.g. bücher.example`,
+    );
+  });
+
+  it.each(["<@U123>", "<@U123|bob>", "<#C123|general>", "<!channel>"])(
+    "refuses the Slack mention %j as a domain",
+    (input) => {
+      const error = inputErrorOf(() => normaliseDomain(input));
+      expect(error.message).toBe(
+        `domain ${JSON.stringify(input)}: is a Slack mention or channel, not a domain name; give a domain name, e.g. example.com`,
+      );
+    },
+  );
 });
 
 describe("normaliseSelector", () => {
@@ -199,6 +234,38 @@ describe("normaliseSelector", () => {
     const error = inputErrorOf(() => normaliseSelector(" "));
     expect(error.message).toMatch(
       /^selector is empty; give a selector of letters, digits and hyphens, e\.g\. s\d{6}$/,
+    );
+  });
+});
+
+describe("validateUsername: Slack mentions are not usernames", () => {
+  it.each([
+    // As the setup form or the CLI receive them (the command parser unwraps first).
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U123ABC>",
+    "<@U123ABC|bob>",
+    "<#C123ABC>",
+    "<#C123ABC|general>",
+    "<!subteam^S123|@ops>",
+    // As the command parser's unwrapping leaves them.
+    "@channel",
+    "@here",
+    "@bob",
+    "#general",
+  ])("refuses %j with the reason", (input) => {
+    const error = inputErrorOf(() => validateUsername(input));
+    expect(error.field).toBe("user");
+    expect(error.message).toBe(
+      `user ${JSON.stringify(input)}: is a Slack mention or channel, not an outgoing username; give the SpamExperts login, e.g. example.com or mailer@example.com`,
+    );
+  });
+
+  it("refuses Slack's brackets elsewhere in a username", () => {
+    const error = inputErrorOf(() => validateUsername("mailer<x>@example.com"));
+    expect(error.message).toBe(
+      'user "mailer<x>@example.com": "<" is not allowed; give the outgoing username without Slack markup, e.g. mailer@example.com',
     );
   });
 });

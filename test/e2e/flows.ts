@@ -4,15 +4,16 @@
  * message, its thread or the fakes to reach a given point. Reading a message is in support.ts.
  */
 import { splitIntoStrings } from "../../src/dkim/record.js";
-import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS } from "../../src/slack/ui/ids.js";
+import { ACTION_IDS, CALLBACK_IDS, REJECT_FIELDS, SETUP_FIELDS } from "../../src/slack/ui/ids.js";
 import type { RecordedCall, StoredMessage } from "../helpers/fake-slack.js";
 import type { RecordedRequest } from "../helpers/fake-spamexperts.js";
 import type {
   BlockActionArgs,
   SlackHttpResponse,
   SlashCommandArgs,
+  ViewStateInput,
 } from "../helpers/slack-requests.js";
-import { APPROVER, CHANNEL, type Harness } from "./harness.js";
+import { APPROVER, CHANNEL, type Harness, REQUESTER } from "./harness.js";
 import {
   answerText,
   buttonValue,
@@ -328,4 +329,61 @@ export function apiRequestsFor(harness: Harness, domain: string): RecordedReques
 /** The SpamExperts calls made for a domain, in order, e.g. ["api_set_dkim_certificate"]. */
 export function apiCallsFor(harness: Harness, domain: string): string[] {
   return apiRequestsFor(harness, domain).map((request) => request.params.call ?? "");
+}
+
+// ---- the bot still serving ------------------------------------------------------------------
+
+/** GET /healthz of the running bot: its status code, or 0 when nothing answers. */
+export async function healthStatus(harness: Harness): Promise<number> {
+  try {
+    const response = await fetch(`${harness.bot.url}/healthz`);
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every POST to `responseUrl` so far, as the texts a person reads, once `count` have come. */
+export async function answersAt(
+  harness: Harness,
+  responseUrl: string,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<string[]> {
+  const posts = await harness.slack.waitUntil(
+    () => {
+      const found = harness.slack.responses(responseUrl);
+      return found.length >= count ? found : undefined;
+    },
+    `${count} answer(s) at ${responseUrl}`,
+    timeoutMs,
+  );
+  return posts.map((post) => answerText(post.body));
+}
+
+/**
+ * Submits the setup form as Slack would, with `privateMetadata` naming `channelId` (as the bot
+ * sets it when it opens the form), the key size 1024 and no testing or reason.
+ */
+export function submitSetupForm(
+  harness: Harness,
+  fields: { channelId: string; domain: string; selector: string; users?: string | null },
+): Promise<SlackHttpResponse> {
+  const field = (ids: { blockId: string; actionId: string }, value: ViewStateInput) => ({
+    [ids.blockId]: { [ids.actionId]: value },
+  });
+  return harness.submit({
+    callbackId: CALLBACK_IDS.setupForm,
+    privateMetadata: JSON.stringify({ channelId: fields.channelId }),
+    values: {
+      ...field(SETUP_FIELDS.domain, fields.domain),
+      ...field(SETUP_FIELDS.selector, fields.selector),
+      ...field(SETUP_FIELDS.bits, { select: "1024" }),
+      ...field(SETUP_FIELDS.usernames, fields.users ?? null),
+      ...field(SETUP_FIELDS.testing, { checked: [] }),
+      ...field(SETUP_FIELDS.reason, null),
+    },
+    userId: REQUESTER,
+  });
 }

@@ -219,6 +219,38 @@ describe("FakeSlack with @slack/web-api's WebClient", () => {
     expect(fake.calls("chat.update").map((c) => c.status)).toEqual([503, 503, 503]);
   });
 
+  it("answers a delayed call late, or not at all to a client that gave up", async () => {
+    fake.setUsergroup("SSLOW", ["U1"]);
+    fake.delay("usergroups.users.list", 300);
+    await expect(client.usergroups.users.list({ usergroup: "SSLOW" })).resolves.toMatchObject({
+      users: ["U1"],
+    });
+    expect(fake.calls("usergroups.users.list").at(-1)?.fault).toEqual({
+      kind: "slow",
+      delayMs: 300,
+    });
+
+    const hasty = new webApi.WebClient(TOKEN, {
+      slackApiUrl: fake.apiUrl,
+      timeout: 100,
+      retryConfig: { retries: 0 },
+      logLevel: webApi.LogLevel.ERROR,
+    });
+    fake.delay("usergroups.users.list", 2000);
+    await expect(hasty.usergroups.users.list({ usergroup: "SSLOW" })).rejects.toMatchObject({
+      code: "slack_webapi_request_error",
+    });
+    // The fake still answers the next call, and records the one nobody waited for.
+    await fake.waitUntil(
+      () =>
+        fake.calls("usergroups.users.list").filter((c) => c.fault?.kind === "slow").length === 2,
+      "the abandoned call to be recorded",
+    );
+    await expect(client.usergroups.users.list({ usergroup: "SSLOW" })).resolves.toMatchObject({
+      ok: true,
+    });
+  });
+
   it("refuses other tokens when told which to accept", async () => {
     const strict = await startFakeSlack({ acceptTokens: [TOKEN] });
     try {

@@ -55,7 +55,12 @@ export type SlackFault =
    * Any other HTTP status. web-api retries these under its retry policy and, when they persist,
    * throws `slack_webapi_http_error` with `statusCode`.
    */
-  | { kind: "http"; status: number; body?: string };
+  | { kind: "http"; status: number; body?: string }
+  /**
+   * Answers as usual, but only after `delayMs` (a slow or hanging Slack). A client that gives up
+   * first has gone by then; the call is recorded all the same.
+   */
+  | { kind: "slow"; delayMs: number };
 
 export interface StoredMessage {
   channel: string;
@@ -332,6 +337,11 @@ export class FakeSlack {
     this.faults.set(method, queue);
   }
 
+  /** The next `times` calls of `method` are answered only after `delayMs`. */
+  delay(method: string, delayMs: number, times = 1): void {
+    this.fail(method, { kind: "slow", delayMs }, times);
+  }
+
   /** The next `times` calls of `method` answer HTTP 429 with `Retry-After: seconds`. */
   rateLimit(method: string, retryAfterSeconds: number, times = 1): void {
     this.fail(method, { kind: "rate-limited", retryAfterSeconds }, times);
@@ -425,6 +435,7 @@ export class FakeSlack {
     const token = bearerToken(req.headers.authorization) ?? rawParams.token;
 
     const fault = this.takeFault(method);
+    if (fault?.kind === "slow") await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     let status = 200;
     let response: Record<string, unknown>;
     const headers: Record<string, string> = {};
@@ -455,7 +466,9 @@ export class FakeSlack {
     if (fault !== undefined) call.fault = fault;
     this.recorded.push(call);
 
-    if (fault?.kind === "http" && fault.body !== undefined) {
+    if (res.destroyed) {
+      // The client gave up while a slow answer was pending: nobody to answer.
+    } else if (fault?.kind === "http" && fault.body !== undefined) {
       res.writeHead(status, { "content-type": "text/plain", ...headers }).end(fault.body);
     } else {
       sendJson(res, status, response, headers);

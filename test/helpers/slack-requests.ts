@@ -366,3 +366,27 @@ function triggerId(): string {
 function slackTs(): string {
   return (Date.now() / 1000).toFixed(6);
 }
+
+/**
+ * An interactive payload sent as Slack sends it (`payload=<text>`), but with any text at all as
+ * the payload: `null`, a list, a number, broken JSON. Signed per `options`.
+ */
+export function sendRawPayload(
+  baseUrl: string,
+  secret: string,
+  payloadText: string,
+  options: SignOptions = {},
+): Promise<SlackHttpResponse> {
+  const body = new URLSearchParams({ payload: payloadText }).toString();
+  return sendSignedRequest(baseUrl, secret, body, "application/x-www-form-urlencoded", options);
+}
+
+/** Any JSON value as an Events API body (`application/json`), signed per `options`. */
+export function sendJsonBody(
+  baseUrl: string,
+  secret: string,
+  value: unknown,
+  options: SignOptions = {},
+): Promise<SlackHttpResponse> {
+  return sendSignedRequest(baseUrl, secret, JSON.stringify(value), "application/json", options);
+}

@@ -134,6 +134,8 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
     ["setup example.com bits=big", ['"bits" must be a number such as 2048, not "big".']],
     ["setup example.com testing=yes", ['"testing" takes no value']],
     ["setup selector=s1", ["Missing domain.", SETUP_USAGE]],
+    ['setup ""', ["Missing domain.", SETUP_USAGE]],
+    ['check ""', ["Missing domain."]],
     ["setup testing", ["Missing domain."]],
     ["setup example.com s202611", ['Unexpected "s202611"', "selector=s202611", SETUP_USAGE]],
     ['setup example.com reason="unfinished', ["Unterminated quote", "close it with"]],
@@ -164,6 +166,50 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
 
   it("has a usage line for every subcommand", () => {
     expect(Object.keys(USAGE).sort()).toEqual(["check", "help", "setup", "status"]);
+  });
+});
+
+describe("parseDkimCommand: Slack mentions are refused where a name is expected", () => {
+  const cases: Array<[string, string]> = [
+    ["setup example.com user=<!channel>", '"user=@channel" is a Slack mention'],
+    ["setup example.com user=<!here>", '"user=@here" is a Slack mention'],
+    ["setup example.com user=<!everyone>", '"user=@everyone" is a Slack mention'],
+    ["setup example.com user=<@U123>", '"user=<@U123>" is a Slack mention'],
+    ["setup example.com user=<@U123|bob>", '"user=@bob" is a Slack mention'],
+    ["setup example.com user=<#C123|general>", '"user=#general" is a Slack mention'],
+    ["setup example.com user=<#C123>", '"user=<#C123>" is a Slack mention'],
+    ["setup example.com user=<!subteam^S1|@ops>", '"user=@ops" is a Slack mention'],
+    // Slack's date markup unwraps to plain words: still not a username.
+    ["setup example.com user=<!date^1392734382^{date}|today>", '"user=today" is a Slack mention'],
+    ["setup example.com user=mailer@example.com,<!channel>", "is a Slack mention"],
+    ["setup example.com selector=<!here>", '"selector=@here" is a Slack mention'],
+    ["setup <!channel>", '"@channel" is a Slack mention'],
+    ["setup <@U123|bob> selector=s1", '"@bob" is a Slack mention'],
+    ["status <!here>", '"@here" is a Slack mention'],
+    ["check <#C1|general>", '"#general" is a Slack mention'],
+    ["check example.com <!here>", '"@here" is a Slack mention'],
+  ];
+
+  it.each(cases)("%j", (text, fragment) => {
+    const result = parseDkimCommand(text);
+    expect(result.kind).toBe("error");
+    const message = result.kind === "error" ? result.message : "";
+    expect(message).toContain(fragment);
+    expect(message).toMatch(/not (an outgoing username|a selector|a domain name)/);
+  });
+
+  it("still takes mentions in a reason, and links as names", () => {
+    expect(
+      parseDkimCommand(
+        'setup example.com user=<mailto:m@example.com|m@example.com> reason="for <@U123|bob>"',
+      ),
+    ).toEqual({
+      kind: "setup",
+      domain: "example.com",
+      users: ["m@example.com"],
+      testing: false,
+      reason: "for @bob",
+    });
   });
 });
 

@@ -6,10 +6,10 @@ import type {
 } from "@slack/bolt";
 import { checkResultMessage } from "../ui/check-result.js";
 import { ACTION_IDS, type ActionValue, decodeActionValue } from "../ui/ids.js";
-import { unknownRequestText } from "../ui/refusal.js";
+import { unknownRequestText, unreadableClickText } from "../ui/refusal.js";
 import { rejectModal } from "../ui/reject-modal.js";
 import type { ListenerDeps } from "./index.js";
-import { type Audience, actFor, tell } from "./replies.js";
+import { type ActOptions, type ActorDeps, type Audience, actFor, tell } from "./replies.js";
 
 type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
 
@@ -25,11 +25,14 @@ export function registerActions(app: App, deps: ListenerDeps): void {
 async function clicked(
   deps: ListenerDeps,
   { ack, body, action, respond, client }: ButtonArgs,
-): Promise<{ value: ActionValue; audience: Audience } | undefined> {
+): Promise<
+  { value: ActionValue; audience: Audience; fromChannel: string | undefined } | undefined
+> {
   await ack();
+  const fromChannel = body.channel?.id;
   const audience: Audience = {
     userId: body.user.id,
-    channelId: body.channel?.id ?? body.user.id,
+    channelId: fromChannel ?? body.user.id,
     respond,
   };
   const value = decodeActionValue(action.value);
@@ -38,21 +41,48 @@ async function clicked(
       actionId: action.action_id,
       user: body.user.id,
     });
-    await tell(client, audience, unknownRequestText(), deps.logger);
+    // A value that is missing or not text is a broken payload; a well-formed one we did not
+    // make is most likely a card of another installation.
+    const text = typeof action.value === "string" ? unknownRequestText() : unreadableClickText();
+    await tell(client, audience, text, deps.logger);
     return undefined;
   }
-  return { value, audience };
+  return { value, audience, fromChannel };
 }
 
-function actorDeps(deps: ListenerDeps) {
-  return { service: deps.service, logger: deps.logger };
+export function actorDeps(deps: ListenerDeps): ActorDeps {
+  return {
+    service: deps.service,
+    logger: deps.logger,
+    allowedChannels: deps.config.allowedChannels,
+    progress: deps.progress,
+  };
 }
 
-export async function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+/**
+ * A click on a request's button: read it (clicked), then act for the clicker under actFor's
+ * rules (the channel rule, a progress notice, refusals told to the clicker only).
+ */
+async function actOnClick(
+  deps: ListenerDeps,
+  args: ButtonArgs,
+  options: Omit<ActOptions, "fromChannel">,
+  act: (click: { value: ActionValue; audience: Audience }) => Promise<unknown>,
+): Promise<void> {
   const click = await clicked(deps, args);
   if (click === undefined) return;
-  const { value, audience } = click;
-  await actFor(actorDeps(deps), args.client, audience, value.requestId, () =>
+  await actFor(
+    actorDeps(deps),
+    args.client,
+    click.audience,
+    click.value.requestId,
+    () => act(click),
+    { ...options, fromChannel: click.fromChannel },
+  );
+}
+
+export function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(deps, args, { button: "Approve" }, ({ value, audience }) =>
     deps.service.approve(value.requestId, {
       actorId: audience.userId,
       fingerprintShown: value.fingerprint ?? "",
@@ -60,40 +90,41 @@ export async function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promi
   );
 }
 
-export async function handleRetry(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  const click = await clicked(deps, args);
-  if (click === undefined) return;
-  const { value, audience } = click;
-  await actFor(actorDeps(deps), args.client, audience, value.requestId, () =>
+export function handleRetry(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(deps, args, { button: "Retry" }, ({ value, audience }) =>
     deps.service.retry(value.requestId, { actorId: audience.userId }),
   );
 }
 
 /** Reject asks for a reason first: the requester reads it in the thread. */
-export async function handleReject(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  const click = await clicked(deps, args);
-  if (click === undefined) return;
-  const { value, audience } = click;
-  await actFor(actorDeps(deps), args.client, audience, value.requestId, async () => {
-    const request = await deps.service.get(value.requestId);
-    if (request === undefined) {
-      await tell(args.client, audience, unknownRequestText(), deps.logger);
-      return;
-    }
-    await args.client.views.open({
-      trigger_id: args.body.trigger_id,
-      view: rejectModal(request, { channelId: request.channelId, messageTs: request.messageTs }),
-    });
-  });
+export function handleReject(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(
+    deps,
+    args,
+    { button: "Reject", waitingOn: "Slack" },
+    async ({ value, audience }) => {
+      const request = await deps.service.get(value.requestId);
+      if (request === undefined) {
+        await tell(args.client, audience, unknownRequestText(), deps.logger);
+        return;
+      }
+      await args.client.views.open({
+        trigger_id: args.body.trigger_id,
+        view: rejectModal(request, { channelId: request.channelId, messageTs: request.messageTs }),
+      });
+    },
+  );
 }
 
 /** Check DNS now: the clicker sees the diagnosis; the thread hears of it only when it changed. */
-export async function handleCheckDns(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  const click = await clicked(deps, args);
-  if (click === undefined) return;
-  const { value, audience } = click;
-  await actFor(actorDeps(deps), args.client, audience, value.requestId, async () => {
-    const outcome = await deps.service.recordDnsCheck(value.requestId);
-    await tell(args.client, audience, checkResultMessage(outcome.result), deps.logger);
-  });
+export function handleCheckDns(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(
+    deps,
+    args,
+    { button: "Check DNS", waitingOn: "DNS" },
+    async ({ value, audience }) => {
+      const outcome = await deps.service.recordDnsCheck(value.requestId);
+      await tell(args.client, audience, checkResultMessage(outcome.result), deps.logger);
+    },
+  );
 }

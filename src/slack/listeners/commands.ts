@@ -1,16 +1,16 @@
 import type { AllMiddlewareArgs, App, SlackCommandMiddlewareArgs } from "@slack/bolt";
 import { type ExpectedKey, isLiveAndMatching } from "../../dkim/check.js";
 import { defaultSelector, normaliseDomain, normaliseSelector } from "../../dkim/names.js";
-import type { RequestState } from "../../requests/model.js";
+import type { DkimRequest, RequestState } from "../../requests/model.js";
 import { parseDkimCommand } from "../command-parser.js";
 import { checkResultMessage } from "../ui/check-result.js";
 import { helpText } from "../ui/help.js";
-import { badCommandText, channelNotAllowedText } from "../ui/refusal.js";
+import { badCommandText, channelNotAllowedText, stillWorkingText } from "../ui/refusal.js";
 import { setupModal } from "../ui/setup-modal.js";
 import { statusMessage } from "../ui/status.js";
 import type { ListenerDeps } from "./index.js";
-import { type Audience, errorText, tell } from "./replies.js";
-import { startRequest } from "./start-request.js";
+import { type Audience, errorText, tell, withProgressNotice } from "./replies.js";
+import { setupChannelRefusal, startRequest } from "./start-request.js";
 
 /** States in which a request's record is (to be) published with its key. */
 const KEY_IN_USE: readonly RequestState[] = ["pending", "applying", "failed", "active"];
@@ -66,7 +66,12 @@ export async function handleDkimCommand(
         }),
       });
       return;
-    case "setup-modal":
+    case "setup-modal": {
+      const refusal = setupChannelRefusal(command.channel_id, allowed, command.command);
+      if (refusal !== undefined) {
+        await ack({ response_type: "ephemeral", text: refusal });
+        return;
+      }
       await ack();
       try {
         await client.views.open({
@@ -87,7 +92,13 @@ export async function handleDkimCommand(
         );
       }
       return;
-    case "setup":
+    }
+    case "setup": {
+      const refusal = setupChannelRefusal(command.channel_id, allowed, command.command);
+      if (refusal !== undefined) {
+        await ack({ response_type: "ephemeral", text: refusal });
+        return;
+      }
       await ack();
       await startRequest(deps, client, audience, {
         domain: parsed.domain,
@@ -100,14 +111,19 @@ export async function handleDkimCommand(
         channelId: command.channel_id,
       });
       return;
+    }
     case "status": {
       await ack();
       try {
         const domain = parsed.domain === undefined ? undefined : normaliseDomain(parsed.domain);
-        const requests = await service.list({
-          limit: STATUS_LIMIT,
-          ...(domain === undefined ? {} : { domain }),
-        });
+        const requests = await visibleTo(
+          deps,
+          command,
+          await service.list({
+            limit: STATUS_LIMIT * VISIBILITY_HEADROOM,
+            ...(domain === undefined ? {} : { domain }),
+          }),
+        );
         const entries = await Promise.all(
           requests.map(async (request) => ({
             request,
@@ -127,31 +143,64 @@ export async function handleDkimCommand(
     }
     case "check": {
       await ack();
-      try {
-        const domain = normaliseDomain(parsed.domain);
-        const selector =
-          parsed.selector === undefined
-            ? await selectorToCheck(deps, domain, now)
-            : normaliseSelector(parsed.selector);
-        const result = await deps.checkDns(
-          domain,
-          selector,
-          await keyToExpect(deps, domain, selector),
-        );
-        logger.event("info", "DNS checked on request", {
-          domain,
-          selector,
-          status: result.status,
-          live: isLiveAndMatching(result),
-          actor: command.user_id,
-        });
-        await tell(client, audience, checkResultMessage(result), logger);
-      } catch (error) {
-        await tell(client, audience, errorText(error, { logger }), logger);
-      }
+      // A DNS server that does not answer makes this wait for the resolver's timeouts.
+      const notify = () => tell(client, audience, stillWorkingText("DNS"), logger);
+      await withProgressNotice(
+        async () => {
+          try {
+            const domain = normaliseDomain(parsed.domain);
+            const selector =
+              parsed.selector === undefined
+                ? await selectorToCheck(deps, domain, now)
+                : normaliseSelector(parsed.selector);
+            const result = await deps.checkDns(
+              domain,
+              selector,
+              await keyToExpect(deps, domain, selector),
+            );
+            logger.event("info", "DNS checked on request", {
+              domain,
+              selector,
+              status: result.status,
+              live: isLiveAndMatching(result),
+              actor: command.user_id,
+            });
+            await tell(client, audience, checkResultMessage(result), logger);
+          } catch (error) {
+            await tell(client, audience, errorText(error, { logger }), logger);
+          }
+        },
+        notify,
+        deps.progress,
+      );
       return;
     }
   }
+}
+
+/** Requests are read this many times over, so that hiding some still leaves a full page. */
+const VISIBILITY_HEADROOM = 4;
+
+/**
+ * The newest STATUS_LIMIT requests the person may see: those of public channels, and of private
+ * channels they are in (channel-visibility.ts). Without a visibility check wired in, only the
+ * current channel's.
+ */
+async function visibleTo(
+  deps: ListenerDeps,
+  command: { user_id: string; channel_id: string },
+  requests: DkimRequest[],
+): Promise<DkimRequest[]> {
+  const canSee =
+    deps.channelVisibility?.canSee ??
+    ((_user: string, channel: string) => Promise.resolve(channel === command.channel_id));
+  const channels = [...new Set(requests.map((request) => request.channelId))];
+  const seen = new Map(
+    await Promise.all(
+      channels.map(async (channel) => [channel, await canSee(command.user_id, channel)] as const),
+    ),
+  );
+  return requests.filter((request) => seen.get(request.channelId) === true).slice(0, STATUS_LIMIT);
 }
 
 /** Without a selector, check the one of the domain's newest request, else today's default. */

@@ -6,7 +6,16 @@ import type { DkimRequest } from "../../requests/model.js";
 import type { RequestService } from "../../requests/service.js";
 import type { SlackClient } from "../slack-client.js";
 import { escapeText, type SlackMessage, withMentions } from "../ui/format.js";
-import { refusalText, requestConflictText } from "../ui/refusal.js";
+import {
+  approverLookupFailedText,
+  clickChannelNotAllowedText,
+  refusalText,
+  requestChannelNotAllowedText,
+  requestConflictText,
+  stillWorkingText,
+  type WaitingOn,
+} from "../ui/refusal.js";
+import { trackWaits } from "../waiting-on.js";
 
 /** Where an ephemeral answer for one person goes. */
 export interface Audience {
@@ -75,18 +84,141 @@ export function slackErrorCode(error: unknown): string | undefined {
   return typeof data?.error === "string" ? data.error : undefined;
 }
 
-/** Runs a service action for a person and answers any refusal or error to that person only. */
+// ---- acting for a person ---------------------------------------------------------------
+
+/** Schedules `run` after `ms`; the answer cancels it. Injected so tests need no real clock. */
+export interface ProgressTimer {
+  after(ms: number, run: () => void): () => void;
+}
+
+export const realTimer: ProgressTimer = {
+  after(ms, run) {
+    const timer = setTimeout(run, ms);
+    // A notice still to come must not keep a stopping process alive.
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+/** After this long without an outcome, the person hears that it is in progress (once). */
+export const PROGRESS_NOTICE_AFTER_MS = 3000;
+
+export interface ProgressSettings {
+  afterMs?: number;
+  timer?: ProgressTimer;
+}
+
+/**
+ * Runs `work`; when it has not settled after `afterMs`, calls `notify` once. The notice is
+ * awaited before this returns, so the outcome that follows never arrives before it.
+ */
+export async function withProgressNotice<T>(
+  work: () => Promise<T>,
+  notify: () => Promise<void>,
+  settings: ProgressSettings = {},
+): Promise<T> {
+  let notice: Promise<void> | undefined;
+  const cancel = (settings.timer ?? realTimer).after(
+    settings.afterMs ?? PROGRESS_NOTICE_AFTER_MS,
+    () => {
+      notice = notify().catch(() => undefined);
+    },
+  );
+  try {
+    return await work();
+  } finally {
+    cancel();
+    if (notice !== undefined) await notice;
+  }
+}
+
+export interface ActorDeps {
+  service: RequestService;
+  logger: AppLogger;
+  /** DKIM_ALLOWED_CHANNELS: an action on a request is refused outside them. */
+  allowedChannels?: readonly string[] | undefined;
+  progress?: ProgressSettings | undefined;
+}
+
+export interface ActOptions {
+  /** The channel the click came from (none from a form or App Home). */
+  fromChannel?: string | undefined;
+  /** The button's label, for "click … again". */
+  button?: string;
+  /** What the action waits on when the Slack layer cannot see it (a DNS check, views.open). */
+  waitingOn?: WaitingOn;
+}
+
+/**
+ * Runs a service action for a person and answers any refusal or error to that person only.
+ * The channel rule holds first (for every action, as for the command); a slow action tells
+ * the person once, after a few seconds, what it is waiting on.
+ */
 export async function actFor(
-  deps: { service: RequestService; logger: AppLogger },
+  deps: ActorDeps,
   client: SlackClient,
   audience: Audience,
   requestId: string,
   action: () => Promise<unknown>,
+  options: ActOptions = {},
 ): Promise<void> {
+  const refusal = await channelRuleRefusal(deps, requestId, options.fromChannel);
+  if (refusal !== undefined) {
+    await tell(client, audience, refusal, deps.logger);
+    return;
+  }
+  const waits = trackWaits();
+  const notify = async (): Promise<void> => {
+    const waitingOn = waits.current() ?? options.waitingOn ?? (await stateWait(deps, requestId));
+    await tell(client, audience, stillWorkingText(waitingOn), deps.logger);
+  };
   try {
-    await action();
+    await withProgressNotice(() => waits.run(action), notify, deps.progress);
   } catch (error) {
     const request = await deps.service.get(requestId).catch(() => undefined);
-    await tell(client, audience, errorText(error, { logger: deps.logger, request }), deps.logger);
+    const text =
+      error instanceof ActionRefusedError && error.reason === "approver-lookup-failed"
+        ? approverLookupFailedText(error.message, options.button ?? "the button")
+        : errorText(error, { logger: deps.logger, request });
+    await tell(client, audience, text, deps.logger);
+  }
+}
+
+/** With DKIM_ALLOWED_CHANNELS set: the click's channel and the request's must both be in it. */
+async function channelRuleRefusal(
+  deps: ActorDeps,
+  requestId: string,
+  fromChannel: string | undefined,
+): Promise<string | undefined> {
+  const allowed = deps.allowedChannels;
+  if (allowed === undefined) return undefined;
+  if (fromChannel !== undefined && !allowed.includes(fromChannel)) {
+    deps.logger.event("info", "Refused a click from outside DKIM_ALLOWED_CHANNELS", {
+      requestId,
+      channel: fromChannel,
+    });
+    return clickChannelNotAllowedText(allowed);
+  }
+  const request = await deps.service.get(requestId).catch(() => undefined);
+  if (request !== undefined && !allowed.includes(request.channelId)) {
+    deps.logger.event("info", "Refused an action on a request outside DKIM_ALLOWED_CHANNELS", {
+      requestId,
+      channel: request.channelId,
+    });
+    return requestChannelNotAllowedText(request.channelId, allowed);
+  }
+  return undefined;
+}
+
+/** Untracked waits, by where the request is: an apply waits on SpamExperts, an approval on DNS. */
+async function stateWait(deps: ActorDeps, requestId: string): Promise<WaitingOn> {
+  const request = await deps.service.get(requestId).catch(() => undefined);
+  switch (request?.state) {
+    case "applying":
+      return "SpamExperts";
+    case "pending":
+      return "DNS";
+    default:
+      return "store";
   }
 }

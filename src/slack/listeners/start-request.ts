@@ -1,9 +1,34 @@
 import type { CreateRequestInput, RequestService } from "../../requests/service.js";
 import type { SlackClient } from "../slack-client.js";
-import { botNotInChannelText } from "../ui/refusal.js";
+import {
+  botNotInChannelText,
+  channelNotAllowedText,
+  notAChannelText,
+  stillWorkingText,
+  type WaitingOn,
+} from "../ui/refusal.js";
 import { requestMessage } from "../ui/request-message.js";
 import type { ListenerDeps } from "./index.js";
-import { type Audience, errorText, slackErrorCode, tell } from "./replies.js";
+import { type Audience, errorText, slackErrorCode, tell, withProgressNotice } from "./replies.js";
+
+/** Public and private channels (C…, older private ones G…); not a DM (D…) or a person (U…). */
+const CHANNEL_ID = /^[CG][A-Z0-9]+$/;
+
+/**
+ * Where a request may be posted: a channel, and with DKIM_ALLOWED_CHANNELS one of them. The
+ * command's channel comes from Slack; the form's from its private metadata, which is checked
+ * the same way at submission. The sentence says why, or undefined when it may.
+ */
+export function setupChannelRefusal(
+  channelId: string,
+  allowedChannels: readonly string[] | undefined,
+  command?: string,
+): string | undefined {
+  if (allowedChannels !== undefined && !allowedChannels.includes(channelId)) {
+    return channelNotAllowedText(allowedChannels, command);
+  }
+  return CHANNEL_ID.test(channelId) ? undefined : notAChannelText(channelId, command);
+}
 
 /**
  * `/dkim setup <domain>` and the setup form end here: create the request (validate, generate,
@@ -16,6 +41,23 @@ export async function startRequest(
   audience: Audience,
   input: CreateRequestInput,
 ): Promise<void> {
+  // A slow start (a 4096-bit key on a busy machine, Slack rate-limiting the post) is told once.
+  const phase: { waitingOn: WaitingOn } = { waitingOn: "key" };
+  const notify = () => tell(client, audience, stillWorkingText(phase.waitingOn), deps.logger);
+  await withProgressNotice(
+    () => createAndPost(deps, client, audience, input, phase),
+    notify,
+    deps.progress,
+  );
+}
+
+async function createAndPost(
+  deps: ListenerDeps,
+  client: SlackClient,
+  audience: Audience,
+  input: CreateRequestInput,
+  phase: { waitingOn: WaitingOn },
+): Promise<void> {
   let created: Awaited<ReturnType<RequestService["create"]>>;
   try {
     created = await deps.service.create(input);
@@ -25,6 +67,7 @@ export async function startRequest(
     return;
   }
   const { request, record } = created;
+  phase.waitingOn = "Slack";
   try {
     const posted = await client.chat.postMessage({
       channel: input.channelId,

@@ -5,11 +5,13 @@ import type {
   ViewSubmitAction,
 } from "@slack/bolt";
 import { CALLBACK_IDS } from "../ui/ids.js";
+import { noticeModal } from "../ui/notice-modal.js";
 import { missingReasonErrors, readRejectForm, readRejectMetadata } from "../ui/reject-modal.js";
 import { formErrors, readSetupForm, readSetupMetadata } from "../ui/setup-modal.js";
+import { actorDeps } from "./actions.js";
 import type { ListenerDeps } from "./index.js";
 import { type Audience, actFor } from "./replies.js";
-import { startRequest } from "./start-request.js";
+import { setupChannelRefusal, startRequest } from "./start-request.js";
 
 type SubmitArgs = AllMiddlewareArgs & SlackViewMiddlewareArgs<ViewSubmitAction>;
 
@@ -37,6 +39,17 @@ export async function handleSetupSubmission(deps: ListenerDeps, args: SubmitArgs
       response_action: "errors",
       errors: formErrors([{ field: "domain", message: FORM_NOT_READ }]),
     });
+    return;
+  }
+  // The metadata names the channel the form was opened in; a submission may carry any, so it
+  // is held to the command's rule before anything is made.
+  const channelRefusal = setupChannelRefusal(metadata.channelId, deps.config.allowedChannels);
+  if (channelRefusal !== undefined) {
+    deps.logger.event("warn", "Refused a setup form for a channel where requests may not go", {
+      channel: metadata.channelId,
+      user: body.user.id,
+    });
+    await ack({ response_action: "update", view: noticeModal(channelRefusal, "Set up DKIM") });
     return;
   }
   const input = {
@@ -77,11 +90,12 @@ export async function handleRejectSubmission(deps: ListenerDeps, args: SubmitArg
   }
   const audience: Audience = { userId: body.user.id, channelId: metadata.channelId };
   await actFor(
-    { service: deps.service, logger: deps.logger },
+    actorDeps(deps),
     client,
     audience,
     metadata.requestId,
     () =>
       deps.service.reject(metadata.requestId, { actorId: body.user.id, reason: read.form.reason }),
+    { button: "Reject" },
   );
 }

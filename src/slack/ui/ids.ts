@@ -22,6 +22,8 @@ export const BLOCK_IDS = {
 export const CALLBACK_IDS = {
   setupForm: "dkim_setup_form",
   rejectForm: "dkim_reject_form",
+  /** A view with nothing to submit (notice-modal.ts): only Close. */
+  notice: "dkim_notice",
 } as const;
 
 /** Block id and action id of each input of the setup form. */

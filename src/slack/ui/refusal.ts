@@ -119,3 +119,73 @@ export function refusalText(
       return refusal.serviceMessage;
   }
 }
+
+// ---- requests the bot cannot read, and channels it may not act in ----------------------
+
+/** A submitted form whose callback_id or shape is not one this version of the bot makes. */
+export function outdatedFormText(command = "/dkim"): string {
+  return `This form is outdated: it comes from an older or newer version of dkim-bot, so nothing was done. Close it and start again: \`${escapeText(command)} setup\`, or the button on the request message.`;
+}
+
+/** A button whose action id this version of the bot does not know. */
+export function unknownButtonText(): string {
+  return "This button is not one this version of dkim-bot knows (it may come from an older or newer version), so nothing was done. See `/dkim status` for the requests and their buttons.";
+}
+
+/** A click whose payload could not be read at all (no action, a broken channel, …). */
+export function unreadableClickText(): string {
+  return "This click could not be read, so nothing was done. Click the button on the request message again; if it keeps failing, ask the bot's operator to look at its log.";
+}
+
+/** A button clicked in a channel outside DKIM_ALLOWED_CHANNELS. */
+export function clickChannelNotAllowedText(allowedChannels: readonly string[]): string {
+  return `dkim-bot's buttons work only in ${joinWords(allowedChannels.map(channelMention))}, as \`/dkim\` does, so nothing was done.`;
+}
+
+/** A request made in a channel that was later removed from DKIM_ALLOWED_CHANNELS. */
+export function requestChannelNotAllowedText(
+  requestChannelId: string,
+  allowedChannels: readonly string[],
+): string {
+  return `This request was made in ${channelMention(requestChannelId)}, which is no longer one of the channels where dkim-bot works (${joinWords(allowedChannels.map(channelMention))}), so nothing was done. Ask whoever runs dkim-bot, or start a new request in one of those channels.`;
+}
+
+/** `/dkim setup` (or its form) aimed at a direct message or a person rather than a channel. */
+export function notAChannelText(conversationId: string, command = "/dkim"): string {
+  const what = /^D/.test(conversationId)
+    ? "a direct message"
+    : /^[UW]/.test(conversationId)
+      ? "a person"
+      : "not a channel";
+  return `A request must be posted in a channel where the approvers can see it, and this is ${what}, so nothing was created. Run \`${escapeText(command)} setup\` in a channel.`;
+}
+
+/** Said once when an action or a command is still running after a few seconds. */
+export function stillWorkingText(waitingOn: WaitingOn): string {
+  switch (waitingOn) {
+    case "key":
+      return "Still working: generating the key…";
+    case "store":
+      return "Still working…";
+    default:
+      return `Still working: waiting on ${waitingOn}…`;
+  }
+}
+
+/** What a slow action waits on, in the words a person knows. */
+export type WaitingOn = "Slack" | "SpamExperts" | "DNS" | "key" | "store";
+
+/**
+ * The group lookup failed or timed out: nothing happened, and clicking again is the way on.
+ * The groups are the ones the service's refusal names (as `<!subteam^S…>` mentions).
+ */
+export function approverLookupFailedText(serviceMessage: string, button: string): string {
+  const groups = [...new Set(serviceMessage.match(/<!subteam\^S[A-Z0-9]+>/g) ?? [])];
+  const named =
+    groups.length === 0
+      ? "the approver user groups"
+      : groups.length === 1
+        ? (groups[0] ?? "")
+        : `${groups.slice(0, -1).join(", ")} or ${groups.at(-1)}`;
+  return `Could not check your membership of ${named} with Slack, so nothing was done. Click ${escapeText(button)} again in a minute.`;
+}
