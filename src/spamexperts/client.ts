@@ -221,7 +221,7 @@ export function createSpamExpertsClient(options: SpamExpertsClientOptions): Spam
       // message, another page): an inventory of "no domains" would mislead.
       throw new SpamExpertsApiError(
         `SpamExperts answered api_list_domains with ${parsed.entries} ${parsed.entries === 1 ? "line" : "lines"}, none of them a domain name (the first: "${parsed.ignoredExamples[0] ?? ""}"); check that SPAMEXPERTS_URL points at the cluster's Software API and that its user may call api_list_domains.`,
-        { call: plan.call, attempts, status: 200 },
+        { call: plan.call, attempts },
       );
     }
     return {
