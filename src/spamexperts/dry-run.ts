@@ -16,6 +16,12 @@ export interface RecordedCall {
 export interface DryRunClient extends DkimApi {
   readonly dryRun: true;
   readonly calls: ReadonlyArray<RecordedCall>;
+  /**
+   * No cluster, so no list of its domains: the dry run is not a DomainInventory, and the
+   * inventory falls back to the bot's own domains (marked DRY RUN). `never` makes that a
+   * compile-time fact, so nothing can pass a dry-run client where a list is expected.
+   */
+  readonly listDomains?: never;
 }
 
 export function createDryRunClient(): DryRunClient {

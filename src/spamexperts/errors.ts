@@ -6,7 +6,7 @@
  */
 import { CodedError, type ErrorCode } from "../errors.js";
 import { networkCodeOf } from "../net/network-code.js";
-import type { DkimApiCall } from "./types.js";
+import type { SpamExpertsCall } from "./types.js";
 
 export type SpamExpertsErrorCode = Extract<
   ErrorCode,
@@ -17,7 +17,7 @@ export type SpamExpertsErrorCode = Extract<
 >;
 
 export interface SpamExpertsErrorDetails {
-  call: DkimApiCall;
+  call: SpamExpertsCall;
   /** HTTP status of the last attempt, when a response arrived. */
   status?: number;
   /** The API's own text (trimmed, redacted), for people to read; absent when there was none. */
@@ -33,7 +33,7 @@ export interface SpamExpertsErrorJson {
   name: string;
   code: SpamExpertsErrorCode;
   message: string;
-  call: DkimApiCall;
+  call: SpamExpertsCall;
   status?: number;
   apiText?: string;
   attempts: number;
@@ -43,7 +43,7 @@ export interface SpamExpertsErrorJson {
 
 export abstract class SpamExpertsError extends CodedError {
   declare readonly code: SpamExpertsErrorCode;
-  readonly call: DkimApiCall;
+  readonly call: SpamExpertsCall;
   readonly status?: number;
   readonly apiText?: string;
   readonly attempts: number;

@@ -10,6 +10,11 @@
  *   ... createSpamExpertsClient({ baseUrl: api.url, username: "api", password: "secret" }) ...
  *   expect(api.requests.map((r) => r.params.call)).toEqual([...]);
  *   await api.close();
+ *
+ * For the fleet: `setDomains([...])` gives the cluster its domains (served by
+ * `api_list_domains` in one of the output forms of facts.md, see `setListFormat`), and
+ * `setLatency(200)` makes every answer leave 200 ms after its request arrived, as a loaded
+ * cluster does; `peakInFlight` then shows from the outside how many calls the bot had open.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -34,6 +39,8 @@ export interface RecordedRequest {
 export type Fault =
   /** Answer with this status, body and headers. */
   | { type: "reply"; status: number; body: string; headers?: Record<string, string> }
+  /** Answer with this status and body, written in several chunks without a Content-Length. */
+  | { type: "chunked"; status: number; body: string; chunkBytes: number }
   /** Behave normally, but only after this many milliseconds. */
   | { type: "slow"; delayMs: number }
   /** Destroy the connection without answering. */
@@ -53,6 +60,13 @@ export const faults = {
     body: "Too Many Requests\n",
     headers: { "retry-after": retryAfter },
   }),
+  /** A body streamed in pieces (Transfer-Encoding: chunked), so its size is known only at the end. */
+  chunked: (body: string, chunkBytes = 64 * 1024, status = 200): Fault => ({
+    type: "chunked",
+    status,
+    body,
+    chunkBytes,
+  }),
   slow: (delayMs: number): Fault => ({ type: "slow", delayMs }),
   reset: (): Fault => ({ type: "reset" }),
   echoQuery: (text: string): Fault => ({ type: "echo-query", text }),
@@ -63,9 +77,22 @@ export interface FakeSpamExpertsOptions {
   password: string;
   /** How wrong credentials are answered: `ERROR: Supplied credential is invalid.` with 200 (default), or 401. */
   authFailure?: "error-text" | "401";
-  /** Domains the cluster knows; others get `ERROR: No such domain`. Default: every domain. */
+  /**
+   * Domains the cluster knows, as `setDomains` sets them; others get `ERROR: No such domain`.
+   * Default: every domain is known and `api_list_domains` lists none.
+   */
   domains?: readonly string[];
+  /** Milliseconds every answer waits before it leaves, as `setLatency` sets it. Default 0. */
+  latencyMs?: number;
+  /** How `api_list_domains` writes its list, as `setListFormat` sets it. Default "lines". */
+  listFormat?: ListFormat;
 }
+
+/**
+ * The output forms of `api_list_domains` (facts.md): one domain per line, `domain:extra` per
+ * line (the extra part is what a cluster may append, e.g. a destination route), or JSON.
+ */
+export type ListFormat = "lines" | "colon" | "json";
 
 export interface FakeSpamExperts {
   /** Base URL to give the client, e.g. http://127.0.0.1:40123 */
@@ -74,7 +101,22 @@ export interface FakeSpamExperts {
   readonly requests: ReadonlyArray<RecordedRequest>;
   /** The next `times` requests for `call` ("*" for any call) get `fault` instead of the normal answer. */
   failNext(call: string, fault: Fault, times?: number): void;
-  /** Forgets recorded requests and pending faults. */
+  /**
+   * The cluster's domains (listed by `api_list_domains`, in this order and as written) and the
+   * only ones the DKIM calls accept; `undefined` goes back to accepting every domain and
+   * listing none.
+   */
+  setDomains(domains: readonly string[] | undefined): void;
+  setListFormat(format: ListFormat): void;
+  /** Every answer, faulted ones included, leaves this many milliseconds after its request came. */
+  setLatency(ms: number): void;
+  /** Requests received and not yet answered (or dropped). */
+  readonly inFlight: number;
+  /** The most requests that were in flight at once since start or the last `reset`. */
+  readonly peakInFlight: number;
+  /** Called as each answer has been handed to the connection (not for dropped requests). */
+  onAnswer(listener: (request: RecordedRequest) => void): void;
+  /** Forgets recorded requests, pending faults and the peak; keeps domains, format and latency. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -83,6 +125,7 @@ export interface FakeSpamExperts {
 const REQUIRED_PARAMS: Record<string, readonly string[]> = {
   api_set_dkim_certificate: ["domain", "certificate", "selector"],
   api_set_dkim_selector: ["domain", "selector", "username"],
+  api_list_domains: [],
 };
 
 export async function startFakeSpamExperts(
@@ -92,8 +135,19 @@ export async function startFakeSpamExperts(
   const pending = new Map<string, Fault[]>();
   const timers = new Set<NodeJS.Timeout>();
   const expectedAuth = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString("base64")}`;
-  const knownDomains =
-    options.domains === undefined ? undefined : new Set(options.domains.map(lower));
+  let domains: readonly string[] | undefined;
+  let knownDomains: Set<string> | undefined;
+  let listFormat: ListFormat = options.listFormat ?? "lines";
+  let latencyMs = options.latencyMs ?? 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  const answerListeners: Array<(request: RecordedRequest) => void> = [];
+
+  function setDomains(list: readonly string[] | undefined): void {
+    domains = list === undefined ? undefined : [...list];
+    knownDomains = list === undefined ? undefined : new Set(list.map(lower));
+  }
+  setDomains(options.domains);
 
   function takeFault(call: string): Fault | undefined {
     for (const key of [call, "*"]) {
@@ -127,11 +181,54 @@ export async function startFakeSpamExperts(
       send(response, 200, "ERROR: Incorrect usage of API\n");
       return;
     }
+    if (request.params.call === "api_list_domains") {
+      send(response, 200, listBody(domains ?? [], listFormat));
+      return;
+    }
     if (knownDomains !== undefined && !knownDomains.has(lower(request.params.domain ?? ""))) {
       send(response, 200, "ERROR: No such domain\n");
       return;
     }
     send(response, 200, "");
+  }
+
+  function answer(
+    request: RecordedRequest,
+    fault: Fault | undefined,
+    incoming: IncomingMessage,
+    response: ServerResponse,
+  ): void {
+    if (fault === undefined) {
+      answerNormally(request, response);
+      return;
+    }
+    switch (fault.type) {
+      case "reply":
+        send(response, fault.status, fault.body, fault.headers);
+        return;
+      case "chunked":
+        sendChunked(response, fault.status, fault.body, fault.chunkBytes);
+        return;
+      case "slow":
+        later(fault.delayMs, () => {
+          if (!response.destroyed) answerNormally(request, response);
+        });
+        return;
+      case "reset":
+        incoming.socket.destroy();
+        return;
+      case "echo-query":
+        send(response, 200, `ERROR: ${fault.text} ${incoming.url ?? ""}\n`);
+        return;
+    }
+  }
+
+  function later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      run();
+    }, ms);
+    timers.add(timer);
   }
 
   function handle(incoming: IncomingMessage, response: ServerResponse): void {
@@ -147,32 +244,26 @@ export async function startFakeSpamExperts(
       remotePort: incoming.socket.remotePort,
     };
     requests.push(request);
+    inFlight += 1;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    response.once("finish", () => {
+      for (const listener of answerListeners) listener(request);
+    });
+    // "close" comes for answered and for dropped requests alike, once.
+    response.once("close", () => {
+      inFlight -= 1;
+    });
     // Drain any request body so the connection stays usable.
     incoming.resume();
+    // The fault is taken on arrival, so faults go to requests in the order they came.
     const fault = takeFault(request.params.call ?? "");
-    if (fault === undefined) {
-      answerNormally(request, response);
+    if (latencyMs <= 0) {
+      answer(request, fault, incoming, response);
       return;
     }
-    switch (fault.type) {
-      case "reply":
-        send(response, fault.status, fault.body, fault.headers);
-        return;
-      case "slow": {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          if (!response.destroyed) answerNormally(request, response);
-        }, fault.delayMs);
-        timers.add(timer);
-        return;
-      }
-      case "reset":
-        incoming.socket.destroy();
-        return;
-      case "echo-query":
-        send(response, 200, `ERROR: ${fault.text} ${incoming.url ?? ""}\n`);
-        return;
-    }
+    later(latencyMs, () => {
+      if (!response.destroyed) answer(request, fault, incoming, response);
+    });
   }
 
   const server = createServer(handle);
@@ -190,9 +281,26 @@ export async function startFakeSpamExperts(
       for (let index = 0; index < times; index += 1) queue.push(fault);
       pending.set(call, queue);
     },
+    setDomains,
+    setListFormat(format) {
+      listFormat = format;
+    },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get peakInFlight() {
+      return peakInFlight;
+    },
+    onAnswer(listener) {
+      answerListeners.push(listener);
+    },
     reset() {
       requests.length = 0;
       pending.clear();
+      peakInFlight = inFlight;
     },
     async close() {
       for (const timer of timers) clearTimeout(timer);
@@ -211,6 +319,32 @@ function send(
 ): void {
   response.writeHead(status, { "content-type": "text/plain; charset=utf-8", ...headers });
   response.end(body);
+}
+
+/** Streams `body` in pieces; with write() before end() Node sends it chunked, without a length. */
+function sendChunked(
+  response: ServerResponse,
+  status: number,
+  body: string,
+  chunkBytes: number,
+): void {
+  response.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  const bytes = Buffer.from(body, "utf8");
+  for (let start = 0; start < bytes.length; start += chunkBytes) {
+    response.write(bytes.subarray(start, start + chunkBytes));
+  }
+  response.end();
+}
+
+export function listBody(domains: readonly string[], format: ListFormat): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(domains);
+    case "colon":
+      return domains.map((domain) => `${domain}:mx.${domain}:25\n`).join("");
+    case "lines":
+      return domains.map((domain) => `${domain}\n`).join("");
+  }
 }
 
 function lower(value: string): string {

@@ -3,26 +3,19 @@ import { setImmediate } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DkimKeyPair, generateKeyPair } from "../../src/dkim/keys.js";
 import {
-  createSpamExpertsClient,
-  type SpamExpertsClientOptions,
-} from "../../src/spamexperts/client.js";
-import {
   SpamExpertsApiError,
   SpamExpertsAuthError,
-  type SpamExpertsError,
   SpamExpertsTransientError,
   SpamExpertsUnknownDomainError,
 } from "../../src/spamexperts/errors.js";
-import type { DkimApi } from "../../src/spamexperts/types.js";
 import { type FakeSpamExperts, faults, startFakeSpamExperts } from "../helpers/fake-spamexperts.js";
-
-const USERNAME = "api-user";
-const PASSWORD = "s3cret-pa55word";
+import { clientMaker, failure, PASSWORD, USERNAME } from "./support.js";
 
 let key: DkimKeyPair;
 let api: FakeSpamExperts;
-const clients: DkimApi[] = [];
-let sleeps: number[] = [];
+const maker = clientMaker(() => api, { timeoutMs: 5_000 });
+const client = maker.client;
+const sleeps = maker.sleeps;
 
 beforeAll(async () => {
   key = await generateKeyPair(1024);
@@ -30,40 +23,13 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await maker.closeAll();
   api.reset();
-  sleeps = [];
 });
 
 afterAll(async () => {
   await api.close();
 });
-
-function client(overrides: Partial<SpamExpertsClientOptions> = {}): DkimApi {
-  const created = createSpamExpertsClient({
-    baseUrl: api.url,
-    username: USERNAME,
-    password: PASSWORD,
-    timeoutMs: 5_000,
-    sleep: (ms) => {
-      sleeps.push(ms);
-      return Promise.resolve();
-    },
-    random: () => 0.5,
-    ...overrides,
-  });
-  clients.push(created);
-  return created;
-}
-
-async function failure(promise: Promise<unknown>): Promise<SpamExpertsError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (outcome === undefined) throw new Error("expected the call to fail");
-  return outcome as SpamExpertsError;
-}
 
 describe("successful calls", () => {
   it("sends both calls as GET with exact decoded parameters and a Basic header", async () => {
@@ -328,7 +294,7 @@ describe("transient faults and retries", () => {
     expect(result.attempts).toBe(3);
     expect(sleeps).toEqual([30_000, 30_000]);
 
-    sleeps = [];
+    sleeps.length = 0;
     api.failNext("api_set_dkim_selector", faults.tooManyRequests(soon));
     await client({ retryAfterCapMs: 600_000 }).setDkimSelector("e.com", "s", "u");
     expect(sleeps).toHaveLength(1);

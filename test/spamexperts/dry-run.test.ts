@@ -1,10 +1,12 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { type DkimKeyPair, generateKeyPair } from "../../src/dkim/keys.js";
 import {
   createDryRunClient,
+  type DryRunClient,
   describeCall,
   describePrivateKey,
 } from "../../src/spamexperts/dry-run.js";
+import type { DomainInventory } from "../../src/spamexperts/types.js";
 
 let key: DkimKeyPair;
 
@@ -13,6 +15,13 @@ beforeAll(async () => {
 });
 
 describe("createDryRunClient", () => {
+  it("has no domain list: there is no cluster to list", () => {
+    const client = createDryRunClient();
+    expect("listDomains" in client).toBe(false);
+    // And the compiler refuses it where the inventory needs a list.
+    expectTypeOf<DryRunClient>().not.toExtend<DomainInventory>();
+  });
+
   it("records the calls it would make, in order, with the certificate described", async () => {
     const client = createDryRunClient();
     expect(client.dryRun).toBe(true);

@@ -1,6 +1,11 @@
 /** The fake API is shared by the workflow and end-to-end tests: its own contract, checked here. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type FakeSpamExperts, faults, startFakeSpamExperts } from "../helpers/fake-spamexperts.js";
+import {
+  type FakeSpamExperts,
+  faults,
+  type RecordedRequest,
+  startFakeSpamExperts,
+} from "../helpers/fake-spamexperts.js";
 
 const AUTH = `Basic ${Buffer.from("api:secret").toString("base64")}`;
 let api: FakeSpamExperts;
@@ -8,7 +13,12 @@ let api: FakeSpamExperts;
 beforeAll(async () => {
   api = await startFakeSpamExperts({ username: "api", password: "secret" });
 });
-afterEach(() => api.reset());
+afterEach(() => {
+  api.reset();
+  api.setDomains(undefined);
+  api.setListFormat("lines");
+  api.setLatency(0);
+});
 afterAll(async () => {
   await api.close();
 });
@@ -85,5 +95,66 @@ describe("fake SpamExperts", () => {
     await limited.text();
     api.failNext("*", faults.reset());
     await expect(get("call=x")).rejects.toThrow();
+  });
+
+  it("lists the domains it was given, in each output form, and knows only those", async () => {
+    const list = "call=api_list_domains";
+    expect(await get(list)).toEqual([200, ""]);
+    api.setDomains(["a.example", "B.example"]);
+    expect(await get(list)).toEqual([200, "a.example\nB.example\n"]);
+    api.setListFormat("colon");
+    expect(await get(list)).toEqual([
+      200,
+      "a.example:mx.a.example:25\nB.example:mx.B.example:25\n",
+    ]);
+    api.setListFormat("json");
+    expect(await get(list)).toEqual([200, '["a.example","B.example"]']);
+    expect(await get("call=api_set_dkim_selector&domain=b.example&selector=s&username=u")).toEqual([
+      200,
+      "",
+    ]);
+    expect(await get("call=api_set_dkim_selector&domain=c.example&selector=s&username=u")).toEqual([
+      200,
+      "ERROR: No such domain\n",
+    ]);
+  });
+
+  it("answers every call after the latency set, and counts the calls in flight at the peak", async () => {
+    // Long enough that the polling below sees all three waiting even on a loaded machine.
+    api.setLatency(1_000);
+    const answered: string[] = [];
+    api.onAnswer((request: RecordedRequest) => answered.push(request.params.domain ?? ""));
+    const calls = ["a", "b", "c"].map((domain) =>
+      get(`call=api_set_dkim_selector&domain=${domain}&selector=s&username=u`),
+    );
+    // All three arrive before the first answer leaves.
+    while (api.requests.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(api.inFlight).toBe(3);
+    expect(answered).toEqual([]);
+    expect(await Promise.all(calls)).toEqual(Array(3).fill([200, ""]));
+    expect(answered.sort()).toEqual(["a", "b", "c"]);
+    expect([api.inFlight, api.peakInFlight]).toEqual([0, 3]);
+    api.reset();
+    expect(api.peakInFlight).toBe(0);
+  });
+
+  it("answers faults after the latency too, and counts a dropped request out of flight", async () => {
+    api.setLatency(50);
+    api.failNext("*", faults.unavailable());
+    expect(await get("call=x")).toEqual([503, "Service Unavailable\n"]);
+    api.failNext("*", faults.reset());
+    await expect(get("call=x")).rejects.toThrow();
+    while (api.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(api.peakInFlight).toBe(1);
+  });
+
+  it("streams a chunked body without a Content-Length", async () => {
+    api.failNext("*", faults.chunked("x".repeat(10_000), 1_000));
+    const response = await fetch(`${api.url}/cgi-bin/api?call=x`, {
+      headers: { authorization: AUTH },
+    });
+    expect(response.headers.get("content-length")).toBeNull();
+    expect(response.headers.get("transfer-encoding")).toBe("chunked");
+    expect(await response.text()).toHaveLength(10_000);
   });
 });
