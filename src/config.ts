@@ -48,6 +48,14 @@ export interface Config {
   allowedChannels: string[] | undefined;
   dnsPollSeconds: number;
   requestTtlDays: number;
+  /** DKIM_MONITOR_HOURS: how often active and retiring keys' records are checked. */
+  monitorHours: number;
+  /** DKIM_ROTATION_OVERLAP_DAYS: how long a rotated-out key's record stays published. */
+  rotationOverlapDays: number;
+  /** DKIM_ROTATE_AFTER_DAYS: key-age reminder; 0 = off. */
+  rotateAfterDays: number;
+  /** DKIM_ALERT_CHANNEL: where monitoring alerts and reminders also go; unset = the key's channel. */
+  alertChannel: string | undefined;
   dataDir: string;
   /** `postgres://…`: the shared store of several replicas. Unset: SQLite in DATA_DIR. */
   databaseUrl: string | undefined;
@@ -122,6 +130,18 @@ class EnvReader {
     if (TRUE_WORDS.includes(value.toLowerCase())) return true;
     if (FALSE_WORDS.includes(value.toLowerCase())) return false;
     this.problems.push(`${name} must be true or false, not "${value}".`);
+    return fallback;
+  }
+
+  /** A number that may have decimals (DKIM_MONITOR_HOURS=0.001 runs a key's life in seconds). */
+  decimal(name: string, fallback: number, min: number, max: number): number {
+    const value = this.text(name);
+    if (value === undefined) return fallback;
+    const number = Number(value);
+    if (/^\d+(\.\d+)?$/.test(value) && number >= min && number <= max) return number;
+    this.problems.push(
+      `${name} must be a number from ${min} to ${max} (decimals allowed), not "${value}".`,
+    );
     return fallback;
   }
 
@@ -226,7 +246,11 @@ export function loadConfig(env: Env): Config {
     defaultBits,
     allowedChannels: allowedChannels.length > 0 ? allowedChannels : undefined,
     dnsPollSeconds: read.integer("DKIM_DNS_POLL_SECONDS", 300, 1, 86_400),
-    requestTtlDays: read.integer("DKIM_REQUEST_TTL_DAYS", 14, 1, 3650),
+    requestTtlDays: read.decimal("DKIM_REQUEST_TTL_DAYS", 14, 0.0001, 3650),
+    monitorHours: read.decimal("DKIM_MONITOR_HOURS", 24, 0.0001, 24 * 30),
+    rotationOverlapDays: read.decimal("DKIM_ROTATION_OVERLAP_DAYS", 7, 0, 365),
+    rotateAfterDays: read.decimal("DKIM_ROTATE_AFTER_DAYS", 180, 0, 3650),
+    alertChannel: readAlertChannel(read),
     dataDir: read.text("DATA_DIR") ?? "./data",
     databaseUrl,
     leaseSeconds: read.integer("DKIM_LEASE_SECONDS", 30, 1, 3600),
@@ -309,6 +333,17 @@ function readDatabaseUrl(read: EnvReader, hasEncryptionKey: boolean): string | u
     );
   }
   return url;
+}
+
+function readAlertChannel(read: EnvReader): string | undefined {
+  const channel = read.text("DKIM_ALERT_CHANNEL");
+  if (channel !== undefined && !CHANNEL_ID.test(channel)) {
+    read.problems.push(
+      `DKIM_ALERT_CHANNEL: "${channel}" is not a channel ID (C... or G...). In Slack, open the channel details; the ID is at the bottom of the About tab. Invite the bot there.`,
+    );
+    return undefined;
+  }
+  return channel;
 }
 
 function readEncryptionKey(read: EnvReader): EncryptionKey | undefined {

@@ -20,6 +20,8 @@ import { openStore } from "./requests/store/open-store.js";
 import type { RequestStore } from "./requests/store.js";
 import { createApp } from "./slack/app.js";
 import { checkBotToken } from "./slack/check-token.js";
+import { finishUnfinishedSetups } from "./slack/listeners/start-request.js";
+import { createCardPoster } from "./slack/post-card.js";
 import { createGroupMembership, createSlackClient } from "./slack/slack-client.js";
 import { createThreadNotifier } from "./slack/thread-notifier.js";
 import { createSpamExpertsClient } from "./spamexperts/client.js";
@@ -68,6 +70,8 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     dryRun: dkimApi.dryRun,
     logger,
     approvers: config.approvers,
+    alertChannel: config.alertChannel,
+    permalink: (channel, ts, threadTs) => permalinkOf(identity.url, channel, ts, threadTs),
     // `service` is defined just below; the notifier calls this only after events exist.
     markDelivered: (eventId) => service.markEventDelivered(eventId),
     holds: {
@@ -87,8 +91,14 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       requireDns: config.requireDns,
       ttlDays: config.requestTtlDays,
     },
+    lifecycle: {
+      overlapDays: config.rotationOverlapDays,
+      rotateAfterDays: config.rotateAfterDays,
+      remindEveryDays: REMIND_EVERY_DAYS,
+    },
     defaultBits: config.defaultBits,
     applyLeaseMs: leaseMs,
+    homeTeamId: identity.teamId,
     onEvent: (event, request) => {
       logTransition(logger, event, request);
       notifier.onEvent(event, request);
@@ -105,14 +115,19 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       return request;
     },
   };
-  const slack = createApp(config, {
+  const listenerDeps = {
     service: slackService,
     checkDns,
     dryRun: dkimApi.dryRun,
     config,
     logger,
-    identity,
-  });
+    postCard: createCardPoster({
+      token: config.slack.botToken,
+      apiUrl: config.slack.apiUrl,
+      logger,
+    }),
+  };
+  const slack = createApp(config, { ...listenerDeps, identity });
   let started: Awaited<ReturnType<typeof slack.start>>;
   try {
     started = await slack.start();
@@ -136,10 +151,25 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       periodMs: Math.min(15_000, leaseMs / 2),
       async cycle() {
         notifier.replay(await service.claimUndeliveredEvents(eventHoldMs));
+        // Acked setups a stop cut short: their keys are made and their cards posted now.
+        await finishUnfinishedSetups(listenerDeps, slackClient);
         await service.resumeInterrupted();
       },
     },
     { logger: log, runAtStart: true },
+  );
+  // After Active: every key that signs is checked, old records retired, old keys reminded.
+  const lifecycle = startPeriodic(
+    {
+      name: "monitor",
+      periodMs: config.monitorHours * 3_600_000,
+      async cycle() {
+        const report = await service.lifecycle.monitor();
+        const reminded = await service.lifecycle.remindRotations();
+        log.info("Monitoring cycle done.", { ...report, reminded: reminded.length });
+      },
+    },
+    { logger: log, leases: store, leaseMs, runAtStart: "when-due" },
   );
   const watcher = startDnsWatcher({
     service,
@@ -156,6 +186,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       await slack.stop();
       await watcher.stop();
       await recovery.stop();
+      await lifecycle.stop();
       // Let the API call in flight finish and be recorded before the client and store close;
       // what is left resumes at the next start.
       await service.stop();
@@ -169,6 +200,26 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
 
 /** How long a stop waits for Slack to take the thread replies still queued. */
 const STOP_GRACE_MS = 5000;
+/** A key that stays too old is reminded again this often. */
+const REMIND_EVERY_DAYS = 30;
+
+/**
+ * A link to a message, built from the workspace's URL (auth.test) instead of asking Slack for
+ * each one (chat.getPermalink): `https://acme.slack.com/archives/C123/p1700000000123456`.
+ */
+export function permalinkOf(
+  workspaceUrl: string | undefined,
+  channel: string,
+  ts: string,
+  threadTs: string | null = null,
+): string | undefined {
+  if (workspaceUrl === undefined) return undefined;
+  const base = workspaceUrl.endsWith("/") ? workspaceUrl : `${workspaceUrl}/`;
+  const link = `${base}archives/${channel}/p${ts.replace(".", "")}`;
+  return threadTs === null || threadTs === ts
+    ? link
+    : `${link}?thread_ts=${threadTs}&cid=${channel}`;
+}
 
 /**
  * SQLite in DATA_DIR (one bot per directory: a second one is refused), or PostgreSQL shared by

@@ -5,8 +5,8 @@
  */
 import { createPublicKey } from "node:crypto";
 import { InputError } from "../errors.js";
-import type { DkimCheckProblem, DkimCheckStatus, ExpectedKey } from "./check.js";
 import { fingerprintOf } from "./keys.js";
+import type { DkimCheckProblem, DkimCheckStatus, ExpectedKey } from "./verdict.js";
 
 /** RFC 1035: one TXT character-string holds at most 255 octets. */
 export const MAX_STRING_LENGTH = 255;

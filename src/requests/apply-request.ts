@@ -15,7 +15,7 @@ import { alreadyHandled, requireApprover, requireSameWorkspace } from "./authori
 import type { RequestsContext } from "./context.js";
 import { type Actor, type AuditDetails, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
 import { describeFailure, redactSecrets } from "./redact.js";
-import type { Lease, RequestChanges, StoredChange } from "./store.js";
+import type { Lease, RequestChanges, StoredChange, TransitionArgs } from "./store.js";
 
 interface StepRecord {
   changes: RequestChanges;
@@ -114,20 +114,31 @@ export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
         if (change === undefined) return ctx.requireRequest(id);
         request = ctx.emitChange(change);
       }
+      const at = ctx.now();
+      // SpamExperts now signs with this key: the domain's other active key (a rotation's old
+      // one) was replaced, and goes retiring in the same write.
+      const replaced = (await store.list({ domain: request.domain, states: ["active"] })).filter(
+        (other) => other.id !== id,
+      );
       const change = await storeWrite(() =>
         store.transition({
           id,
           from: "applying",
           to: "active",
-          at: ctx.now(),
-          changes: { lastError: null },
+          at,
+          changes: { lastError: null, activatedAt: at },
           whileApplyLease: ctx.applyLease(),
           applyLease: null,
           event: {
             actorId: SYSTEM_ACTOR,
             kind: "active",
-            details: { usernames: request.usernames, dryRun: dkimApi.dryRun },
+            details: {
+              usernames: request.usernames,
+              dryRun: dkimApi.dryRun,
+              replaces: replaced.map((old) => old.selector),
+            },
           },
+          before: replaced.map((old) => retireMove(ctx, old, request, at)),
         }),
       );
       return change === undefined ? ctx.requireRequest(id) : ctx.emitChange(change);
@@ -277,6 +288,30 @@ export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
     },
   };
 }
+
+/** The old key's move when `successor` turns active: retiring for the overlap. */
+function retireMove(
+  ctx: RequestsContext,
+  old: DkimRequest,
+  successor: DkimRequest,
+  at: string,
+): TransitionArgs {
+  const retireAfter = new Date(Date.parse(at) + ctx.lifecycle.overlapDays * DAY_MS).toISOString();
+  return {
+    id: old.id,
+    from: "active",
+    to: "retiring",
+    at,
+    changes: { replacedBy: { id: successor.id, selector: successor.selector }, retireAfter },
+    event: {
+      actorId: SYSTEM_ACTOR,
+      kind: "retiring",
+      details: { replacedBy: successor.selector, replacedById: successor.id, retireAfter },
+    },
+  };
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 function apiDetails(result: DkimApiResult): AuditDetails {
   return {

@@ -10,9 +10,26 @@ import type { AuditEvent, DkimRequest } from "./model.js";
 import { describeFailure } from "./redact.js";
 import type { Lease, RequestStore, StoredChange } from "./store.js";
 
+/** The life of a key after it is active (DKIM_ROTATION_OVERLAP_DAYS, ...), in days and hours. */
+export interface LifecyclePolicy {
+  /** The old key's record stays published this long after a rotation's new key is active. */
+  overlapDays: number;
+  /** A key older than this is told to be rotated (0: never). */
+  rotateAfterDays: number;
+  /** Between reminders while a key stays too old. */
+  remindEveryDays: number;
+}
+
+export const DEFAULT_LIFECYCLE: LifecyclePolicy = {
+  overlapDays: 7,
+  rotateAfterDays: 180,
+  remindEveryDays: 30,
+};
+
 export interface RequestsContext {
   readonly store: RequestStore;
   readonly policy: ApprovalPolicy;
+  readonly lifecycle: LifecyclePolicy;
   readonly isMemberOfGroup: MembershipLookup;
   readonly logger: RequestsLogger;
   readonly clock: () => Date;
@@ -35,6 +52,7 @@ export interface RequestsContext {
 export interface ContextDeps {
   store: RequestStore;
   policy: ApprovalPolicy;
+  lifecycle?: LifecyclePolicy | undefined;
   isMemberOfGroup: MembershipLookup;
   logger: RequestsLogger;
   clock: () => Date;
@@ -67,6 +85,7 @@ export function createContext(deps: ContextDeps): RequestsContext {
   return {
     store,
     policy: deps.policy,
+    lifecycle: deps.lifecycle ?? DEFAULT_LIFECYCLE,
     isMemberOfGroup: deps.isMemberOfGroup,
     logger,
     clock,
@@ -85,6 +104,7 @@ export function createContext(deps: ContextDeps): RequestsContext {
     },
     emit,
     emitChange(change) {
+      for (const linked of change.alsoChanged ?? []) emit(linked.event, linked.request);
       emit(change.event, change.request);
       return change.request;
     },

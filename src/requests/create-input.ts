@@ -51,7 +51,12 @@ const MAX_TICKET = 100;
 /** `valid` is set only when there are no problems. */
 export function checkCreateInput(
   input: CreateRequestInput,
-  options: { now: Date; defaultBits: KeyBits },
+  options: {
+    now: Date;
+    defaultBits: KeyBits;
+    /** The selector when none is typed (the date-based default, free for the domain). */
+    defaultSelector?: string;
+  },
 ): { valid: ValidCreateInput | undefined; problems: InputError[] } {
   const problems: InputError[] = [];
   const attempt = <T>(check: () => T): T | undefined => {
@@ -66,7 +71,7 @@ export function checkCreateInput(
   const domain = attempt(() => normaliseDomain(input.domain));
   const selector = attempt(() =>
     input.selector === undefined || input.selector.trim() === ""
-      ? defaultSelector(options.now)
+      ? (options.defaultSelector ?? defaultSelector(options.now))
       : normaliseSelector(input.selector),
   );
   if (domain !== undefined && selector !== undefined) {

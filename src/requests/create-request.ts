@@ -4,8 +4,9 @@
  * Slack layer has posted the request message, remember where it is.
  */
 import type { DkimKeyPair, KeyBits } from "../dkim/keys.js";
+import { defaultSelector, normaliseDomain } from "../dkim/names.js";
 import { buildRecordValue, splitIntoStrings } from "../dkim/record.js";
-import { CodedError } from "../errors.js";
+import { CodedError, InputError } from "../errors.js";
 import type { RequestsContext } from "./context.js";
 import {
   type CreateRequestInput,
@@ -13,9 +14,10 @@ import {
   type InputProblem,
   type ValidCreateInput,
 } from "./create-input.js";
-import { RequestConflictError } from "./errors.js";
+import { DomainActiveError, RequestConflictError, SelectorInUseError } from "./errors.js";
 import { type DkimRequest, type RecordToPublish, recordNameOf } from "./model.js";
 import { newRequestId } from "./request-id.js";
+import { isOpenState, SELECTOR_IN_USE_STATES } from "./state-machine.js";
 
 export interface CreatedRequest {
   request: DkimRequest;
@@ -23,8 +25,15 @@ export interface CreatedRequest {
 }
 
 export interface RequestCreation {
-  /** With `setupId`, the acked setup it comes from is marked done in the same transaction. */
-  create(input: CreateRequestInput, options?: { setupId?: string }): Promise<CreatedRequest>;
+  /**
+   * With `setupId`, the acked setup it comes from is marked done in the same transaction.
+   * With `rotationOf`, the new key replaces that active one (a rotation): the domain may have
+   * an active key then, and the outgoing users are the active key's.
+   */
+  create(
+    input: CreateRequestInput,
+    options?: { setupId?: string; rotationOf?: DkimRequest },
+  ): Promise<CreatedRequest>;
   /** Every problem `create` would refuse the input for, without generating a key. */
   findInputProblems(input: CreateRequestInput): Promise<InputProblem[]>;
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
@@ -39,33 +48,70 @@ export function recordToPublish(request: DkimRequest): RecordToPublish {
   };
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 export function createRequestCreation(
   ctx: RequestsContext,
   keys: { generateKeyPair: (bits: KeyBits) => Promise<DkimKeyPair>; defaultBits: KeyBits },
 ): RequestCreation {
   const { store } = ctx;
 
-  function validate(input: CreateRequestInput): ValidCreateInput {
-    const { valid, problems } = checkCreateInput(input, {
+  /** Every request the domain ever had: which selectors it used, its active key. */
+  async function historyOf(domain: string | undefined): Promise<DkimRequest[]> {
+    if (domain === undefined) return [];
+    try {
+      return await store.list({ domain: normaliseDomain(domain) });
+    } catch (error) {
+      if (error instanceof InputError) return [];
+      throw error;
+    }
+  }
+
+  function check(input: CreateRequestInput, history: readonly DkimRequest[]) {
+    return checkCreateInput(input, {
       now: ctx.clock(),
       defaultBits: keys.defaultBits,
+      // Never a selector the domain had before (M3AAWG: never reuse one): s202612, then s202612-2 ...
+      defaultSelector: freeSelector(
+        defaultSelector(ctx.clock()),
+        history.map((each) => each.selector),
+      ),
     });
-    const [first] = problems;
-    if (first !== undefined) throw first;
-    if (valid === undefined) throw new Error("unreachable: no problems but no valid input");
-    return valid;
+  }
+
+  /** The refusals that come from the domain's other requests, first one first. */
+  function conflictOf(
+    valid: ValidCreateInput,
+    history: readonly DkimRequest[],
+    rotationOf: DkimRequest | undefined,
+  ): Error | undefined {
+    const inUse = history.find(
+      (each) => each.selector === valid.selector && SELECTOR_IN_USE_STATES.includes(each.state),
+    );
+    if (inUse !== undefined && isOpenState(inUse.state)) return new RequestConflictError(inUse);
+    if (inUse !== undefined) return new SelectorInUseError(inUse);
+    const active = history.find((each) => each.state === "active");
+    if (active !== undefined && rotationOf === undefined) {
+      const since = Date.parse(active.activatedAt ?? active.decidedAt ?? active.createdAt);
+      return new DomainActiveError(
+        active,
+        Math.max(0, Math.floor((ctx.clock().getTime() - since) / DAY_MS)),
+      );
+    }
+    return undefined;
   }
 
   async function findInputProblems(input: CreateRequestInput): Promise<InputProblem[]> {
-    const { valid, problems } = checkCreateInput(input, {
-      now: ctx.clock(),
-      defaultBits: keys.defaultBits,
-    });
+    const history = await historyOf(input.domain);
+    const { valid, problems } = check(input, history);
     const found = problems.map((problem) => ({ field: problem.field, message: problem.message }));
     if (valid !== undefined) {
-      const existing = await store.findOpen(valid.domain, valid.selector);
-      if (existing !== undefined) {
-        found.push({ field: "selector", message: new RequestConflictError(existing).message });
+      const conflict = conflictOf(valid, history, undefined);
+      if (conflict !== undefined) {
+        found.push({
+          field: conflict instanceof DomainActiveError ? "domain" : "selector",
+          message: conflict.message,
+        });
       }
     }
     return found;
@@ -73,12 +119,21 @@ export function createRequestCreation(
 
   async function create(
     input: CreateRequestInput,
-    options: { setupId?: string } = {},
+    options: { setupId?: string; rotationOf?: DkimRequest } = {},
   ): Promise<CreatedRequest> {
-    const valid = validate(input);
+    const history = await historyOf(input.domain);
+    const { valid, problems } = check(
+      options.rotationOf === undefined
+        ? input
+        : { ...input, usernames: options.rotationOf.usernames },
+      history,
+    );
+    const [first] = problems;
+    if (first !== undefined) throw first;
+    if (valid === undefined) throw new Error("unreachable: no problems but no valid input");
     // Checked before the (slow) key generation; the store's unique index settles any race.
-    const existing = await store.findOpen(valid.domain, valid.selector);
-    if (existing !== undefined) throw new RequestConflictError(existing);
+    const conflict = conflictOf(valid, history, options.rotationOf);
+    if (conflict !== undefined) throw conflict;
 
     const keyPair = await keys.generateKeyPair(valid.bits);
     const at = ctx.now();
@@ -99,6 +154,15 @@ export function createRequestCreation(
       decidedBy: null,
       decidedAt: null,
       rejectReason: null,
+      rotationOf:
+        options.rotationOf === undefined
+          ? null
+          : { id: options.rotationOf.id, selector: options.rotationOf.selector },
+      replacedBy: null,
+      activatedAt: null,
+      retireAfter: null,
+      retiredAt: null,
+      retiredBy: null,
       lastError: null,
       createdAt: at,
       updatedAt: at,
@@ -118,9 +182,10 @@ export function createRequestCreation(
           fingerprint: request.fingerprint,
           reason: request.reason,
           ticket: request.ticket,
+          rotationOf: options.rotationOf?.selector ?? null,
         },
       },
-      options,
+      options.setupId === undefined ? {} : { setupId: options.setupId },
     );
     ctx.emit(event, request);
     return { request, record: recordToPublish(request) };
@@ -150,4 +215,14 @@ export function createRequestCreation(
   }
 
   return { create, findInputProblems, attachMessage };
+}
+
+/** `base`, or `base-2`, `base-3`, ... : the first the domain never used. */
+export function freeSelector(base: string, used: readonly string[]): string {
+  const taken = new Set(used);
+  if (!taken.has(base)) return base;
+  for (let suffix = 2; ; suffix++) {
+    const candidate = `${base}-${suffix}`;
+    if (!taken.has(candidate)) return candidate;
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * A person's decision on a pending request: one atomic move out of `pending` that records
+ * A person's decision on a pending (or, to end it, a failed) request: one atomic move out of `pending` that records
  * who decided and when. Whoever comes second (another click, another replica) is told who
  * handled it. Approve, reject and cancel all end here.
  */
@@ -13,6 +13,8 @@ export async function decide(
   decision: {
     id: string;
     to: "applying" | "rejected" | "cancelled";
+    /** The state the decider saw (default pending); a failed request may be rejected or cancelled. */
+    from?: "pending" | "failed";
     actorId: string;
     refusalCode: RefusalCode;
     event: Omit<EventInput, "actorId">;
@@ -24,7 +26,7 @@ export async function decide(
   const at = ctx.now();
   const change = await ctx.store.transition({
     id: decision.id,
-    from: "pending",
+    from: decision.from ?? "pending",
     to: decision.to,
     at,
     changes: { decidedBy: decision.actorId, decidedAt: at, ...decision.changes },

@@ -25,5 +25,9 @@ export function describeHandled(request: DkimRequest, ttlDays: number): string {
       return `Already cancelled by ${by} at ${when}.`;
     case "expired":
       return `This request expired at ${when}: nobody approved it within ${ttlDays} days. Create a new request.`;
+    case "retiring":
+      return `This key was replaced by a newer one on ${formatTime(request.updatedAt)}; its record stays published until ${formatTime(request.retireAfter)}, then it is retired.`;
+    case "retired":
+      return `This key was retired on ${formatTime(request.retiredAt)}: nothing more to do.`;
   }
 }

@@ -9,12 +9,14 @@ import type { RequestsContext } from "./context.js";
 import {
   type Actor,
   type AuditEvent,
+  type AuditEventKind,
   type DkimRequest,
   recordNameOf,
   type StoredDnsCheck,
   SYSTEM_ACTOR,
 } from "./model.js";
 import { describeFailure, redactSecrets } from "./redact.js";
+import { MONITORED_STATES } from "./state-machine.js";
 import type { EventInput } from "./store.js";
 
 export type CheckDns = (
@@ -33,6 +35,8 @@ export interface DnsCheckOutcome {
 export interface DnsChecks {
   /** Checks now and stores the verdict (the request as it is in the store). */
   check(request: DkimRequest): Promise<DnsCheckOutcome>;
+  /** Looks the record up and judges it, storing nothing (a lookup that throws is a verdict too). */
+  lookup(request: DkimRequest): Promise<DkimCheckResult>;
   /** A person's Check DNS (from the request's workspace). */
   recordDnsCheck(id: string, actor?: Actor): Promise<DnsCheckOutcome>;
   /** Every pending request, one after another; one failing does not stop the others. */
@@ -51,6 +55,12 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
       checkedAt: ctx.now(),
     };
     const previous = request.lastDnsCheck;
+    const monitored = MONITORED_STATES.includes(request.state);
+    // A key that signs is judged by its record; when our own lookup fails, nothing is known
+    // about the record, so the verdict (and the alert) waits for an answer.
+    if (monitored && result.status === "lookup-failed") {
+      return { request, result, event: null };
+    }
     const changed =
       previous === null ||
       previous.status !== stored.status ||
@@ -58,7 +68,7 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
     const event: EventInput | undefined = changed
       ? {
           actorId: SYSTEM_ACTOR,
-          kind: result.status === "live" ? "dns-live" : "dns-problem",
+          kind: eventKindOf(monitored, result.status, previous),
           details: {
             status: result.status,
             // The verdict before: the thread tells a record that went away, not one never there.
@@ -125,6 +135,7 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
 
   return {
     check,
+    lookup: checkSafely,
     async recordDnsCheck(id, actor) {
       const request = await ctx.requireRequest(id);
       if (actor !== undefined) requireSameWorkspace(ctx, "NOT_ALLOWED", request, actor);
@@ -132,4 +143,19 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
     },
     checkPending,
   };
+}
+
+/**
+ * Pending keys: the record turned live, or something is wrong. Keys that sign (active,
+ * retiring): their record broke (mail fails DKIM), or came back.
+ */
+function eventKindOf(
+  monitored: boolean,
+  status: DkimCheckResult["status"],
+  previous: StoredDnsCheck | null,
+): AuditEventKind {
+  if (!monitored) return status === "live" ? "dns-live" : "dns-problem";
+  if (status === "live")
+    return previous === null || previous.status === "live" ? "dns-live" : "monitor-recovered";
+  return "monitor-problem";
 }

@@ -50,6 +50,42 @@ export class RequestConflictError extends CodedError {
   }
 }
 
+/**
+ * A selector the domain uses (active, or retiring: its record must stay as it is). Reusing it
+ * would publish another key at the very name verifiers check mail signed with the old one.
+ */
+export class SelectorInUseError extends CodedError {
+  readonly existing: DkimRequest;
+
+  constructor(existing: DkimRequest) {
+    super(
+      "REQUEST_CONFLICT",
+      `Selector ${existing.selector} is in use for ${existing.domain} (${existing.state} key, request ${existing.id}): a new key there would break the signatures it verifies. Choose another selector= (or leave it out for a new one).`,
+    );
+    this.existing = existing;
+  }
+}
+
+/** A setup of a domain that already signs with a key of the bot: that is a rotation. */
+export class DomainActiveError extends CodedError {
+  readonly active: DkimRequest;
+
+  constructor(active: DkimRequest, ageDays: number) {
+    super(
+      "REQUEST_CONFLICT",
+      `${active.domain} already has an active DKIM key (selector ${active.selector}, active for ${ageDays === 1 ? "1 day" : `${ageDays} days`}): to replace it, use /dkim rotate ${active.domain}.`,
+    );
+    this.active = active;
+  }
+}
+
+/** A rotation asked for a domain without an active key, or while one is under way. */
+export class RotationRefusedError extends CodedError {
+  constructor(message: string) {
+    super("REQUEST_CONFLICT", message);
+  }
+}
+
 export function requestNotFound(id: string): CodedError {
   return new CodedError(
     "REQUEST_NOT_FOUND",

@@ -9,7 +9,9 @@ export type RequestState =
   | "failed"
   | "rejected"
   | "cancelled"
-  | "expired";
+  | "expired"
+  | "retiring"
+  | "retired";
 
 export const REQUEST_STATES: readonly RequestState[] = [
   "pending",
@@ -19,6 +21,8 @@ export const REQUEST_STATES: readonly RequestState[] = [
   "rejected",
   "cancelled",
   "expired",
+  "retiring",
+  "retired",
 ];
 
 /** How far an apply got: a retry or a restart resumes from here instead of starting over. */
@@ -76,10 +80,27 @@ export interface DkimRequest {
   decidedBy: string | null;
   decidedAt: string | null;
   rejectReason: string | null;
+  /** A rotation: the active request this one replaces (the old key goes retiring when this one turns active). */
+  rotationOf: RequestRef | null;
+  /** Retiring or retired: the request whose key replaced this one. */
+  replacedBy: RequestRef | null;
+  /** When SpamExperts started signing with this key: its age counts from here. */
+  activatedAt: string | null;
+  /** Retiring: the old record may go after this (DKIM_ROTATION_OVERLAP_DAYS after the switch). */
+  retireAfter: string | null;
+  /** Retired: when, and by whom ("system" when DNS showed the record gone or revoked). */
+  retiredAt: string | null;
+  retiredBy: string | null;
   /** The API's own text (or another plain explanation) of the last failed apply; never secrets. */
   lastError: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** Another request of the same domain, as a card names it. */
+export interface RequestRef {
+  id: string;
+  selector: string;
 }
 
 export type AuditEventKind =
@@ -95,7 +116,19 @@ export type AuditEventKind =
   | "rejected"
   | "cancelled"
   | "expired"
-  | "resumed";
+  | "resumed"
+  /** Rotation: the new request was made (on the old one: a rotation is under way). */
+  | "rotation-started"
+  /** This key was replaced by a newer one of the domain; its record stays for the overlap. */
+  | "retiring"
+  /** The overlap is over: the old record should go (remove it, or publish the revoked value). */
+  | "retire-due"
+  | "retired"
+  /** Monitoring of an active or retiring key: its record broke, and later came back. */
+  | "monitor-problem"
+  | "monitor-recovered"
+  /** The key is older than DKIM_ROTATE_AFTER_DAYS (told again every 30 days while it stays). */
+  | "rotation-due";
 
 /** Small, flat, JSON-safe facts about an event: API text, DNS summary, reason. Never secrets. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;
@@ -149,10 +182,12 @@ export interface SetupInput {
   usernames?: string[] | undefined;
   testing?: boolean | undefined;
   reason?: string | undefined;
+  /** `/dkim rotate`: a new key replacing the domain's active one. */
+  rotation?: boolean | undefined;
 }
 
 /**
- * An acked `/dkim setup`, recorded before the ack so that no stop or crash loses it: queued
+ * An acked `/dkim setup` (or `/dkim rotate`), recorded before the ack so that no stop or crash loses it: queued
  * until its key is made and its request stored (created), or refused with a sentence; removed
  * once the person has seen the card or the refusal.
  */

@@ -36,6 +36,7 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
     return decide(ctx, {
       id,
       to: "rejected",
+      from: endableFrom(request),
       actorId: input.actorId,
       refusalCode: "NOT_ALLOWED",
       event: { kind: "rejected", details: { reason } },
@@ -58,6 +59,7 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
     return decide(ctx, {
       id,
       to: "cancelled",
+      from: endableFrom(request),
       actorId: input.actorId,
       refusalCode: "NOT_ALLOWED",
       event: { kind: "cancelled", details: {} },
@@ -65,4 +67,12 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
   }
 
   return { reject, cancel };
+}
+
+/**
+ * A failed request can be ended too (its key erased, its selector freed); anything else is
+ * moved from "pending", so a request already handled is answered with who handled it.
+ */
+function endableFrom(request: DkimRequest): "pending" | "failed" {
+  return request.state === "failed" ? "failed" : "pending";
 }

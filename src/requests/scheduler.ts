@@ -23,13 +23,18 @@ export interface PeriodicOptions {
   /** 0..1 (default Math.random). */
   random?: () => number;
   /** Exclusive across replicas: the store holding the leases. */
-  leases?: Pick<RequestStore, "owner" | "tryAcquireLease">;
+  leases?: Pick<RequestStore, "owner" | "tryAcquireLease" | "leaseUntil">;
   /** How long a running cycle's lease lasts between heartbeats (default 30 s). */
   leaseMs?: number;
   /** Real time (default Date.now). */
   clock?: () => number;
-  /** Whether the first cycle runs at once (default: after one period). */
-  runAtStart?: boolean;
+  /**
+   * The first cycle: at once (true), after one period (false, the default), or when it is due
+   * ("when-due": its lease says when the last cycle, on any replica or before a restart, wants
+   * the next; at once when there was none). A job that runs once a day must not wait a day
+   * after every restart, nor run again at each one.
+   */
+  runAtStart?: boolean | "when-due";
 }
 
 export interface Periodic {
@@ -126,7 +131,21 @@ export function startPeriodic(job: PeriodicJob, options: PeriodicOptions = {}): 
   }
 
   if (options.runAtStart === true) void runOnce();
-  else schedule();
+  else if (options.runAtStart === "when-due" && options.leases !== undefined) {
+    void options.leases.leaseUntil(`job:${job.name}`).then(
+      (until) => {
+        if (stopped) return;
+        const wait = until === undefined ? 0 : Date.parse(until) - clock();
+        if (wait <= 0) {
+          void runOnce();
+          return;
+        }
+        timer = setTimeout(() => void runOnce(), wait);
+        timer.unref();
+      },
+      () => schedule(),
+    );
+  } else schedule();
 
   return {
     runOnce,

@@ -14,14 +14,16 @@ import type { DkimApi } from "../spamexperts/types.js";
 import { createApplier } from "./apply-request.js";
 import type { ApprovalPolicy, MembershipLookup } from "./approval-policy.js";
 import { createApprove } from "./approve-request.js";
-import { createContext } from "./context.js";
+import { createContext, type LifecyclePolicy } from "./context.js";
 import type { CreateRequestInput, InputProblem } from "./create-input.js";
 import { type CreatedRequest, createRequestCreation } from "./create-request.js";
 import { type CheckDns, createDnsChecks, type DnsCheckOutcome } from "./dns-checks.js";
 import { createExpiry } from "./expire-requests.js";
+import { createLifecycle, type Lifecycle } from "./lifecycle.js";
 import { type RequestsLogger, silentLogger } from "./logger.js";
 import type { Actor, AuditEvent, DkimRequest } from "./model.js";
 import { createRejectOrCancel } from "./reject-or-cancel.js";
+import { createRotation, type RotateInput } from "./rotate-key.js";
 import { createQueuedSetups, type QueuedSetups } from "./setup-intake.js";
 import type { RequestFilter, RequestStore } from "./store.js";
 
@@ -29,6 +31,7 @@ export type { CreateRequestInput, InputProblem } from "./create-input.js";
 export { type CreatedRequest, recordToPublish } from "./create-request.js";
 export { describeHandled, formatTime } from "./describe-handled.js";
 export type { CheckDns, DnsCheckOutcome } from "./dns-checks.js";
+export type { RotateInput } from "./rotate-key.js";
 export type { QueuedSetups, SetupOutcome } from "./setup-intake.js";
 
 export interface RequestServiceDeps {
@@ -37,6 +40,8 @@ export interface RequestServiceDeps {
   checkDns: CheckDns;
   isMemberOfGroup: MembershipLookup;
   policy: ApprovalPolicy;
+  /** Overlap, key-age reminders (DKIM_ROTATION_OVERLAP_DAYS, DKIM_ROTATE_AFTER_DAYS). */
+  lifecycle?: LifecyclePolicy;
   clock?: () => Date;
   generateKeyPair?: (bits: KeyBits) => Promise<DkimKeyPair>;
   /** Key size when the person gives none (DKIM_DEFAULT_BITS). */
@@ -55,6 +60,8 @@ export interface RequestServiceDeps {
 
 export interface RequestService {
   create(input: CreateRequestInput): Promise<CreatedRequest>;
+  /** `/dkim rotate`: a new key for a domain with an active one (see rotate-key.ts). */
+  rotate(input: RotateInput): Promise<CreatedRequest>;
   /** Acked setups, recorded before the ack until the person saw their card or refusal. */
   setups: QueuedSetups;
   /** Every problem `create` would refuse the input for, without generating a key. */
@@ -78,6 +85,8 @@ export interface RequestService {
    */
   stop(): Promise<void>;
   recordDnsCheck(id: string, actor?: Actor): Promise<DnsCheckOutcome>;
+  /** After Active: monitoring, retirement and key-age reminders (lifecycle.ts). */
+  lifecycle: Lifecycle;
   checkPending(): Promise<DnsCheckOutcome[]>;
   get(id: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
@@ -109,6 +118,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const ctx = createContext({
     store,
     policy: deps.policy,
+    lifecycle: deps.lifecycle,
     isMemberOfGroup: deps.isMemberOfGroup,
     logger: deps.logger ?? silentLogger,
     clock,
@@ -121,6 +131,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     generateKeyPair: deps.generateKeyPair ?? generateRealKeyPair,
     defaultBits: deps.defaultBits ?? 2048,
   });
+  const rotate = createRotation(ctx, creation);
   const dns = createDnsChecks(ctx, deps.checkDns);
   const applier = createApplier(ctx, deps.dkimApi);
   const decisions = createRejectOrCancel(ctx);
@@ -138,7 +149,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     create: (input) => creation.create(input),
     findInputProblems: creation.findInputProblems,
     attachMessage: creation.attachMessage,
-    setups: createQueuedSetups(ctx, creation),
+    rotate: (input) => rotate(input),
+    setups: createQueuedSetups(ctx, creation, rotate),
     approve: createApprove(ctx, dns, applier),
     reject: decisions.reject,
     cancel: decisions.cancel,
@@ -148,6 +160,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     resumeInterrupted: applier.resumeUnclaimed,
     stop: applier.stop,
     recordDnsCheck: dns.recordDnsCheck,
+    lifecycle: createLifecycle(ctx, dns),
     checkPending: dns.checkPending,
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),

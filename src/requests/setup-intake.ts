@@ -10,6 +10,7 @@ import type { RequestsContext } from "./context.js";
 import type { CreateRequestInput } from "./create-input.js";
 import { type CreatedRequest, type RequestCreation, recordToPublish } from "./create-request.js";
 import type { QueuedSetup } from "./model.js";
+import type { createRotation } from "./rotate-key.js";
 
 export type SetupOutcome =
   | { kind: "created"; created: CreatedRequest; setup: QueuedSetup }
@@ -20,7 +21,7 @@ export interface QueuedSetups {
   /** Records an acked setup, held by this replica; rejects with STORE_BUSY when it cannot. */
   enqueue(
     input: CreateRequestInput,
-    options?: { responseUrl?: string | undefined },
+    options?: { responseUrl?: string | undefined; rotation?: boolean },
   ): Promise<QueuedSetup>;
   /**
    * Makes the request of a setup this replica holds (key, seal, store; idempotent: a setup
@@ -40,7 +41,11 @@ export interface QueuedSetups {
  */
 const SETUP_HOLD_MS = 10 * 60_000;
 
-export function createQueuedSetups(ctx: RequestsContext, creation: RequestCreation): QueuedSetups {
+export function createQueuedSetups(
+  ctx: RequestsContext,
+  creation: RequestCreation,
+  rotate: ReturnType<typeof createRotation>,
+): QueuedSetups {
   const { store } = ctx;
   const hold = () => ({
     owner: ctx.instanceId,
@@ -49,7 +54,7 @@ export function createQueuedSetups(ctx: RequestsContext, creation: RequestCreati
 
   async function enqueue(
     input: CreateRequestInput,
-    options: { responseUrl?: string | undefined } = {},
+    options: { responseUrl?: string | undefined; rotation?: boolean } = {},
   ): Promise<QueuedSetup> {
     const setup: QueuedSetup = {
       id: randomBytes(9).toString("base64url"),
@@ -65,6 +70,7 @@ export function createQueuedSetups(ctx: RequestsContext, creation: RequestCreati
         ...(input.usernames === undefined ? {} : { usernames: [...input.usernames] }),
         ...(input.testing === undefined ? {} : { testing: input.testing }),
         ...(input.reason === undefined ? {} : { reason: input.reason }),
+        ...(options.rotation === true ? { rotation: true } : {}),
       },
       responseUrl: options.responseUrl ?? null,
       state: "queued",
@@ -84,7 +90,10 @@ export function createQueuedSetups(ctx: RequestsContext, creation: RequestCreati
       return { kind: "created", created: { request, record: recordToPublish(request) }, setup };
     }
     try {
-      const created = await creation.create(inputOf(setup), { setupId: setup.id });
+      const created =
+        setup.input.rotation === true
+          ? await rotate(inputOf(setup), { setupId: setup.id })
+          : await creation.create(inputOf(setup), { setupId: setup.id });
       return {
         kind: "created",
         created,
@@ -116,8 +125,9 @@ export function createQueuedSetups(ctx: RequestsContext, creation: RequestCreati
 const REFUSALS = new Set(["INVALID_INPUT", "REQUEST_CONFLICT", "NOT_ALLOWED"]);
 
 export function inputOf(setup: QueuedSetup): CreateRequestInput {
+  const { rotation: _rotation, ...input } = setup.input;
   return {
-    ...setup.input,
+    ...input,
     requesterId: setup.requesterId,
     channelId: setup.channelId,
     ...(setup.teamId === null ? {} : { teamId: setup.teamId }),

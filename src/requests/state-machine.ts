@@ -2,26 +2,41 @@ import type { RequestState } from "./model.js";
 
 /**
  * design.md "Request states":
- *   pending -> applying -> active; applying -> failed -> applying (retry);
- *   pending -> rejected | cancelled | expired.
- * Nothing else moves. active, rejected, cancelled and expired are final.
+ *   pending -> applying -> active -> retiring -> retired;
+ *   applying -> failed -> applying (retry);
+ *   pending | failed -> rejected | cancelled | expired.
+ * Nothing else moves. rejected, cancelled, expired and retired are final.
  */
 const ALLOWED: Readonly<Record<RequestState, readonly RequestState[]>> = {
   pending: ["applying", "rejected", "cancelled", "expired"],
   applying: ["active", "failed"],
-  failed: ["applying"],
-  active: [],
+  failed: ["applying", "rejected", "cancelled", "expired"],
+  active: ["retiring"],
+  retiring: ["retired"],
   rejected: [],
   cancelled: [],
   expired: [],
+  retired: [],
 };
 
 /** States that hold a domain+selector: a second request for the same pair is refused. */
 export const OPEN_STATES: readonly RequestState[] = ["pending", "applying", "failed"];
 
+/** States whose selector is in use for the domain: a new request may not take it. */
+export const SELECTOR_IN_USE_STATES: readonly RequestState[] = [
+  ...OPEN_STATES,
+  "active",
+  "retiring",
+];
+
+/** States whose record is (or must stay) published: monitoring checks them. */
+export const MONITORED_STATES: readonly RequestState[] = ["active", "retiring"];
+
 /** States in which the sealed private key has been erased (it is no longer needed). */
 export const KEY_ERASED_STATES: readonly RequestState[] = [
   "active",
+  "retiring",
+  "retired",
   "rejected",
   "cancelled",
   "expired",

@@ -21,6 +21,11 @@ export type RequestChanges = Partial<
     | "decidedAt"
     | "rejectReason"
     | "lastError"
+    | "replacedBy"
+    | "activatedAt"
+    | "retireAfter"
+    | "retiredAt"
+    | "retiredBy"
   >
 >;
 
@@ -46,6 +51,13 @@ export interface TransitionArgs {
    * applying), null to clear it. Left as it is when absent.
    */
   applyLease?: Lease | null;
+  /**
+   * Other requests' moves made first, in the same transaction, where they still apply (each
+   * its own conditional update; one that no longer matches is skipped): a rotation's old key
+   * goes retiring in the very write that makes the new one active, so the domain never has
+   * two active keys, nor none, even for an instant.
+   */
+  before?: readonly TransitionArgs[];
 }
 
 export interface UpdateArgs {
@@ -68,6 +80,8 @@ export interface UpdateArgs {
 export interface StoredChange {
   request: DkimRequest;
   event: AuditEvent | null;
+  /** The `before` moves that applied. */
+  alsoChanged?: StoredChange[];
 }
 
 export interface RequestFilter {
@@ -177,10 +191,13 @@ export interface RequestStore {
   /** Takes or extends the named lease for `lease.owner` unless another owner holds it unexpired. */
   tryAcquireLease(name: string, lease: Lease, now: string): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /** When the named lease runs out (a periodic job: when its next cycle is due), if any. */
+  leaseUntil(name: string): Promise<string | undefined>;
 
   /**
-   * Forgets every apply lease, delivery hold and scheduler lease. Only for a process known to
-   * be the database's only user (SQLite under the instance lock): the holders are dead.
+   * Forgets every apply lease, delivery hold and setup hold. Only for a process known to be
+   * the database's only user (SQLite under the instance lock): the holders are dead. The
+   * periodic jobs' leases stay: they say when each job's next cycle is due.
    */
   forgetHolds(): Promise<void>;
 

@@ -23,6 +23,8 @@ export type DkimCommand =
   /** `/dkim setup` with nothing after it: open the modal form. */
   | { kind: "setup-modal" }
   | SetupCommand
+  /** `/dkim rotate <domain>`: a new key replacing the domain's active one. */
+  | { kind: "rotate"; domain: string; selector?: string; bits?: number }
   | { kind: "status"; domain?: string }
   | { kind: "check"; domain: string; selector?: string };
 
@@ -41,6 +43,7 @@ export const DEFAULT_COMMAND = "/dkim";
 export const USAGE = {
   setup:
     'setup <domain> [selector=<s>] [bits=1024|2048|4096] [user=<outgoing user>]... [testing] [reason="<text>"]',
+  rotate: "rotate <domain> [selector=<s>] [bits=1024|2048|4096]",
   status: "status [<domain>]",
   check: "check <domain> [<selector>]",
   help: "help",
@@ -74,6 +77,8 @@ export function parseDkimCommand(text: string, options: ParseOptions = {}): Pars
       return { kind: "help" };
     case "setup":
       return parseSetup(rest, command);
+    case "rotate":
+      return parseRotate(rest, command);
     case "status":
       return parseStatus(rest, command);
     case "check":
@@ -184,6 +189,32 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
     return error("Missing domain.");
   }
   return { ...result, domain };
+}
+
+/**
+ * `rotate <domain> [selector=] [bits=]`: the grammar of setup, less what a rotation takes
+ * from the active key (its outgoing users, its testing flag).
+ */
+function parseRotate(tokens: Token[], command: string): ParseResult {
+  const usage = `Use: ${usageOf("rotate", command)}`;
+  if (tokens.length === 0) return { kind: "error", message: `Missing domain. ${usage}` };
+  const setup = parseSetup(tokens, command);
+  if (setup.kind === "error") {
+    return { kind: "error", message: setup.message.replace(/Use: .*$/s, usage) };
+  }
+  if (setup.kind !== "setup") return { kind: "error", message: `Missing domain. ${usage}` };
+  if (setup.users.length > 0 || setup.testing || setup.reason !== undefined) {
+    return {
+      kind: "error",
+      message: `A rotation keeps the active key's outgoing users and settings: give only the domain, and selector= or bits= if you want. ${usage}`,
+    };
+  }
+  return {
+    kind: "rotate",
+    domain: setup.domain,
+    ...(setup.selector === undefined ? {} : { selector: setup.selector }),
+    ...(setup.bits === undefined ? {} : { bits: setup.bits }),
+  };
 }
 
 function parseStatus(tokens: Token[], command: string): ParseResult {

@@ -12,12 +12,21 @@ import {
   dnsStatusOf,
   failureButtonsApply,
   isDnsEvent,
+  noticeButtonsApply,
   planReply,
   previousDnsOf,
 } from "./thread-rules.js";
 import type { SlackMessage } from "./ui/format.js";
 import { requestMessage } from "./ui/request-message.js";
-import { applyReply, eventReply, failureReply, recordReply, stepNote } from "./ui/thread-event.js";
+import {
+  alertMessage,
+  applyReply,
+  eventReply,
+  failureReply,
+  noticeReply,
+  recordReply,
+  stepNote,
+} from "./ui/thread-event.js";
 
 export interface ThreadNotifier {
   /** Hand to the request service as `onEvent`: tells the thread what is new, redraws the card. */
@@ -62,6 +71,10 @@ export interface ThreadNotifierOptions {
   replies?: ThreadReplyStore;
   /** With several replicas: the events this process tells stay its own while it tells them. */
   holds?: DeliveryHolds;
+  /** DKIM_ALERT_CHANNEL: monitoring alerts and reminders also go there (else the key's channel). */
+  alertChannel?: string | undefined;
+  /** A link to a message, for the alert channel's copy of a notice. */
+  permalink?: (channel: string, ts: string, threadTs: string | null) => string | undefined;
 }
 
 /**
@@ -148,13 +161,18 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
     return newest.get(fallback.id) ?? { request: fallback, version: 0 };
   }
 
-  async function post(request: DkimRequest, message: SlackMessage): Promise<string | undefined> {
+  async function post(
+    request: DkimRequest,
+    message: SlackMessage,
+    how: { broadcast?: boolean } = {},
+  ): Promise<string | undefined> {
     // After a stop's grace, what is left stays undelivered in the store for the next start.
     if (stopped) throw new StoppedError();
     if (request.messageTs === null) return undefined;
     const posted = await client.chat.postMessage({
       channel: request.channelId,
       thread_ts: request.messageTs,
+      reply_broadcast: how.broadcast === true,
       ...message,
       unfurl_links: false,
       unfurl_media: false,
@@ -219,6 +237,13 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
   /** The failure reply's Retry goes once the request is not failed any more. */
   async function dropStaleButtons(event: AuditEvent, request: DkimRequest): Promise<void> {
     const current = latest(request).request;
+    const notice = await replies.get(request.id, "notice");
+    if (
+      notice !== undefined &&
+      !noticeButtonsApply(notice.event, current, event.kind === "rotation-started")
+    ) {
+      await dropNoticeButtons(current, notice);
+    }
     if (failureButtonsApply(current)) return;
     const ref: ThreadReplyRef | undefined = await replies.get(request.id, "failure");
     if (ref === undefined) return;
@@ -228,6 +253,57 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
       failureReply(ref.event, current, { ...replyOptions, resolvedBy: event }),
     );
     await replies.delete(request.id, "failure");
+  }
+
+  async function dropNoticeButtons(request: DkimRequest, notice: ThreadReplyRef): Promise<void> {
+    await edit(
+      request,
+      notice.ts,
+      noticeReply(notice.event, request, { ...replyOptions, buttons: false }),
+    );
+    await replies.delete(request.id, "notice");
+  }
+
+  /**
+   * A notice is a thread reply with its button; the alert channel hears it too. When that is
+   * the key's own channel, the reply is broadcast to it (one message, two places); another
+   * channel gets its own copy with a link to the thread.
+   */
+  async function postNotice(
+    event: AuditEvent,
+    request: DkimRequest,
+    alert: boolean,
+  ): Promise<void> {
+    const buttons =
+      event.kind === "monitor-recovered" ? false : noticeButtonsApply(event, request, false);
+    const reply =
+      event.kind === "monitor-recovered"
+        ? eventReply(event, request, replyOptions)
+        : noticeReply(event, request, { ...replyOptions, buttons });
+    const alertChannel = options.alertChannel ?? request.channelId;
+    const broadcast = alert && alertChannel === request.channelId;
+    // The newest notice carries the button; an older one of the same request gives it up.
+    const older = buttons ? await replies.get(request.id, "notice") : undefined;
+    if (older !== undefined) await dropNoticeButtons(request, older);
+    const ts = await post(request, reply, { broadcast });
+    if (ts !== undefined && buttons)
+      await replies.set(request.id, "notice", { ts, event, notes: [] });
+    if (alert && !broadcast) {
+      if (stopped) throw new StoppedError();
+      await client.chat.postMessage({
+        channel: alertChannel,
+        ...alertMessage(event, request, {
+          ...replyOptions,
+          buttons,
+          permalink:
+            ts === undefined
+              ? undefined
+              : options.permalink?.(request.channelId, ts, request.messageTs),
+        }),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
+    }
   }
 
   async function tell(
@@ -244,7 +320,8 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
         break;
       }
       case "event":
-        await post(request, eventReply(event, request, replyOptions));
+        if (plan.alert) await postNotice(event, request, true);
+        else await post(request, eventReply(event, request, replyOptions));
         break;
       case "failure": {
         const ts = await post(request, failureReply(event, request, replyOptions));
@@ -256,9 +333,13 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
       case "apply":
         await openApply(event, request, []);
         break;
+      case "notice":
+        await postNotice(event, request, plan.alert);
+        break;
       case "none":
         break;
     }
+
     if (plan.closeApply) await replies.delete(request.id, "apply");
     await dropStaleButtons(event, request);
     await markDelivered(event.id);

@@ -7,7 +7,7 @@
  */
 import type { AuditEvent } from "../requests/model.js";
 
-export type ReplySlot = "apply" | "failure";
+export type ReplySlot = "apply" | "failure" | "notice";
 
 /** Everything needed to redraw a reply: JSON-safe, so a store can keep it in one column. */
 export interface ThreadReplyRef {

@@ -10,7 +10,10 @@
  *   restart) and edited as each step completes; its outcome (Active, Failed) is a reply of
  *   its own, since that is what people wait for.
  * - A reply with a button loses it once the button no longer applies (Retry, once the request
- *   is not failed any more).
+ *   is not failed any more; Rotate, once a rotation started or the key is no longer active;
+ *   Mark retired, once the key is retired).
+ * - After Active, what people must act on (a broken record, an old key, an old record to
+ *   remove) is a notice: a reply with its button, also sent to the alert channel.
  */
 import type { DkimCheckStatus } from "../dkim/check.js";
 import type { AuditEvent, DkimRequest } from "../requests/model.js";
@@ -19,16 +22,19 @@ import type { AuditEvent, DkimRequest } from "../requests/model.js";
 export interface ReplyPlan {
   /**
    * The reply to post: the record's split form (`record`), a reply of its own (`event`), the
-   * failure with its Retry (`failure`), a new apply reply (`apply`), or nothing (`none`).
+   * failure with its Retry (`failure`), a new apply reply (`apply`), a notice with its button
+   * (`notice`), or nothing (`none`).
    */
-  post: "none" | "record" | "event" | "failure" | "apply";
+  post: "none" | "record" | "event" | "failure" | "apply" | "notice";
+  /** Also tell the alert channel (DKIM_ALERT_CHANNEL, else the key's channel), mentioning the approvers. */
+  alert: boolean;
   /** Redraw the open apply reply with the request's progress first (or open one for a step). */
   fold: boolean;
   /** This run of the apply is over: its reply is not edited again. */
   closeApply: boolean;
 }
 
-const NOTHING: ReplyPlan = { post: "none", fold: false, closeApply: false };
+const NOTHING: ReplyPlan = { post: "none", fold: false, closeApply: false, alert: false };
 
 /**
  * The plan for `event`. `previousDns` is the DNS verdict before this one (null when there was
@@ -51,14 +57,36 @@ export function planReply(event: AuditEvent, previousDns: DkimCheckStatus | null
     case "selector-enabled":
       return { ...NOTHING, fold: true };
     case "active":
-      return { post: "event", fold: true, closeApply: true };
+      return { ...NOTHING, post: "event", fold: true, closeApply: true };
     case "failed":
-      return { post: "failure", fold: true, closeApply: true };
+      return { ...NOTHING, post: "failure", fold: true, closeApply: true };
     case "rejected":
     case "cancelled":
     case "expired":
+    case "rotation-started":
+    case "retiring":
+    case "retired":
       return { ...NOTHING, post: "event" };
+    case "monitor-recovered":
+      return { ...NOTHING, post: "event", alert: true };
+    case "monitor-problem":
+    case "rotation-due":
+    case "retire-due":
+      return { ...NOTHING, post: "notice", alert: true };
   }
+}
+
+/**
+ * Whether a notice's button still applies: Rotate (a broken record, an old key) while the key
+ * is active and no rotation started since; Mark retired while the key is retiring.
+ */
+export function noticeButtonsApply(
+  notice: Pick<AuditEvent, "kind">,
+  request: Pick<DkimRequest, "state">,
+  rotationStarted: boolean,
+): boolean {
+  if (notice.kind === "retire-due") return request.state === "retiring";
+  return request.state === "active" && !rotationStarted;
 }
 
 /** Whether a DNS verdict is worth a reply, given the one before. */

@@ -49,6 +49,7 @@ function expectStillPending(request: RequestInSlack): void {
     ACTION_IDS.checkDns,
     ACTION_IDS.approve,
     ACTION_IDS.reject,
+    ACTION_IDS.cancel,
   ]);
   expect(textsOf(message.blocks).join("\n")).toContain("Waiting for DNS and approval");
 }

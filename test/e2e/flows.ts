@@ -16,6 +16,7 @@ import type {
 import { APPROVER, CHANNEL, type Harness, REQUESTER } from "./harness.js";
 import {
   answerText,
+  buttonsOf,
   buttonValue,
   hasNoButtons,
   recordValueShown,
@@ -269,7 +270,16 @@ export function waitForFinal(
  * are there, the bot has nothing left to send for the request (the last redraw is done).
  */
 export async function waitForActive(harness: Harness, request: RequestInSlack): Promise<void> {
-  await waitForFinal(harness, request, "Active");
+  // An active card keeps exactly Check DNS and Rotate: nothing of the open request is left.
+  await harness.slack.waitUntil(
+    () =>
+      headline(harness, request).includes("*Active*") &&
+      buttonsOf(currentMessage(harness, request).blocks)
+        .map((button) => button.action_id)
+        .join(",") === `${ACTION_IDS.checkDns},${ACTION_IDS.rotate}`,
+    `the request message of ${request.domain} Active, with only Check DNS and Rotate`,
+    20_000,
+  );
   await waitForReply(harness, request, /\*Active\*/);
 }
 

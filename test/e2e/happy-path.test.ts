@@ -34,6 +34,7 @@ describe("from /dkim setup to signing on the cluster", () => {
       ACTION_IDS.checkDns,
       ACTION_IDS.approve,
       ACTION_IDS.reject,
+      ACTION_IDS.cancel,
     ]);
 
     // Publish the record as a DNS admin would: split in strings of at most 255.

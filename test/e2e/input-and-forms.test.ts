@@ -157,7 +157,7 @@ describe("the setup form", () => {
     expect(shown).toContain("t=y (testing)");
     expect(shown).toContain("OPS-42 new mail platform");
     expect(recordValueShown(message)).toMatch(/^v=DKIM1;.*\bt=y\b/);
-    expect(buttonsOf(message.blocks)).toHaveLength(3);
+    expect(buttonsOf(message.blocks)).toHaveLength(4);
     expect(requestMessagesFor(harness, CHANNEL, "form-valid.example")).toEqual([]);
     expect(apiCallsFor(harness, "form-valid.example")).toEqual([]);
   });

@@ -130,7 +130,7 @@ describe("requests Slack did not sign", () => {
 
     for (const url of responseUrls) expect(slack.responses(url)).toEqual([]);
     expect(apiCallsFor(harness, "click-verify.example")).toEqual([]);
-    expect(buttonsOf(currentMessage(harness, request).blocks)).toHaveLength(3);
+    expect(buttonsOf(currentMessage(harness, request).blocks)).toHaveLength(4);
     const [line] = await statusLines(harness, "click-verify.example");
     expect(line).toContain("Waiting for DNS and approval");
   });

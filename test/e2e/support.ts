@@ -47,6 +47,15 @@ export function hasNoButtons(message: Pick<StoredMessage, "blocks">): boolean {
   return buttonsOf(message.blocks).length === 0;
 }
 
+/** An active card: only Check DNS and Rotate are left of its buttons. */
+export function hasActiveButtonsOnly(message: Pick<StoredMessage, "blocks">): boolean {
+  return (
+    buttonsOf(message.blocks)
+      .map((button) => button.action_id)
+      .join(",") === "dkim_check_dns,dkim_rotate"
+  );
+}
+
 /** The TXT value shown in the request message's code block. */
 export function recordValueShown(message: Pick<StoredMessage, "blocks">): string {
   for (const text of textsOf(message.blocks)) {

@@ -60,7 +60,12 @@ export type SlackFault =
    * Answers as usual, but only after `delayMs` (a slow or hanging Slack). A client that gives up
    * first has gone by then; the call is recorded all the same.
    */
-  | { kind: "slow"; delayMs: number };
+  | { kind: "slow"; delayMs: number }
+  /**
+   * Carries the call out (a message is posted) but the answer never reaches the client: the
+   * connection is cut instead, as a reset or a proxy's timeout would.
+   */
+  | { kind: "lost-answer" };
 
 export interface StoredMessage {
   channel: string;
@@ -468,6 +473,8 @@ export class FakeSlack {
 
     if (res.destroyed) {
       // The client gave up while a slow answer was pending: nobody to answer.
+    } else if (fault?.kind === "lost-answer") {
+      req.socket.destroy();
     } else if (fault?.kind === "http" && fault.body !== undefined) {
       res.writeHead(status, { "content-type": "text/plain", ...headers }).end(fault.body);
     } else {
@@ -546,6 +553,25 @@ export class FakeSlack {
         if (threadTs !== undefined && threadTs !== "") stored.threadTs = threadTs;
         this.messages.set(messageKey(stored.channel, ts), stored);
         return { ok: true, channel, ts, message: this.messageJson(stored) };
+      },
+      "conversations.history": ({ params }) => {
+        const channel = stringParam(params, "channel") ?? "";
+        const refusal = this.refuseChannel(channel);
+        if (refusal) return refusal;
+        const oldest = Number(stringParam(params, "oldest") ?? "0");
+        const withMetadata = String(params.include_all_metadata) === "true";
+        const messages = [...this.messages.values()]
+          .filter((m) => m.channel === channel && m.threadTs === undefined)
+          .filter((m) => Number(m.ts) >= oldest)
+          .sort((a, b) => Number(b.ts) - Number(a.ts))
+          .slice(0, Number(stringParam(params, "limit") ?? "100"))
+          .map((m) => ({
+            ...this.messageJson(m),
+            ...(withMetadata && m.params.metadata !== undefined
+              ? { metadata: m.params.metadata }
+              : {}),
+          }));
+        return { ok: true, messages, has_more: false };
       },
       "chat.update": ({ params }) => {
         const channel = stringParam(params, "channel") ?? "";

@@ -448,7 +448,7 @@ describe.each(DIALECTS)("the request service on %s", (dialect) => {
         `Already approved by <@${APPROVER}> at 2026-11-26 12:34 UTC and applied: DKIM is active.`,
       );
 
-      const { request: rejected } = await h.service.create(input({ selector: "s2" }));
+      const { request: rejected } = await h.service.create(input({ domain: "other.example" }));
       await h.service.reject(rejected.id, { actorId: OTHER_APPROVER, reason: "wrong selector" });
       expect((await refusal(approveAs(h, rejected, APPROVER))).message).toBe(
         `Already rejected by <@${OTHER_APPROVER}> at 2026-11-26 12:34 UTC (wrong selector).`,
@@ -744,13 +744,13 @@ describe.each(DIALECTS)("the request service on %s", (dialect) => {
     it("expires pending requests older than the TTL and erases their keys", async () => {
       const h = await harness();
       const { request: old } = await h.service.create(input());
-      const { request: approved } = await h.service.create(input({ selector: "s2" }));
+      const { request: approved } = await h.service.create(input({ domain: "active.example" }));
       await h.service.approve(approved.id, {
         actorId: APPROVER,
         fingerprintShown: approved.fingerprint,
       });
       h.setNow("2026-12-05T10:00:00.000Z");
-      const { request: young } = await h.service.create(input({ selector: "s3" }));
+      const { request: young } = await h.service.create(input({ domain: "young.example" }));
 
       h.setNow("2026-12-10T09:59:00.000Z");
       expect(await h.service.expire()).toEqual([]);

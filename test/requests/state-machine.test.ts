@@ -18,6 +18,11 @@ const DESIGN: ReadonlyArray<[RequestState, RequestState]> = [
   ["pending", "rejected"],
   ["pending", "cancelled"],
   ["pending", "expired"],
+  ["failed", "rejected"],
+  ["failed", "cancelled"],
+  ["failed", "expired"],
+  ["active", "retiring"],
+  ["retiring", "retired"],
 ];
 
 describe("request state machine", () => {
@@ -32,13 +37,14 @@ describe("request state machine", () => {
 
   it("lists the next states of each state", () => {
     expect(allowedTransitions("pending")).toEqual(["applying", "rejected", "cancelled", "expired"]);
-    expect(allowedTransitions("failed")).toEqual(["applying"]);
-    expect(allowedTransitions("active")).toEqual([]);
+    expect(allowedTransitions("failed")).toEqual(["applying", "rejected", "cancelled", "expired"]);
+    expect(allowedTransitions("active")).toEqual(["retiring"]);
+    expect(allowedTransitions("retiring")).toEqual(["retired"]);
   });
 
-  it("treats active, rejected, cancelled and expired as final", () => {
+  it("treats rejected, cancelled, expired and retired as final", () => {
     const final = REQUEST_STATES.filter(isFinalState);
-    expect(final).toEqual(["active", "rejected", "cancelled", "expired"]);
+    expect(final).toEqual(["rejected", "cancelled", "expired", "retired"]);
   });
 
   it("holds the domain and selector while pending, applying or failed", () => {

@@ -125,17 +125,28 @@ export function dnsResult(
   };
 }
 
-/** checkDns answering from a queue (the last answer repeats), counting its calls. */
+/**
+ * checkDns answering from a queue (the last answer repeats), counting its calls; a name given
+ * its own answer with `answerFor` gets that one instead.
+ */
 export class CannedDns {
   readonly calls: Array<{ domain: string; selector: string; publicKeyBase64: string }> = [];
   private answers: Array<DkimCheckResult | Error> = [dnsResult("live")];
+  private readonly byName = new Map<string, DkimCheckResult | Error>();
 
   answer(...answers: Array<DkimCheckResult | Error>): void {
     this.answers = answers;
   }
 
+  answerFor(domain: string, selector: string, answer: DkimCheckResult | Error): void {
+    this.byName.set(`${selector}._domainkey.${domain}`, answer);
+  }
+
   readonly check: CheckDns = async (domain, selector, expected) => {
     this.calls.push({ domain, selector, publicKeyBase64: expected.publicKeyBase64 });
+    const own = this.byName.get(`${selector}._domainkey.${domain}`);
+    if (own instanceof Error) throw own;
+    if (own !== undefined) return own;
     const next = this.answers.length > 1 ? this.answers.shift() : this.answers[0];
     if (next === undefined) throw new Error("CannedDns has no answer");
     if (next instanceof Error) throw next;

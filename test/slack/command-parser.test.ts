@@ -165,7 +165,7 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
   });
 
   it("has a usage line for every subcommand", () => {
-    expect(Object.keys(USAGE).sort()).toEqual(["check", "help", "setup", "status"]);
+    expect(Object.keys(USAGE).sort()).toEqual(["check", "help", "rotate", "setup", "status"]);
   });
 });
 

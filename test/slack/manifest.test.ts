@@ -15,7 +15,15 @@ const lines = text.split("\n");
 const content = lines.filter((line) => line.trim() !== "" && !line.trim().startsWith("#"));
 
 const EVENTS_URL = "https://YOUR-HOST/slack/events";
-const BOT_SCOPES = ["commands", "chat:write", "usergroups:read", "channels:read", "groups:read"];
+const BOT_SCOPES = [
+  "commands",
+  "chat:write",
+  "usergroups:read",
+  "channels:read",
+  "groups:read",
+  "channels:history",
+  "groups:history",
+];
 
 /**
  * The value of `key` directly under the first line matching `parentPattern`: a child two
@@ -95,7 +103,9 @@ describe("manifest.yml: content", () => {
     expect(scalar(/^ {2}slash_commands:/, "should_escape")).toBe("false");
     expect(scalar(/^ {2}slash_commands:/, "description")?.length).toBeGreaterThan(10);
     const hint = scalar(/^ {2}slash_commands:/, "usage_hint") ?? "";
-    expect(hint).toBe("setup <domain> [selector=…] [bits=2048] [user=…] | status | check | help");
+    expect(hint).toBe(
+      "setup <domain> [selector=…] [bits=2048] [user=…] | rotate <domain> | status | check | help",
+    );
     // The hint and the parser agree on the subcommands.
     for (const subcommand of Object.keys(USAGE)) expect(hint).toContain(subcommand);
   });

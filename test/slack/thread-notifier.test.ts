@@ -206,7 +206,10 @@ describe("the thread of a request", () => {
     expect(story.delivered.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     // The card shows the final state, with no buttons left.
     expect(JSON.stringify(story.card()?.blocks)).toContain("*Active*");
-    expect(buttonIds(story.card() as StoredMessage)).toEqual([]);
+    expect(buttonIds(story.card() as StoredMessage)).toEqual([
+      ACTION_IDS.checkDns,
+      ACTION_IDS.rotate,
+    ]);
   });
 
   it("folds 100 outgoing users into the apply's one reply", async () => {

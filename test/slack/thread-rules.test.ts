@@ -63,10 +63,16 @@ describe("planReply", () => {
         post: "apply",
         fold: false,
         closeApply: false,
+        alert: false,
       });
     }
     for (const kind of ["certificate-installed", "selector-enabled"] as const) {
-      expect(planReply(event(kind), null)).toEqual({ post: "none", fold: true, closeApply: false });
+      expect(planReply(event(kind), null)).toEqual({
+        post: "none",
+        fold: true,
+        closeApply: false,
+        alert: false,
+      });
     }
   });
 
@@ -75,12 +81,27 @@ describe("planReply", () => {
       post: "event",
       fold: true,
       closeApply: true,
+      alert: false,
     });
     expect(planReply(event("failed"), null)).toEqual({
       post: "failure",
       fold: true,
       closeApply: true,
+      alert: false,
     });
+  });
+
+  it("tells what people must act on after Active as notices, in the alert channel too", () => {
+    for (const kind of ["monitor-problem", "rotation-due", "retire-due"] as const) {
+      expect(planReply(event(kind), null)).toMatchObject({ post: "notice", alert: true });
+    }
+    expect(planReply(event("monitor-recovered"), null)).toMatchObject({
+      post: "event",
+      alert: true,
+    });
+    for (const kind of ["rotation-started", "retiring", "retired"] as const) {
+      expect(planReply(event(kind), null)).toMatchObject({ post: "event", alert: false });
+    }
   });
 
   it("tells decisions and expiry", () => {

@@ -73,6 +73,7 @@ interface ConditionalWrite {
   whileLastDnsCheck?: StoredDnsCheck | null | undefined;
   whileApplyLease?: Lease | undefined;
   applyLease?: Lease | null | undefined;
+  before?: readonly TransitionArgs[] | undefined;
 }
 
 export class KyselyRequestStore implements RequestStore {
@@ -195,6 +196,7 @@ export class KyselyRequestStore implements RequestStore {
       event: args.event,
       whileApplyLease: args.whileApplyLease,
       applyLease: args.applyLease,
+      before: args.before,
     });
   }
 
@@ -453,6 +455,13 @@ export class KyselyRequestStore implements RequestStore {
     return row?.owner === lease.owner;
   }
 
+  async leaseUntil(name: string): Promise<string | undefined> {
+    const row = await this.read(() =>
+      this.db.selectFrom("leases").select("expires_at").where("name", "=", name).executeTakeFirst(),
+    );
+    return row?.expires_at;
+  }
+
   async releaseLease(name: string, owner: string): Promise<void> {
     await this.write((trx) =>
       trx.deleteFrom("leases").where("name", "=", name).where("owner", "=", owner).execute(),
@@ -471,7 +480,6 @@ export class KyselyRequestStore implements RequestStore {
         .set({ delivery_owner: null, delivery_until: null })
         .where("delivered_at", "is", null)
         .execute();
-      await trx.deleteFrom("leases").execute();
       await trx.updateTable("setup_intake").set({ owner: null, lease_until: null }).execute();
     });
   }
@@ -498,6 +506,38 @@ export class KyselyRequestStore implements RequestStore {
 
   private async conditionalWrite(write: ConditionalWrite): Promise<StoredChange | undefined> {
     return this.write(async (trx) => {
+      const alsoChanged: StoredChange[] = [];
+      for (const move of write.before ?? []) {
+        assertTransition(move.from, move.to);
+        const change = await this.writeOne(trx, {
+          id: move.id,
+          from: move.from,
+          to: move.to,
+          at: move.at,
+          changes: move.changes ?? {},
+          event: move.event,
+          applyLease: move.applyLease,
+        });
+        if (change !== undefined) alsoChanged.push(change);
+      }
+      const change = await this.writeOne(trx, write);
+      if (change === undefined) {
+        // The main move lost its race: the linked moves must not stand alone.
+        if (alsoChanged.length > 0) throw new LostRace();
+        return undefined;
+      }
+      return alsoChanged.length === 0 ? change : { ...change, alsoChanged };
+    }).catch((error: unknown) => {
+      if (error instanceof LostRace) return undefined;
+      throw error;
+    });
+  }
+
+  private async writeOne(
+    trx: Transaction<StoreTables>,
+    write: ConditionalWrite,
+  ): Promise<StoredChange | undefined> {
+    {
       let query = trx
         .updateTable("requests")
         .set({
@@ -534,7 +574,7 @@ export class KyselyRequestStore implements RequestStore {
           ? null
           : await this.writeEvent(trx, { ...write.event, requestId: write.id, at: write.at });
       return { request: fromRow(row), event };
-    });
+    }
   }
 
   /** Held for this replica to tell first; the sweep of any replica takes it after the hold. */
@@ -560,6 +600,9 @@ export class KyselyRequestStore implements RequestStore {
     return { ...event, id: Number(row.id), details: JSON.parse(details) };
   }
 }
+
+/** Rolls a transaction back when its main move lost the race after linked moves were made. */
+class LostRace extends Error {}
 
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

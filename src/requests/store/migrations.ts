@@ -193,7 +193,100 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 5,
+    description: "a key's whole life: retiring and retired, rotation, monitoring, reminders",
+    async up(db, dialect) {
+      await allowStates(db, dialect, [...STATES_BEFORE_5, "retiring", "retired"]);
+      for (const column of [
+        // The active request a rotation replaces; the request that replaced a retiring one
+        // (and their selectors, which the cards name).
+        "rotation_of",
+        "rotation_of_selector",
+        "replaced_by",
+        "replaced_by_selector",
+        // When SpamExperts started signing with the key (the "active" event), for its age.
+        "activated_at",
+        // After this the old key's record may go (DKIM_ROTATION_OVERLAP_DAYS after the switch).
+        "retire_after",
+        "retired_at",
+        "retired_by",
+      ]) {
+        await db.schema.alterTable("requests").addColumn(column, "text").execute();
+      }
+      await sql`update requests set activated_at = decided_at where state = 'active'`.execute(db);
+      // dkim-bot 0.1 let a second setup of a domain become active beside the first (even on the
+      // same selector). SpamExperts signs with the key installed last, so the older ones were
+      // replaced: they go retiring, due now, and are retired once their record is gone.
+      await sql`
+        update requests set state = 'retiring',
+          replaced_by = (select n.id from requests n where n.domain = requests.domain
+            and n.state = 'active' order by n.decided_at desc, n.created_at desc limit 1),
+          replaced_by_selector = (select n.selector from requests n where n.domain = requests.domain
+            and n.state = 'active' order by n.decided_at desc, n.created_at desc limit 1),
+          retire_after = updated_at
+        where state = 'active' and id <> (select n.id from requests n
+          where n.domain = requests.domain and n.state = 'active'
+          order by n.decided_at desc, n.created_at desc limit 1)`.execute(db);
+      await db.schema
+        .createIndex("requests_one_active_per_domain")
+        .on("requests")
+        .column("domain")
+        .unique()
+        .where(sql.ref("state"), "=", "active")
+        .execute();
+    },
+  },
 ];
+
+const STATES_BEFORE_5 = [
+  "pending",
+  "applying",
+  "active",
+  "failed",
+  "rejected",
+  "cancelled",
+  "expired",
+] as const;
+
+/**
+ * Widens the CHECK on `requests.state`. PostgreSQL alters the constraint; SQLite cannot, so
+ * the table is rebuilt from its own definition with the new list (SQLite's documented way:
+ * create, copy, drop, rename, then the indexes again; foreign keys are off during
+ * migrations, see open-store.ts).
+ */
+async function allowStates(
+  // biome-ignore lint/suspicious/noExplicitAny: see Migration.up.
+  db: Kysely<any>,
+  dialect: StoreDialect,
+  states: readonly string[],
+): Promise<void> {
+  const list = states.map((state) => `'${state}'`).join(", ");
+  if (dialect === "postgres") {
+    await sql.raw(`alter table requests drop constraint requests_state_check`).execute(db);
+    await sql
+      .raw(`alter table requests add constraint requests_state_check check (state in (${list}))`)
+      .execute(db);
+    return;
+  }
+  const objects = await sql<{ type: string; sql: string | null }>`
+    select type, sql from sqlite_master where tbl_name = 'requests'`.execute(db);
+  const table = objects.rows.find((row) => row.type === "table")?.sql ?? "";
+  const widened = table.replace(/\(\s*'pending'[^)]*'expired'\s*\)/i, `(${list})`);
+  if (widened === table) {
+    throw new Error("migration 5: the requests table does not have the state list it expects");
+  }
+  const indexes = objects.rows
+    .filter((row) => row.type === "index" && row.sql !== null)
+    .map((row) => row.sql ?? "");
+  await sql
+    .raw(widened.replace(/^CREATE TABLE\s+"?requests"?/i, "CREATE TABLE requests_new"))
+    .execute(db);
+  await sql.raw("insert into requests_new select * from requests").execute(db);
+  await sql.raw("drop table requests").execute(db);
+  await sql.raw("alter table requests_new rename to requests").execute(db);
+  for (const index of indexes) await sql.raw(index).execute(db);
+}
 
 function binaryType(dialect: StoreDialect): "blob" | "bytea" {
   return dialect === "postgres" ? "bytea" : "blob";

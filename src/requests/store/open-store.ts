@@ -66,7 +66,9 @@ async function openSqlite(options: OpenStoreOptions): Promise<KyselyRequestStore
     // Waiting for another process's lock would block the event loop: give up at once (almost)
     // and let the store retry asynchronously (busy.ts).
     raw.pragma("busy_timeout = 5");
-    raw.pragma("foreign_keys = ON");
+    // Foreign keys are enforced once the migrations ran: a step that rebuilds a table (SQLite's
+    // only way to change a CHECK) needs them off, and they cannot change inside its transaction.
+    raw.pragma("foreign_keys = OFF");
     // Erased sealed keys are overwritten in the file, not just unlinked from the b-tree.
     raw.pragma("secure_delete = ON");
   } catch (error) {
@@ -74,7 +76,16 @@ async function openSqlite(options: OpenStoreOptions): Promise<KyselyRequestStore
     throw error;
   }
   const db: StoreDb = new Kysely<StoreTables>({ dialect: betterSqliteDialect(raw) });
-  return prepare(db, "sqlite", `SQLite database ${path}`, options, {
+  const afterMigrations = async () => {
+    const broken = raw.pragma("foreign_key_check") as unknown[];
+    if (broken.length > 0) {
+      throw new Error(
+        `The database ${path} has ${broken.length} broken references after migrating.`,
+      );
+    }
+    raw.pragma("foreign_keys = ON");
+  };
+  return prepare(db, "sqlite", `SQLite database ${path}`, options, afterMigrations, {
     restore: `set ${ENCRYPTION_KEY_VARIABLE} to it, or restore ${join(options.dataDir, ENCRYPTION_KEY_FILE)} from your backup`,
     ifLost: `move ${path} aside to start with an empty database`,
   });
@@ -109,7 +120,7 @@ async function openPostgres(options: OpenStoreOptions): Promise<KyselyRequestSto
     });
   }
   const db: StoreDb = new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool }) });
-  return prepare(db, "postgres", `PostgreSQL database ${target}`, options, {
+  return prepare(db, "postgres", `PostgreSQL database ${target}`, options, async () => {}, {
     restore: `set ${ENCRYPTION_KEY_VARIABLE} to it on every replica`,
     ifLost: "point DATABASE_URL at a new, empty database",
   });
@@ -120,11 +131,13 @@ async function prepare(
   dialect: StoreDialect,
   description: string,
   options: OpenStoreOptions,
+  afterMigrations: () => Promise<void>,
   keyAdvice: KeyAdvice,
 ): Promise<KyselyRequestStore> {
   try {
     // Replicas starting together wait for each other here (the first one migrates).
     await retryWhileBusy(() => migrate(db, dialect, { describe: description }), OPEN_DEADLINE_MS);
+    await afterMigrations();
     await retryWhileBusy(
       () => checkEncryptionKey(db, options.encryptionKey, description, keyAdvice),
       OPEN_DEADLINE_MS,

@@ -1,7 +1,14 @@
 /** Between the model (camelCase, typed) and the rows (snake_case, text and integers). */
 import type { Selectable, Updateable } from "kysely";
 import { isKeyBits } from "../../dkim/keys.js";
-import type { AuditDetails, AuditEvent, DkimRequest, QueuedSetup, SetupInput } from "../model.js";
+import type {
+  AuditDetails,
+  AuditEvent,
+  DkimRequest,
+  QueuedSetup,
+  RequestRef,
+  SetupInput,
+} from "../model.js";
 import type { RequestChanges } from "../store.js";
 import type { EventsTable, RequestsTable, SetupIntakeTable } from "./schema.js";
 
@@ -36,6 +43,14 @@ export const REQUEST_COLUMNS = [
   "updated_at",
   "team_id",
   "enterprise_id",
+  "rotation_of",
+  "rotation_of_selector",
+  "replaced_by",
+  "replaced_by_selector",
+  "activated_at",
+  "retire_after",
+  "retired_at",
+  "retired_by",
 ] as const;
 
 export type RequestRow = Pick<Selectable<RequestsTable>, (typeof REQUEST_COLUMNS)[number]>;
@@ -75,6 +90,14 @@ export function toRow(request: DkimRequest): RequestRow {
     updated_at: request.updatedAt,
     team_id: request.teamId,
     enterprise_id: request.enterpriseId,
+    rotation_of: request.rotationOf?.id ?? null,
+    rotation_of_selector: request.rotationOf?.selector ?? null,
+    replaced_by: request.replacedBy?.id ?? null,
+    replaced_by_selector: request.replacedBy?.selector ?? null,
+    activated_at: request.activatedAt,
+    retire_after: request.retireAfter,
+    retired_at: request.retiredAt,
+    retired_by: request.retiredBy,
   };
 }
 
@@ -98,6 +121,14 @@ export function changeColumns(changes: RequestChanges): Updateable<RequestsTable
   if (changes.decidedAt !== undefined) columns.decided_at = changes.decidedAt;
   if (changes.rejectReason !== undefined) columns.reject_reason = changes.rejectReason;
   if (changes.lastError !== undefined) columns.last_error = changes.lastError;
+  if (changes.replacedBy !== undefined) {
+    columns.replaced_by = changes.replacedBy?.id ?? null;
+    columns.replaced_by_selector = changes.replacedBy?.selector ?? null;
+  }
+  if (changes.activatedAt !== undefined) columns.activated_at = changes.activatedAt;
+  if (changes.retireAfter !== undefined) columns.retire_after = changes.retireAfter;
+  if (changes.retiredAt !== undefined) columns.retired_at = changes.retiredAt;
+  if (changes.retiredBy !== undefined) columns.retired_by = changes.retiredBy;
   return columns;
 }
 
@@ -140,6 +171,12 @@ export function fromRow(row: RequestRow): DkimRequest {
     decidedBy: row.decided_by,
     decidedAt: row.decided_at,
     rejectReason: row.reject_reason,
+    rotationOf: refOf(row.rotation_of, row.rotation_of_selector),
+    replacedBy: refOf(row.replaced_by, row.replaced_by_selector),
+    activatedAt: row.activated_at,
+    retireAfter: row.retire_after,
+    retiredAt: row.retired_at,
+    retiredBy: row.retired_by,
     lastError: row.last_error,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -192,6 +229,10 @@ export function intakeFromRow(row: IntakeRow): QueuedSetup {
     requestId: row.request_id,
     outcome: row.outcome,
   };
+}
+
+function refOf(id: string | null, selector: string | null): RequestRef | null {
+  return id === null ? null : { id, selector: selector ?? "" };
 }
 
 export function eventFromRow(row: EventRow): AuditEvent {

@@ -48,6 +48,14 @@ export interface RequestsTable {
   apply_lease_until: string | null;
   team_id: string | null;
   enterprise_id: string | null;
+  rotation_of: string | null;
+  rotation_of_selector: string | null;
+  replaced_by: string | null;
+  replaced_by_selector: string | null;
+  activated_at: string | null;
+  retire_after: string | null;
+  retired_at: string | null;
+  retired_by: string | null;
 }
 
 export interface SetupIntakeTable {

@@ -4,12 +4,14 @@ import type {
   BlockButtonAction,
   SlackActionMiddlewareArgs,
 } from "@slack/bolt";
+import type { Actor } from "../../requests/model.js";
 import { checkResultMessage } from "../ui/check-result.js";
 import { ACTION_IDS, type ActionValue, decodeActionValue } from "../ui/ids.js";
 import { unknownRequestText, unreadableClickText } from "../ui/refusal.js";
 import { rejectModal } from "../ui/reject-modal.js";
-import type { ListenerDeps } from "./index.js";
+import type { ListenerDeps } from "./deps.js";
 import { type ActOptions, type ActorDeps, type Audience, actFor, tell } from "./replies.js";
+import { finishSetup, recordSetup } from "./start-request.js";
 
 type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
 
@@ -19,6 +21,9 @@ export function registerActions(app: App, deps: ListenerDeps): void {
   app.action<BlockButtonAction>(ACTION_IDS.reject, (args) => handleReject(deps, args));
   app.action<BlockButtonAction>(ACTION_IDS.checkDns, (args) => handleCheckDns(deps, args));
   app.action<BlockButtonAction>(ACTION_IDS.retry, (args) => handleRetry(deps, args));
+  app.action<BlockButtonAction>(ACTION_IDS.cancel, (args) => handleCancel(deps, args));
+  app.action<BlockButtonAction>(ACTION_IDS.rotate, (args) => handleRotate(deps, args));
+  app.action<BlockButtonAction>(ACTION_IDS.markRetired, (args) => handleMarkRetired(deps, args));
 }
 
 /** Ack, then read the button's value; a value we did not make is answered, never acted on. */
@@ -26,7 +31,8 @@ async function clicked(
   deps: ListenerDeps,
   { ack, body, action, respond, client }: ButtonArgs,
 ): Promise<
-  { value: ActionValue; audience: Audience; fromChannel: string | undefined } | undefined
+  | { value: ActionValue; audience: Audience; fromChannel: string | undefined; actor: Actor }
+  | undefined
 > {
   await ack();
   const fromChannel = body.channel?.id;
@@ -47,7 +53,13 @@ async function clicked(
     await tell(client, audience, text, deps.logger);
     return undefined;
   }
-  return { value, audience, fromChannel };
+  // Where the click came from: a request acts only for clicks from its own workspace.
+  const actor: Actor = {
+    actorId: body.user.id,
+    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
+    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
+  };
+  return { value, audience, fromChannel, actor };
 }
 
 export function actorDeps(deps: ListenerDeps): ActorDeps {
@@ -67,7 +79,7 @@ async function actOnClick(
   deps: ListenerDeps,
   args: ButtonArgs,
   options: Omit<ActOptions, "fromChannel">,
-  act: (click: { value: ActionValue; audience: Audience }) => Promise<unknown>,
+  act: (click: { value: ActionValue; audience: Audience; actor: Actor }) => Promise<unknown>,
 ): Promise<void> {
   const click = await clicked(deps, args);
   if (click === undefined) return;
@@ -82,18 +94,59 @@ async function actOnClick(
 }
 
 export function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  return actOnClick(deps, args, { button: "Approve" }, ({ value, audience }) =>
-    deps.service.approve(value.requestId, {
-      actorId: audience.userId,
-      fingerprintShown: value.fingerprint ?? "",
-    }),
+  return actOnClick(deps, args, { button: "Approve" }, ({ value, actor }) =>
+    deps.service.approve(value.requestId, { ...actor, fingerprintShown: value.fingerprint ?? "" }),
   );
 }
 
 export function handleRetry(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
-  return actOnClick(deps, args, { button: "Retry" }, ({ value, audience }) =>
-    deps.service.retry(value.requestId, { actorId: audience.userId }),
+  return actOnClick(deps, args, { button: "Retry" }, ({ value, actor }) =>
+    deps.service.retry(value.requestId, actor),
   );
+}
+
+/** The requester ends their own open request; anyone else is told who may. */
+export function handleCancel(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(deps, args, { button: "Cancel" }, ({ value, actor }) =>
+    deps.service.cancel(value.requestId, actor),
+  );
+}
+
+/** An approver says the old record is gone or revoked: the retiring key is retired. */
+export function handleMarkRetired(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(deps, args, { button: "Mark retired" }, ({ value, actor }) =>
+    deps.service.lifecycle.markRetired(value.requestId, actor),
+  );
+}
+
+/**
+ * Rotate (on the active card, a reminder or a monitoring alert): the same as `/dkim rotate
+ * <domain>` by the clicker, recorded before it goes on; the new card goes in the key's channel.
+ */
+export function handleRotate(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
+  return actOnClick(deps, args, { button: "Rotate" }, async ({ value, audience, actor }) => {
+    const active = await deps.service.get(value.requestId);
+    if (active === undefined) {
+      await tell(args.client, audience, unknownRequestText(), deps.logger);
+      return;
+    }
+    const recorded = await recordSetup(deps, {
+      input: {
+        domain: active.domain,
+        requesterId: actor.actorId,
+        channelId: active.channelId,
+        ...(actor.teamId === undefined ? {} : { teamId: actor.teamId }),
+        ...(actor.enterpriseId === undefined ? {} : { enterpriseId: actor.enterpriseId }),
+      },
+      responseUrl: args.body.response_url,
+      rotation: true,
+    });
+    if (typeof recorded === "string") {
+      await tell(args.client, audience, recorded, deps.logger);
+      return;
+    }
+    await finishSetup(deps, args.client, audience, recorded, { delayed: false });
+  });
 }
 
 /** Reject asks for a reason first: the requester reads it in the thread. */
@@ -122,8 +175,8 @@ export function handleCheckDns(deps: ListenerDeps, args: ButtonArgs): Promise<vo
     deps,
     args,
     { button: "Check DNS", waitingOn: "DNS" },
-    async ({ value, audience }) => {
-      const outcome = await deps.service.recordDnsCheck(value.requestId);
+    async ({ value, audience, actor }) => {
+      const outcome = await deps.service.recordDnsCheck(value.requestId, actor);
       await tell(args.client, audience, checkResultMessage(outcome.result), deps.logger);
     },
   );

@@ -8,9 +8,9 @@ import { helpText } from "../ui/help.js";
 import { badCommandText, channelNotAllowedText, stillWorkingText } from "../ui/refusal.js";
 import { setupModal } from "../ui/setup-modal.js";
 import { statusMessage } from "../ui/status.js";
-import type { ListenerDeps } from "./index.js";
+import type { ListenerDeps } from "./deps.js";
 import { type Audience, errorText, tell, withProgressNotice } from "./replies.js";
-import { setupChannelRefusal, startRequest } from "./start-request.js";
+import { finishSetup, recordSetup, setupChannelRefusal } from "./start-request.js";
 
 /** States in which a request's record is (to be) published with its key. */
 const KEY_IN_USE: readonly RequestState[] = ["pending", "applying", "failed", "active"];
@@ -63,6 +63,11 @@ export async function handleDkimCommand(
           requestTtlDays: config.requestTtlDays,
           allowedChannels: config.allowedChannels,
           now,
+          lifecycle: {
+            overlapDays: config.rotationOverlapDays,
+            rotateAfterDays: config.rotateAfterDays,
+            monitorHours: config.monitorHours,
+          },
         }),
       });
       return;
@@ -93,23 +98,43 @@ export async function handleDkimCommand(
       }
       return;
     }
-    case "setup": {
+    case "setup":
+    case "rotate": {
       const refusal = setupChannelRefusal(command.channel_id, allowed, command.command);
       if (refusal !== undefined) {
         await ack({ response_type: "ephemeral", text: refusal });
         return;
       }
-      await ack();
-      await startRequest(deps, client, audience, {
-        domain: parsed.domain,
-        selector: parsed.selector,
-        bits: parsed.bits,
-        usernames: parsed.users,
-        testing: parsed.testing,
-        reason: parsed.reason,
+      const where = {
         requesterId: command.user_id,
         channelId: command.channel_id,
+        teamId: command.team_id,
+        ...(command.enterprise_id === undefined ? {} : { enterpriseId: command.enterprise_id }),
+      };
+      const input =
+        parsed.kind === "setup"
+          ? {
+              ...where,
+              domain: parsed.domain,
+              selector: parsed.selector,
+              bits: parsed.bits,
+              usernames: parsed.users,
+              testing: parsed.testing,
+              reason: parsed.reason,
+            }
+          : { ...where, domain: parsed.domain, selector: parsed.selector, bits: parsed.bits };
+      // Recorded before the ack: an acked setup is done (or its refusal told) whatever happens.
+      const recorded = await recordSetup(deps, {
+        input,
+        responseUrl: command.response_url,
+        rotation: parsed.kind === "rotate",
       });
+      if (typeof recorded === "string") {
+        await ack({ response_type: "ephemeral", text: recorded });
+        return;
+      }
+      await ack();
+      await finishSetup(deps, client, audience, recorded, { delayed: false });
       return;
     }
     case "status": {

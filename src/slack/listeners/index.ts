@@ -1,31 +1,10 @@
 import type { App } from "@slack/bolt";
-import type { Config } from "../../config.js";
-import type { DkimCheckResult, ExpectedKey } from "../../dkim/check.js";
-import type { AppLogger } from "../../logger.js";
-import type { RequestService } from "../../requests/service.js";
-import type { ChannelVisibility } from "../channel-visibility.js";
 import { registerActions } from "./actions.js";
 import { registerCommands } from "./commands.js";
-import type { ProgressSettings } from "./replies.js";
+import type { ListenerDeps } from "./deps.js";
 import { registerViews } from "./views.js";
 
-/** What every listener may use: the request service and the little of config it shows. */
-export interface ListenerDeps {
-  config: Config;
-  service: RequestService;
-  /**
-   * `/dkim check` for any domain, also one the bot did not set up; with `expected`, the
-   * published key must be that one.
-   */
-  checkDns: (domain: string, selector: string, expected?: ExpectedKey) => Promise<DkimCheckResult>;
-  dryRun: boolean;
-  logger: AppLogger;
-  clock?: () => Date;
-  /** When a slow action or command tells the person it is still working (tests shorten it). */
-  progress?: ProgressSettings;
-  /** Who may see requests of which channel (`/dkim status`); createApp makes one. */
-  channelVisibility?: ChannelVisibility;
-}
+export type { ListenerDeps } from "./deps.js";
 
 export function registerListeners(app: App, deps: ListenerDeps): void {
   registerCommands(app, deps);

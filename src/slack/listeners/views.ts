@@ -9,9 +9,9 @@ import { noticeModal } from "../ui/notice-modal.js";
 import { missingReasonErrors, readRejectForm, readRejectMetadata } from "../ui/reject-modal.js";
 import { formErrors, readSetupForm, readSetupMetadata } from "../ui/setup-modal.js";
 import { actorDeps } from "./actions.js";
-import type { ListenerDeps } from "./index.js";
-import { type Audience, actFor } from "./replies.js";
-import { setupChannelRefusal, startRequest } from "./start-request.js";
+import type { ListenerDeps } from "./deps.js";
+import { type Audience, actFor, errorText } from "./replies.js";
+import { finishSetup, recordSetup, setupChannelRefusal } from "./start-request.js";
 
 type SubmitArgs = AllMiddlewareArgs & SlackViewMiddlewareArgs<ViewSubmitAction>;
 
@@ -61,15 +61,30 @@ export async function handleSetupSubmission(deps: ListenerDeps, args: SubmitArgs
     reason: read.form.reason,
     requesterId: body.user.id,
     channelId: metadata.channelId,
+    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
+    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
   };
-  const problems = await deps.service.findInputProblems(input);
+  const problems = await deps.service
+    .findInputProblems(input)
+    .catch((error: unknown) => [
+      { field: "domain", message: errorText(error, { logger: deps.logger }) },
+    ]);
   if (problems.length > 0) {
     await ack({ response_action: "errors", errors: formErrors(problems) });
     return;
   }
+  // Recorded before the ack, as for the command: a submitted form is a promise too.
+  const recorded = await recordSetup(deps, { input });
+  if (typeof recorded === "string") {
+    await ack({
+      response_action: "errors",
+      errors: formErrors([{ field: "domain", message: recorded }]),
+    });
+    return;
+  }
   await ack();
   const audience: Audience = { userId: body.user.id, channelId: metadata.channelId };
-  await startRequest(deps, client, audience, input);
+  await finishSetup(deps, client, audience, recorded, { delayed: false });
 }
 
 /** The reason for a rejection; blank is sent back to the form. */
@@ -95,7 +110,12 @@ export async function handleRejectSubmission(deps: ListenerDeps, args: SubmitArg
     audience,
     metadata.requestId,
     () =>
-      deps.service.reject(metadata.requestId, { actorId: body.user.id, reason: read.form.reason }),
+      deps.service.reject(metadata.requestId, {
+        actorId: body.user.id,
+        reason: read.form.reason,
+        ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
+        ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
+      }),
     { button: "Reject" },
   );
 }

@@ -28,6 +28,13 @@ export interface HelpOptions {
   allowedChannels?: readonly string[] | undefined;
   /** For the example of the default selector. */
   now: Date;
+  /** After Active (DKIM_ROTATION_OVERLAP_DAYS, DKIM_ROTATE_AFTER_DAYS, DKIM_MONITOR_HOURS). */
+  lifecycle?: { overlapDays: number; rotateAfterDays: number; monitorHours: number };
+}
+
+/** "7 days", "1 day", "0.5 days". */
+function daysText(days: number): string {
+  return `${days} ${days === 1 ? "day" : "days"}`;
 }
 
 export function helpText(options: HelpOptions): string {
@@ -43,12 +50,13 @@ export function helpText(options: HelpOptions): string {
     "*Commands*",
     `• ${code(usageOf("setup", command))}: ask for DKIM on a domain. Example: ${code(`${command} setup example.com`)} or ${code(`${command} setup example.com selector=${example} bits=4096 user=mailer@example.com`)}`,
     `• ${code(`${command} setup`)} alone opens a form with the same fields.`,
+    `• ${code(usageOf("rotate", command))}: a new key for a domain that signs with one of the bot's keys, with a new selector and the same outgoing users; the old key stays published for the overlap. Example: ${code(`${command} rotate example.com`)}`,
     `• ${code(usageOf("status", command))}: open and recent requests.`,
     `• ${code(usageOf("check", command))}: what DNS publishes for a domain, also one the bot did not set up. Example: ${code(`${command} check example.com ${example}`)}`,
     `• ${code(usageOf("help", command))}: this text.`,
     "",
     "*Defaults*",
-    `• Selector: s + the year and month in UTC, e.g. \`${example}\`.`,
+    `• Selector: s + the year and month in UTC, e.g. \`${example}\` (with -2, -3 … when the domain used it before: a selector is never reused).`,
     `• Key size: ${keySizeText(options.defaultBits)}; \`bits=\` takes ${KEY_SIZE_CHOICES}.`,
     "• Outgoing users: the domain itself (domain-level signing). Give `user=` once per outgoing user to sign for those instead.",
     "• `testing` publishes the record with t=y.",
@@ -63,6 +71,18 @@ export function helpText(options: HelpOptions): string {
       : "• Approve works whether or not the TXT record is live yet; publish it before mail is signed.",
     `• A request nobody approves expires after ${options.requestTtlDays} ${options.requestTtlDays === 1 ? "day" : "days"}.`,
   ];
+  const life = options.lifecycle;
+  if (life !== undefined) {
+    lines.push(
+      "",
+      "*After Active*",
+      `• Every ${life.monitorHours === 1 ? "hour" : `${life.monitorHours} hours`} the bot checks each active key's record and says in its thread (and the alert channel) when it breaks or comes back.`,
+      `• After a rotation the old key's record stays for ${daysText(life.overlapDays)}, for mail in transit; then the bot says to remove or revoke it, and retires the key once DNS shows it.`,
+      life.rotateAfterDays > 0
+        ? `• A key older than ${daysText(life.rotateAfterDays)} gets a reminder to rotate it (again every 30 days while it stays).`
+        : "• Key-age reminders are off (DKIM_ROTATE_AFTER_DAYS=0).",
+    );
+  }
   if (options.allowedChannels !== undefined && options.allowedChannels.length > 0) {
     lines.push(
       "",

@@ -8,6 +8,9 @@ export const ACTION_IDS = {
   approve: "dkim_approve",
   reject: "dkim_reject",
   retry: "dkim_retry",
+  cancel: "dkim_cancel",
+  rotate: "dkim_rotate",
+  markRetired: "dkim_mark_retired",
 } as const;
 
 export type ActionId = (typeof ACTION_IDS)[keyof typeof ACTION_IDS];
@@ -17,6 +20,8 @@ export const BLOCK_IDS = {
   requestActions: "dkim_request_actions",
   /** The Retry button on a failure reply in the thread. */
   failedActions: "dkim_failed_actions",
+  /** Rotate on a reminder or a monitoring alert; Mark retired on the retire-due notice. */
+  noticeActions: "dkim_notice_actions",
 } as const;
 
 export const CALLBACK_IDS = {

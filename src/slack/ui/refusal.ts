@@ -58,6 +58,10 @@ export function alreadyHandledText(request: DkimRequest): string {
       return `This request expired${when} without approval. Start again with \`/dkim setup\`.`;
     case "pending":
       return `This request is still open. ${now}`;
+    case "retiring":
+      return `This key was replaced${request.replacedBy === null ? "" : ` by selector ${inlineCode(request.replacedBy.selector)}`} and is retiring. ${now}`;
+    case "retired":
+      return `This key is retired${request.retiredAt === null ? "" : ` · ${slackTime(request.retiredAt)}`}: nothing more to do.`;
   }
 }
 

@@ -40,7 +40,14 @@ export interface RequestMessageOptions {
    * the first post should carry it, since only a posted mention notifies (an edit does not).
    */
   approvers?: readonly string[] | undefined;
+  /** Now, for what depends on it (a retiring key's overlap); default the real time. */
+  now?: Date;
+  /** The card is posted late (the bot stopped before it could): when it was asked for. */
+  delayedSince?: string | undefined;
 }
+
+/** The value that revokes an RSA key (RFC 6376 3.6.1: empty p=), for people to publish. */
+export const REVOKED_VALUE = "v=DKIM1; k=rsa; p=";
 
 export const DRY_RUN_NOTICE =
   "*DRY RUN*: no SpamExperts cluster is configured; Approve shows the calls it would make and changes nothing.";
@@ -63,6 +70,15 @@ export function requestMessage(request: DkimRequest, options: RequestMessageOpti
   if (showsRecord(request)) {
     blocks.push(section(factsText(request)));
     blocks.push(...recordBlocks(request, options.record));
+    if (retireIsDue(request, options)) {
+      blocks.push(
+        section(`*Revoked value* (instead of removing the record)\n${codeBlock(REVOKED_VALUE)}`),
+      );
+    }
+  } else if (request.state === "retired") {
+    blocks.push(
+      context("The key is retired: SpamExperts no longer signs with it, and its record is gone."),
+    );
   } else {
     blocks.push(
       context(
@@ -70,9 +86,16 @@ export function requestMessage(request: DkimRequest, options: RequestMessageOpti
       ),
     );
   }
-  const buttons = buttonsFor(request, options.dryRun);
+  const buttons = buttonsFor(request, options);
   if (buttons.length > 0) {
     blocks.push({ type: "actions", block_id: BLOCK_IDS.requestActions, elements: buttons });
+  }
+  if (options.delayedSince !== undefined) {
+    blocks.push(
+      context(
+        `:hourglass: Posted late: asked for ${slackTime(options.delayedSince)}; the bot stopped before it could post this card.`,
+      ),
+    );
   }
   blocks.push(context(footerText(request)));
   return { text: fallbackText(request, options.dryRun), blocks };
@@ -95,12 +118,19 @@ function nowLines(request: DkimRequest, options: RequestMessageOptions): string[
   switch (request.state) {
     case "pending": {
       const dns = request.lastDnsCheck?.status;
+      const rotation =
+        request.rotationOf === null
+          ? []
+          : [
+              `*Rotation:* replaces selector ${inlineCode(request.rotationOf.selector)}, which signs until this key is active.`,
+            ];
       if (dns === "live") {
-        return [`*Next:* the TXT record is live: ${approvers} clicks *Approve*.`];
+        return [...rotation, `*Next:* the TXT record is live: ${approvers} clicks *Approve*.`];
       }
       const publish =
         dns === "wrong" ? "fixes the TXT record (see DNS)" : "publishes the TXT record below";
       return [
+        ...rotation,
         `*Next:* ${userMention(request.requesterId)} ${publish}, then ${approvers} clicks *Approve*.`,
       ];
     }
@@ -134,7 +164,44 @@ function nowLines(request: DkimRequest, options: RequestMessageOptions): string[
       return [
         `*Expired*${request.decidedAt === null ? "" : ` · ${slackTime(request.decidedAt)}`}: nobody approved it in time. Start again with \`/dkim setup\`.`,
       ];
+    case "retiring": {
+      const by =
+        request.replacedBy === null
+          ? "a newer key"
+          : `selector ${inlineCode(request.replacedBy.selector)}`;
+      const until = request.retireAfter === null ? "" : slackTime(request.retireAfter);
+      if (retireIsDue(request, options)) {
+        return [
+          `Replaced by ${by} · ${slackTime(request.updatedAt)}. The overlap is over.`,
+          `*Next:* remove this TXT record, or publish the revoked value below. The bot retires the key once DNS shows it; ${approvers} can also click *Mark retired*.`,
+        ];
+      }
+      return [
+        `Replaced by ${by} · ${slackTime(request.updatedAt)}. *Keep this TXT record published until ${until}*: mail signed with this key may still be in transit.`,
+      ];
+    }
+    case "retired": {
+      const by =
+        request.retiredBy === null || request.retiredBy === "system"
+          ? ": DNS shows its record gone or revoked"
+          : ` by ${actorText(request.retiredBy)}`;
+      return [
+        `*Retired*${request.retiredAt === null ? "" : ` · ${slackTime(request.retiredAt)}`}${by}.${request.replacedBy === null ? "" : ` Replaced by selector ${inlineCode(request.replacedBy.selector)}.`}`,
+      ];
+    }
   }
+}
+
+/** A retiring key past its overlap: its record may go now. */
+export function retireIsDue(
+  request: Pick<DkimRequest, "state" | "retireAfter">,
+  options: { now?: Date },
+): boolean {
+  return (
+    request.state === "retiring" &&
+    request.retireAfter !== null &&
+    Date.parse(request.retireAfter) <= (options.now ?? new Date()).getTime()
+  );
 }
 
 /** ` by <@U…> · today 10:42`, or "" before anyone decided. */
@@ -165,7 +232,7 @@ function factsText(request: DkimRequest): string {
 
 /** The record stays useful while the key is (or is about to be) in use. */
 export function showsRecord(request: Pick<DkimRequest, "state">): boolean {
-  return ["pending", "applying", "failed", "active"].includes(request.state);
+  return ["pending", "applying", "failed", "active", "retiring"].includes(request.state);
 }
 
 function isOpen(request: Pick<DkimRequest, "state">): boolean {
@@ -209,9 +276,13 @@ function footerText(request: DkimRequest): string {
   return `Request \`${escapeText(request.id)}\`${asked} · created ${slackTime(request.createdAt)}`;
 }
 
-function buttonsFor(request: DkimRequest, dryRun: boolean): Button[] {
+function buttonsFor(request: DkimRequest, options: RequestMessageOptions): Button[] {
   const id = { requestId: request.id };
-  const checkDns = button("Check DNS", ACTION_IDS.checkDns, encodeActionValue(id));
+  const value = encodeActionValue(id);
+  const checkDns = button("Check DNS", ACTION_IDS.checkDns, value);
+  const reject = { ...button("Reject", ACTION_IDS.reject, value), style: "danger" as const };
+  // The requester's own way out (the card says so: only they can use it).
+  const cancel = button("Cancel", ACTION_IDS.cancel, value);
   switch (request.state) {
     case "pending":
       return [
@@ -223,18 +294,44 @@ function buttonsFor(request: DkimRequest, dryRun: boolean): Button[] {
             encodeActionValue({ ...id, fingerprint: request.fingerprint }),
           ),
           style: "primary",
-          confirm: approveConfirm(request, dryRun),
+          confirm: approveConfirm(request, options.dryRun),
         },
-        { ...button("Reject", ACTION_IDS.reject, encodeActionValue(id)), style: "danger" },
+        reject,
+        cancel,
       ];
     case "failed":
       return [
-        { ...button("Retry", ACTION_IDS.retry, encodeActionValue(id)), style: "primary" },
+        { ...button("Retry", ACTION_IDS.retry, value), style: "primary" },
         checkDns,
+        reject,
+        cancel,
       ];
+    case "active":
+      return [checkDns, rotateButton(request)];
+    case "retiring":
+      return retireIsDue(request, options) ? [checkDns, markRetiredButton(request)] : [checkDns];
     default:
       return [];
   }
+}
+
+export function rotateButton(request: Pick<DkimRequest, "id">): Button {
+  return button("Rotate", ACTION_IDS.rotate, encodeActionValue({ requestId: request.id }));
+}
+
+export function markRetiredButton(request: Pick<DkimRequest, "id">): Button {
+  return {
+    ...button("Mark retired", ACTION_IDS.markRetired, encodeActionValue({ requestId: request.id })),
+    confirm: {
+      title: plainText("Mark the old key retired?", LIMITS.confirmTitle),
+      text: {
+        type: "mrkdwn" as const,
+        text: "Only once its TXT record is removed or revoked: mail signed with it then fails DKIM.",
+      },
+      confirm: plainText("Mark retired", 30),
+      deny: plainText("Back", 30),
+    },
+  };
 }
 
 function approveConfirm(request: DkimRequest, dryRun: boolean) {
@@ -276,6 +373,10 @@ function fallbackText(request: DkimRequest, dryRun: boolean): string {
         return `DKIM setup for ${domain} was cancelled${decidedBy}`;
       case "expired":
         return `DKIM setup for ${domain} expired without approval`;
+      case "retiring":
+        return `DKIM key ${escapeText(request.selector)} of ${domain} is retiring`;
+      case "retired":
+        return `DKIM key ${escapeText(request.selector)} of ${domain} is retired`;
     }
   })();
   return dryRun ? `DRY RUN: ${text}` : text;

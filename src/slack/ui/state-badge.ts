@@ -12,6 +12,8 @@ export const STATE_BADGES: Readonly<Record<RequestState, { emoji: string; label:
   rejected: { emoji: ":no_entry:", label: "Rejected" },
   cancelled: { emoji: ":heavy_multiplication_x:", label: "Cancelled" },
   expired: { emoji: ":zzz:", label: "Expired" },
+  retiring: { emoji: ":twisted_rightwards_arrows:", label: "Retiring" },
+  retired: { emoji: ":card_file_box:", label: "Retired" },
 };
 
 /** `:gear: Applying` */

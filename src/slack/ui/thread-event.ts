@@ -28,10 +28,17 @@ import {
   quoteLines,
   type SlackMessage,
   section,
+  slackTime,
   usersText,
 } from "./format.js";
 import { ACTION_IDS, BLOCK_IDS, encodeActionValue } from "./ids.js";
-import { needsSplitForm, showsRecord } from "./request-message.js";
+import {
+  markRetiredButton,
+  needsSplitForm,
+  REVOKED_VALUE,
+  rotateButton,
+  showsRecord,
+} from "./request-message.js";
 import { STATE_BADGES, stateBadge } from "./state-badge.js";
 
 /**
@@ -48,6 +55,9 @@ import { STATE_BADGES, stateBadge } from "./state-badge.js";
  * - `error`: the explanation of a failure, the API's words included (failed)
  * - `reason`: the reason given (rejected, cancelled)
  * - `ttlDays`: how long the request could wait (expired)
+ * - `selector`: the new key's selector (rotation-started)
+ * - `replacedBy`, `retireAfter`: the successor's selector and the end of the overlap (retiring)
+ * - `ageDays`, `rotateAfterDays`: the key's age and the limit (rotation-due)
  */
 export const EVENT_DETAIL_KEYS = [
   "summary",
@@ -62,6 +72,9 @@ export const EVENT_DETAIL_KEYS = [
   "error",
   "reason",
   "ttlDays",
+  "selector",
+  "replacedBy",
+  "retireAfter",
 ] as const;
 
 type DetailKey = (typeof EVENT_DETAIL_KEYS)[number];
@@ -166,10 +179,120 @@ function eventText(event: AuditEvent, request: DkimRequest, options: ThreadReply
         typeof days === "number" ? ` within ${days} ${days === 1 ? "day" : "days"}` : "";
       return `${STATE_BADGES.expired.emoji} *Expired*: nobody approved it${within}; the key is erased. Start again with \`/dkim setup\`.`;
     }
+    case "rotation-started": {
+      const selector = text(details, "selector");
+      return `:arrows_counterclockwise: *Rotation started* by ${actorText(event.actorId)}: a new key${selector === undefined ? "" : ` with selector ${inlineCode(selector)}`} waits for its DNS record and an approval. This key signs until it is active.`;
+    }
+    case "retiring": {
+      const by = text(details, "replacedBy");
+      const until = text(details, "retireAfter");
+      return `${STATE_BADGES.retiring.emoji} *Replaced*${by === undefined ? "" : ` by selector ${inlineCode(by)}`}: SpamExperts signs with the new key now. *Keep this key's TXT record published*${until === undefined ? "" : ` until ${slackTime(until)}`}, for mail still in transit; the bot says when it may go.`;
+    }
+    case "retired":
+      return event.actorId === "system"
+        ? `${STATE_BADGES.retired.emoji} *Retired*: DNS shows the old record gone or revoked. Nothing more to do.`
+        : `${STATE_BADGES.retired.emoji} *Retired* by ${actorText(event.actorId)}.`;
+    case "monitor-recovered":
+      return `:white_check_mark: *DNS record is back* for ${domain} (selector ${inlineCode(request.selector)}): ${sentence(details, "summary") || "live and matching."} Mail verifies again.`;
     default:
       // The apply's own events have their replies below; anything else says what it is.
       return `${stateBadge(request.state)}: ${escapeText(event.kind)}.`;
   }
+}
+
+// --- notices: after Active, what people must act on -------------------------------------------
+
+export interface NoticeOptions extends ThreadReplyOptions {
+  /** Whether its button (Rotate, Mark retired) still applies; the notifier redraws without. */
+  buttons: boolean;
+}
+
+/**
+ * A broken record of a key that signs, an old key, or an old record whose overlap is over:
+ * what happened, what it means for mail, what to do, who must do it, and the button for it.
+ */
+export function noticeReply(
+  event: AuditEvent,
+  request: DkimRequest,
+  options: NoticeOptions,
+): SlackMessage {
+  const head = noticeText(event, request, options);
+  const blocks: KnownBlock[] = [section(head)];
+  if (event.kind === "retire-due") {
+    blocks.push(
+      section(
+        `*Revoked value*, to publish at ${inlineCode(`${request.selector}._domainkey.${request.domain}`)} instead of removing the record:\n${codeBlock(REVOKED_VALUE)}`,
+      ),
+    );
+  }
+  if (options.buttons) {
+    blocks.push({
+      type: "actions",
+      block_id: BLOCK_IDS.noticeActions,
+      elements: [event.kind === "retire-due" ? markRetiredButton(request) : rotateButton(request)],
+    });
+  }
+  return { text: head, blocks };
+}
+
+function noticeText(event: AuditEvent, request: DkimRequest, options: ThreadReplyOptions): string {
+  const details = event.details;
+  const approvers =
+    options.approvers === undefined || options.approvers.length === 0
+      ? undefined
+      : approversText(options.approvers);
+  const ask = (what: string) => (approvers === undefined ? "" : `\n${approvers}: ${what}`);
+  const domain = `*${escapeText(request.domain)}*`;
+  const selector = inlineCode(request.selector);
+  switch (event.kind) {
+    case "monitor-problem": {
+      const gone = text(details, "status") === "missing";
+      const message = sentence(details, "message") || sentence(details, "summary");
+      const signing = request.state === "active";
+      const effect = gone
+        ? signing
+          ? "*Mail from this domain fails DKIM now*: SpamExperts signs with this key, and verifiers find no record."
+          : "Mail signed with this key shortly before the rotation fails DKIM until the record is back."
+        : signing
+          ? "Verifiers may fail mail signed with this key until it is fixed."
+          : "Mail still in transit signed with this key may fail DKIM.";
+      return `:rotating_light: *DNS record ${gone ? "gone" : "broken"}* for ${domain} (selector ${selector}): ${message || "it no longer matches the key."}\n${effect}${ask("publish the record again (the card shows it), or rotate the key.")}`;
+    }
+    case "rotation-due": {
+      const age = typeof details.ageDays === "number" ? details.ageDays : undefined;
+      const limit =
+        typeof details.rotateAfterDays === "number" ? details.rotateAfterDays : undefined;
+      return `:calendar: *Time to rotate* the DKIM key of ${domain} (selector ${selector})${age === undefined ? "" : `: it is ${age} days old`}${limit === undefined ? "" : ` (DKIM_ROTATE_AFTER_DAYS is ${limit})`}. M3AAWG advises a new key about twice a year.${ask("click *Rotate* to start one; it goes through the same approval.")}`;
+    }
+    case "retire-due":
+      return `:broom: *The old key can go*: the overlap after the rotation of ${domain} is over. Remove the TXT record of selector ${selector}, or publish the revoked value below; the bot retires the key once DNS shows it.${ask("or click *Mark retired* once it is done.")}`;
+    default:
+      return eventText(event, request, options);
+  }
+}
+
+/**
+ * A notice as the alert channel gets it (DKIM_ALERT_CHANNEL): the same words, a link to the
+ * key's thread, the approvers mentioned, and its button.
+ */
+export function alertMessage(
+  event: AuditEvent,
+  request: DkimRequest,
+  options: NoticeOptions & { permalink?: string | undefined },
+): SlackMessage {
+  const reply =
+    event.kind === "monitor-recovered"
+      ? eventReply(event, request, options)
+      : noticeReply(event, request, options);
+  const link =
+    options.permalink === undefined
+      ? []
+      : [
+          context(
+            `<${options.permalink}|The key's card and thread> · request \`${escapeText(request.id)}\``,
+          ),
+        ];
+  return { text: reply.text, blocks: [...reply.blocks, ...link] };
 }
 
 function withReason(head: string, details: AuditDetails): string {

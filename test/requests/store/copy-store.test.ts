@@ -19,16 +19,16 @@ const run = promisify(execFile);
 /** A SQLite store with requests in several states: pending (sealed key), active, rejected. */
 async function filledSqlite() {
   const h = await createHarness({ dialect: "sqlite" });
-  const make = (selector: string) =>
+  const make = (selector: string, domain = "example.com") =>
     h.service.create({
-      domain: "example.com",
+      domain,
       selector,
       bits: 1024,
       requesterId: REQUESTER,
       channelId: CHANNEL,
     });
   const pending = (await make("p1")).request;
-  const active = (await make("a1")).request;
+  const active = (await make("a1", "active.example")).request;
   await h.service.approve(active.id, { actorId: APPROVER, fingerprintShown: active.fingerprint });
   const rejected = (await make("r1")).request;
   await h.service.reject(rejected.id, { actorId: APPROVER, reason: "not now" });
@@ -48,7 +48,10 @@ describe.skipIf(!DIALECTS.includes("postgres"))("migrate-store: SQLite to Postgr
       expect(await target.listEvents(request.id)).toEqual(await h.store.listEvents(request.id));
     }
     expect(await target.readPrivateKey(pending.id)).toBe(await h.store.readPrivateKey(pending.id));
-    const maxId = Math.max(...(await h.store.listEventsByDomain("example.com")).map((e) => e.id));
+    const maxId = Math.max(
+      ...(await h.store.listEventsByDomain("example.com")).map((e) => e.id),
+      ...(await h.store.listEventsByDomain("active.example")).map((e) => e.id),
+    );
     const next = await target.appendEvent({
       requestId: pending.id,
       at: new Date().toISOString(),
@@ -102,5 +105,9 @@ describe.skipIf(!DIALECTS.includes("postgres"))("migrate-store: SQLite to Postgr
 });
 
 async function countEvents(h: Awaited<ReturnType<typeof createHarness>>): Promise<number> {
-  return (await h.store.listEventsByDomain("example.com")).length;
+  let count = 0;
+  for (const domain of ["example.com", "active.example"]) {
+    count += (await h.store.listEventsByDomain(domain)).length;
+  }
+  return count;
 }

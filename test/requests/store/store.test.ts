@@ -525,3 +525,61 @@ describe("the SQLite store", () => {
     expect(await store.listUndeliveredEvents()).toEqual([]);
   });
 });
+
+describe.each(DIALECTS)("migration 5 on %s", (dialect) => {
+  it("widens the states, and makes an older second active key of a domain retiring", async () => {
+    const database = await freshDatabase(dialect);
+    const key = randomEncryptionKey();
+    const row = (id: string, decidedAt: string, selector: string) =>
+      `INSERT INTO requests (id, domain, selector, bits, usernames, testing, requester_id,
+        channel_id, public_key_base64, fingerprint, record_value, state, decided_at, created_at,
+        updated_at) VALUES ('${id}', 'twice.example', '${selector}', 1024, '[]', 0, 'U', 'C',
+        'k', 'f', 'v', 'active', '${decidedAt}', '${decidedAt}', '${decidedAt}')`;
+    const seed = [
+      row("old1", "2026-10-01T00:00:00.000Z", "s202610"),
+      row("new1", "2026-11-01T00:00:00.000Z", "s202610"),
+      "INSERT INTO events (request_id, at, actor_id, kind, details) VALUES ('old1', 't', 'U', 'active', '{}')",
+    ];
+    if (dialect === "sqlite") {
+      writeLegacyDatabase(join(database.dataDir, DATABASE_FILE), 2, `${seed.join(";\n")};`);
+    } else {
+      const { Kysely, PostgresDialect } = await import("kysely");
+      const pg = await import("pg");
+      const pool = new pg.default.Pool({
+        connectionString: database.databaseUrl,
+        options: `-c ${database.connectionOptions}`,
+      });
+      // biome-ignore lint/suspicious/noExplicitAny: a raw database, as the migrations see it.
+      const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+      const { migrate } = await import("../../../src/requests/store/migrations.js");
+      await migrate(db, "postgres", { migrations: MIGRATIONS.slice(0, 4), describe: "test" });
+      for (const statement of seed) await adminQuery(database, statement);
+      await db.destroy();
+    }
+    const store = await openTestStore(database, { encryptionKey: key });
+    expect((await store.get("new1"))?.state).toBe("active");
+    const old = await store.get("old1");
+    expect(old).toMatchObject({
+      state: "retiring",
+      replacedBy: { id: "new1", selector: "s202610" },
+    });
+    expect(await store.listEvents("old1")).toHaveLength(1);
+    // The widened CHECK takes the new states; the index keeps one active key per domain.
+    const moved = await store.transition({
+      id: "old1",
+      from: "retiring",
+      to: "retired",
+      at: "2026-12-01T00:00:00.000Z",
+      event: { actorId: "system", kind: "retired", details: {} },
+    });
+    expect(moved?.request.state).toBe("retired");
+    const sql = "UPDATE requests SET state = 'active' WHERE id = 'old1'";
+    if (dialect === "sqlite") {
+      const raw = new Database(join(database.dataDir, DATABASE_FILE));
+      expect(() => raw.prepare(sql).run()).toThrow(/UNIQUE constraint failed/);
+      raw.close();
+    } else {
+      await expect(adminQuery(database, sql)).rejects.toThrow(/duplicate key/);
+    }
+  });
+});

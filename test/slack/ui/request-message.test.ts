@@ -104,6 +104,7 @@ describe("requestMessage buttons by state", () => {
       ACTION_IDS.checkDns,
       ACTION_IDS.approve,
       ACTION_IDS.reject,
+      ACTION_IDS.cancel,
     ]);
     const approve = shown.find((b) => b.action_id === ACTION_IDS.approve);
     expect(approve?.style).toBe("primary");
@@ -136,6 +137,8 @@ describe("requestMessage buttons by state", () => {
     expect(buttons(message.blocks).map((b) => b.action_id)).toEqual([
       ACTION_IDS.retry,
       ACTION_IDS.checkDns,
+      ACTION_IDS.reject,
+      ACTION_IDS.cancel,
     ]);
     expect(allText(message.blocks)).toContain("> ERROR: Unknown domain example.com");
     expect(allText(message.blocks)).toContain(
@@ -150,8 +153,21 @@ describe("requestMessage buttons by state", () => {
     expect(allText(message.blocks)).toContain("Each step is reported in the thread.");
   });
 
+  it("active offers Check DNS and Rotate, and says the outcome, who and when", () => {
+    const message = render("active", {
+      decidedBy: "U0APPROVER",
+      decidedAt: "2026-11-04T09:30:00.000Z",
+    });
+    expect(buttons(message.blocks).map((b) => b.action_id)).toEqual([
+      ACTION_IDS.checkDns,
+      ACTION_IDS.rotate,
+    ]);
+    const text = allText(message.blocks);
+    expect(text).toContain("Approved by <@U0APPROVER>");
+    expect(text).toContain(`<!date^${Date.parse("2026-11-04T09:30:00.000Z") / 1000}^`);
+  });
+
   it.each([
-    ["active", "Approved by <@U0APPROVER>"],
     ["rejected", "Rejected* by <@U0APPROVER>"],
     ["cancelled", "Cancelled* by <@U0REQUESTER>"],
     ["expired", "Expired*"],

@@ -1,0 +1,183 @@
+/**
+ * After Active: the periodic care of keys that sign. Each call is one idempotent cycle (run
+ * by the scheduler on one replica at a time); what was told is an event in the store, so a
+ * restart neither repeats nor skips a notice.
+ *
+ * - monitor: every active and retiring key's record is checked, with bounded DNS concurrency;
+ *   a change of verdict is one event (dns-checks.ts), which the Slack layer tells in the
+ *   key's thread and in the alert channel.
+ * - retirement: once a retiring key's overlap is over, one "retire-due" notice (remove the
+ *   record or publish the revoked value), then the key is retired as soon as DNS shows its
+ *   record gone, revoked or replaced; an approver may also mark it retired.
+ * - reminders: a key older than DKIM_ROTATE_AFTER_DAYS gets one "rotation-due" notice, again
+ *   every 30 days while it stays, none while a rotation of its domain is under way.
+ */
+import type { DkimCheckResult } from "../dkim/check.js";
+import { createLimiter } from "../dkim/concurrency-limit.js";
+import { alreadyHandled, requireApprover, requireSameWorkspace } from "./authorization.js";
+import type { RequestsContext } from "./context.js";
+import type { DnsChecks } from "./dns-checks.js";
+import { type Actor, type AuditEvent, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
+import { describeFailure } from "./redact.js";
+import { isOpenState, MONITORED_STATES } from "./state-machine.js";
+
+/** The value that revokes an RSA key (RFC 6376 3.6.1: an empty p=). */
+export const REVOKED_VALUE = "v=DKIM1; k=rsa; p=";
+
+/** DNS lookups in flight at once during a cycle: a fleet's records, without a flood. */
+export const MONITOR_CONCURRENCY = 16;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface MonitorReport {
+  checked: number;
+  problems: number;
+  retired: number;
+  /** Lookups that got no answer (the resolvers, not the records): verdicts left as they were. */
+  unanswered: number;
+}
+
+export interface Lifecycle {
+  monitor(): Promise<MonitorReport>;
+  remindRotations(): Promise<DkimRequest[]>;
+  /** An approver says the old record is gone or revoked: the retiring key is retired. */
+  markRetired(id: string, actor: Actor): Promise<DkimRequest>;
+}
+
+export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle {
+  const { store, logger } = ctx;
+
+  async function monitor(): Promise<MonitorReport> {
+    const report: MonitorReport = { checked: 0, problems: 0, retired: 0, unanswered: 0 };
+    const keys = await store.list({ states: MONITORED_STATES });
+    const limiter = createLimiter(MONITOR_CONCURRENCY);
+    await Promise.all(
+      keys.map((key) =>
+        limiter.run(async () => {
+          try {
+            await careFor(key, report);
+          } catch (error) {
+            logger.warn("Monitoring a DKIM key failed; it is checked again next cycle.", {
+              requestId: key.id,
+              error: describeFailure(error),
+            });
+          }
+        }),
+      ),
+    );
+    if (report.unanswered > 0) {
+      logger.warn("DNS lookups got no answer during monitoring; those verdicts were kept.", {
+        unanswered: report.unanswered,
+        checked: report.checked,
+      });
+    }
+    return report;
+  }
+
+  async function careFor(key: DkimRequest, report: MonitorReport): Promise<void> {
+    report.checked++;
+    if (key.state === "retiring" && isPast(key.retireAfter)) {
+      // The overlap is over: the record going is what is asked now, not a problem.
+      await tellRetireDue(key);
+      const result = await dns.lookup(key);
+      if (result.status === "lookup-failed") {
+        report.unanswered++;
+      } else if (isGone(result)) {
+        if (await retire(key, SYSTEM_ACTOR, result.summary)) report.retired++;
+      }
+      return;
+    }
+    const { result } = await dns.check(key);
+    if (result.status === "lookup-failed") report.unanswered++;
+    else if (result.status !== "live") report.problems++;
+  }
+
+  /** The old key can no longer verify anything: no record, the revoked value, or another key. */
+  function isGone(result: DkimCheckResult): boolean {
+    return (
+      result.status === "missing" ||
+      result.problems.some(
+        (problem) => problem.code === "revoked" || problem.code === "different-key",
+      )
+    );
+  }
+
+  function isPast(iso: string | null): boolean {
+    return iso !== null && Date.parse(iso) <= ctx.clock().getTime();
+  }
+
+  /** Once per retiring key: the overlap is over, the record may go. */
+  async function tellRetireDue(key: DkimRequest): Promise<void> {
+    if ((await lastEventOf(key.id, "retire-due")) !== undefined) return;
+    const event = await store.appendEvent({
+      requestId: key.id,
+      at: ctx.now(),
+      actorId: SYSTEM_ACTOR,
+      kind: "retire-due",
+      details: { revokedValue: REVOKED_VALUE, retireAfter: key.retireAfter },
+    });
+    ctx.emit(event, key);
+  }
+
+  async function retire(key: DkimRequest, actorId: string, dnsSummary: string | null) {
+    const at = ctx.now();
+    const change = await store.transition({
+      id: key.id,
+      from: "retiring",
+      to: "retired",
+      at,
+      changes: { retiredAt: at, retiredBy: actorId },
+      event: { actorId, kind: "retired", details: { dns: dnsSummary } },
+    });
+    if (change === undefined) return undefined;
+    return ctx.emitChange(change);
+  }
+
+  async function markRetired(id: string, actor: Actor): Promise<DkimRequest> {
+    const key = await ctx.requireRequest(id);
+    requireSameWorkspace(ctx, "NOT_ALLOWED", key, actor);
+    await requireApprover(ctx, "NOT_ALLOWED", key, actor.actorId, "mark old keys retired");
+    if (key.state !== "retiring") throw alreadyHandled(ctx, "NOT_ALLOWED", key);
+    const retired = await retire(key, actor.actorId, null);
+    if (retired === undefined)
+      throw alreadyHandled(ctx, "NOT_ALLOWED", await ctx.requireRequest(id));
+    return retired;
+  }
+
+  async function remindRotations(): Promise<DkimRequest[]> {
+    const { rotateAfterDays, remindEveryDays } = ctx.lifecycle;
+    if (rotateAfterDays <= 0) return [];
+    const now = ctx.clock().getTime();
+    const reminded: DkimRequest[] = [];
+    for (const key of await store.list({ states: ["active"] })) {
+      const since = Date.parse(key.activatedAt ?? key.decidedAt ?? key.createdAt);
+      const ageDays = (now - since) / DAY_MS;
+      if (ageDays < rotateAfterDays) continue;
+      const siblings = await store.list({ domain: key.domain });
+      if (siblings.some((each) => each.rotationOf?.id === key.id && isOpenState(each.state))) {
+        continue;
+      }
+      const last = await lastEventOf(key.id, "rotation-due");
+      if (last !== undefined && now - Date.parse(last.at) < remindEveryDays * DAY_MS) continue;
+      const event = await store.appendEvent({
+        requestId: key.id,
+        at: ctx.now(),
+        actorId: SYSTEM_ACTOR,
+        kind: "rotation-due",
+        details: { ageDays: Math.floor(ageDays), rotateAfterDays },
+      });
+      ctx.emit(event, key);
+      reminded.push(key);
+    }
+    return reminded;
+  }
+
+  async function lastEventOf(
+    requestId: string,
+    kind: AuditEvent["kind"],
+  ): Promise<AuditEvent | undefined> {
+    return (await store.listEvents(requestId)).filter((event) => event.kind === kind).at(-1);
+  }
+
+  return { monitor, remindRotations, markRetired };
+}
