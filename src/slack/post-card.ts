@@ -13,7 +13,11 @@ import type { SlackMessage } from "./ui/format.js";
 
 export const CARD_EVENT_TYPE = "dkim_request_card";
 
-export type PostCard = (request: DkimRequest, message: SlackMessage) => Promise<string>;
+export type PostCard = (
+  request: DkimRequest,
+  message: SlackMessage,
+  options?: { lookFirst?: boolean },
+) => Promise<string>;
 
 const ATTEMPTS = 4;
 
@@ -56,8 +60,13 @@ export function createCardPoster(options: {
     return undefined;
   }
 
-  return async function postCard(request, message) {
+  return async function postCard(request, message, how = {}) {
     const started = Date.now();
+    if (how.lookFirst === true) {
+      // A stop between posting and remembering the card: it is there already.
+      const found = await findPosted(request, Date.parse(request.createdAt)).catch(() => undefined);
+      if (found !== undefined) return found;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         const posted = await client.chat.postMessage({

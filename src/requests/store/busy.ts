@@ -36,6 +36,37 @@ export function isBusyError(error: unknown): boolean {
   );
 }
 
+/**
+ * A write the database refused for lack of room or a broken disk, as a sentence: what it
+ * means and what to do. Nothing was changed (the transaction was rolled back).
+ */
+export class StoreUnavailableError extends CodedError {
+  constructor(code: string, options?: { cause?: unknown }) {
+    super(
+      "STORE_UNAVAILABLE",
+      code === "SQLITE_FULL" || code === "53100"
+        ? `The bot's database could not be written: the disk is full (${code}). Nothing was changed; free some space where the database lives, then try again.`
+        : `The bot's database could not be written (${code}). Nothing was changed; the operator should look at the disk and the database log.`,
+      options,
+    );
+  }
+}
+
+/** SQLITE_FULL, SQLITE_IOERR*, PostgreSQL's disk_full (53100) and I/O errors (58030). */
+export function asStoreUnavailable(error: unknown): StoreUnavailableError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  if (
+    code === "SQLITE_FULL" ||
+    code.startsWith("SQLITE_IOERR") ||
+    code === "53100" ||
+    code === "58030"
+  ) {
+    return new StoreUnavailableError(code, { cause: error });
+  }
+  return undefined;
+}
+
 export async function retryWhileBusy<T>(
   unit: () => Promise<T>,
   deadlineMs: number = DEFAULT_BUSY_DEADLINE_MS,
@@ -45,7 +76,7 @@ export async function retryWhileBusy<T>(
     try {
       return await unit();
     } catch (error) {
-      if (!isBusyError(error)) throw error;
+      if (!isBusyError(error)) throw asStoreUnavailable(error) ?? error;
       const waited = Date.now() - started;
       if (waited >= deadlineMs) throw new StoreBusyError(waited, { cause: error });
       // 5, 10, 20, 40, 80, then 100 ms, with jitter so two waiters do not retry in step.

@@ -123,6 +123,8 @@ async function makeAndPost(
         approvers: deps.config.approvers,
         ...(options.delayed ? { delayedSince: setup.receivedAt } : {}),
       }),
+      // After a restart the card may have been posted just before the stop.
+      { lookFirst: options.delayed },
     );
     await service.attachMessage(request.id, request.channelId, ts);
     await service.setups.forget(setup.id);

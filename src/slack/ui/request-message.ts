@@ -139,9 +139,16 @@ function nowLines(request: DkimRequest, options: RequestMessageOptions): string[
     case "failed": {
       const said =
         request.lastError === null ? [] : [quoteLines(clip(request.lastError, MAX_ERROR))];
+      const stillSigns =
+        request.rotationOf === null
+          ? []
+          : [
+              `Selector ${inlineCode(request.rotationOf.selector)} still signs mail for *${escapeText(request.domain)}*: nothing changed for it.`,
+            ];
       return [
         `*Applying stopped* (approved${decided}):`,
         ...said,
+        ...stillSigns,
         `*Next:* fix the cause, then ${approvers} clicks *Retry* (done steps are kept).`,
       ];
     }
