@@ -6,6 +6,7 @@ import dotenv from "dotenv";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { checkDkimRecord } from "./dkim/check.js";
 import { createTxtLookup } from "./dkim/dns.js";
+import { createDnsPublisher } from "./dns-publish/index.js";
 import { CodedError, isCodedError } from "./errors.js";
 import { keepRunningOnUnhandledRejection } from "./keep-running.js";
 import { type AppLogger, createLogger, requestsLogger } from "./logger.js";
@@ -60,6 +61,9 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
           password: config.spamExperts.password,
           timeoutMs: config.spamExperts.timeoutMs,
         });
+  // DKIM_DNS_PUBLISH_*: the bot writes the records of the zones it may itself.
+  const dnsPublisher =
+    config.dnsPublish === undefined ? undefined : createDnsPublisher(config.dnsPublish);
   const lookup = createTxtLookup(
     config.dnsServers === undefined ? {} : { servers: config.dnsServers },
   );
@@ -99,6 +103,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     defaultBits: config.defaultBits,
     applyLeaseMs: leaseMs,
     homeTeamId: identity.teamId,
+    ...(dnsPublisher === undefined ? {} : { dnsPublisher }),
     onEvent: (event, request) => {
       logTransition(logger, event, request);
       notifier.onEvent(event, request);
@@ -193,6 +198,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       // What Slack has not taken within the grace stays in the store for the next start.
       await notifier.stop(STOP_GRACE_MS);
       await dkimApi.close();
+      await dnsPublisher?.close();
       await store.close();
     },
   };

@@ -45,6 +45,10 @@ export interface RequestsContext {
   requireRequest(id: string): Promise<DkimRequest>;
   /** Hands a stored event to the listener (the Slack layer); never throws, never waits. */
   emit(event: AuditEvent | null, request: DkimRequest): void;
+  /** Use cases that react to others' events (DNS publishing) subscribe here. */
+  onStored(listener: (event: AuditEvent, request: DkimRequest) => void): void;
+  /** The managed zone of a record name (DNS publishing), or undefined: published by hand. */
+  readonly managedZone: (recordName: string) => string | undefined;
   /** `emit` for a change just stored; returns its request. */
   emitChange(change: StoredChange): DkimRequest;
 }
@@ -59,15 +63,29 @@ export interface ContextDeps {
   instanceId: string;
   applyLeaseMs: number;
   homeTeamId?: string | undefined;
+  managedZone?: ((recordName: string) => string | undefined) | undefined;
   onEvent?: ((event: AuditEvent, request: DkimRequest) => void | Promise<void>) | undefined;
 }
 
 export function createContext(deps: ContextDeps): RequestsContext {
   const { store, logger, clock } = deps;
+  const internal: Array<(event: AuditEvent, request: DkimRequest) => void> = [];
 
   function emit(event: AuditEvent | null, request: DkimRequest): void {
+    if (event === null) return;
+    for (const each of internal) {
+      try {
+        each(event, request);
+      } catch (error) {
+        logger.warn("A use case's event listener failed; the request goes on.", {
+          requestId: request.id,
+          kind: event.kind,
+          error: describeFailure(error),
+        });
+      }
+    }
     const listener = deps.onEvent;
-    if (event === null || listener === undefined) return;
+    if (listener === undefined) return;
     const report = (error: unknown): void =>
       logger.warn("An audit event listener failed; the request goes on.", {
         requestId: request.id,
@@ -103,6 +121,10 @@ export function createContext(deps: ContextDeps): RequestsContext {
       return request;
     },
     emit,
+    onStored(listener) {
+      internal.push(listener);
+    },
+    managedZone: deps.managedZone ?? (() => undefined),
     emitChange(change) {
       for (const linked of change.alsoChanged ?? []) emit(linked.event, linked.request);
       emit(change.event, change.request);

@@ -163,6 +163,7 @@ export function createRequestCreation(
       retireAfter: null,
       retiredAt: null,
       retiredBy: null,
+      publication: publicationOf(ctx, valid),
       lastError: null,
       createdAt: at,
       updatedAt: at,
@@ -215,6 +216,15 @@ export function createRequestCreation(
   }
 
   return { create, findInputProblems, attachMessage };
+}
+
+/** A record in a zone the bot writes: the bot publishes it (dns-publication.ts). */
+function publicationOf(
+  ctx: RequestsContext,
+  valid: Pick<ValidCreateInput, "domain" | "selector">,
+): DkimRequest["publication"] {
+  const zone = ctx.managedZone(recordNameOf(valid));
+  return zone === undefined ? null : { zone, state: "to-publish" };
 }
 
 /** `base`, or `base-2`, `base-3`, ... : the first the domain never used. */

@@ -4,7 +4,8 @@ import { type Periodic, type PeriodicOptions, startPeriodic } from "./scheduler.
 import type { RequestService } from "./service.js";
 
 export interface DnsWatcherOptions {
-  service: Pick<RequestService, "checkPending" | "expire">;
+  service: Pick<RequestService, "checkPending" | "expire"> &
+    Partial<Pick<RequestService, "publication">>;
   /** DKIM_DNS_POLL_SECONDS: pause between the end of one round and the start of the next. */
   intervalSeconds: number;
   logger?: RequestsLogger;
@@ -29,6 +30,15 @@ export function startDnsWatcher(options: DnsWatcherOptions): DnsWatcher {
       name: "dns-watch",
       periodMs: Math.max(0.05, options.intervalSeconds) * 1000,
       async cycle() {
+        // The records the bot writes, where DNS does not say yet what their state asks (a
+        // failed or transient write tried again).
+        try {
+          await options.service.publication?.reconcileAll();
+        } catch (error) {
+          logger.warn("Publishing DKIM records failed; it runs again later.", {
+            error: describeFailure(error),
+          });
+        }
         try {
           await options.service.checkPending();
         } catch (error) {

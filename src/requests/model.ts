@@ -91,6 +91,11 @@ export interface DkimRequest {
   /** Retired: when, and by whom ("system" when DNS showed the record gone or revoked). */
   retiredAt: string | null;
   retiredBy: string | null;
+  /**
+   * The record is the bot's to write (DKIM_DNS_PUBLISH_ZONES): the zone, and where it stands
+   * ("published", "removed", "revoked", or "failed:<reason>"). Null: published by hand.
+   */
+  publication: { zone: string; state: string } | null;
   /** The API's own text (or another plain explanation) of the last failed apply; never secrets. */
   lastError: string | null;
   createdAt: string;
@@ -128,7 +133,12 @@ export type AuditEventKind =
   | "monitor-problem"
   | "monitor-recovered"
   /** The key is older than DKIM_ROTATE_AFTER_DAYS (told again every 30 days while it stays). */
-  | "rotation-due";
+  | "rotation-due"
+  /** DNS publishing: the bot wrote the record, removed it, revoked it, or could not. */
+  | "dns-published"
+  | "dns-removed"
+  | "dns-revoked"
+  | "dns-publish-failed";
 
 /** Small, flat, JSON-safe facts about an event: API text, DNS summary, reason. Never secrets. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

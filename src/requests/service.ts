@@ -18,6 +18,7 @@ import { createContext, type LifecyclePolicy } from "./context.js";
 import type { CreateRequestInput, InputProblem } from "./create-input.js";
 import { type CreatedRequest, createRequestCreation } from "./create-request.js";
 import { type CheckDns, createDnsChecks, type DnsCheckOutcome } from "./dns-checks.js";
+import { createPublication, type Publication, type RecordPublisher } from "./dns-publication.js";
 import { createExpiry } from "./expire-requests.js";
 import { createLifecycle, type Lifecycle } from "./lifecycle.js";
 import { type RequestsLogger, silentLogger } from "./logger.js";
@@ -56,6 +57,8 @@ export interface RequestServiceDeps {
   applyLeaseMs?: number;
   /** The bot's own workspace (auth.test): requests made before workspaces were recorded belong to it. */
   homeTeamId?: string;
+  /** DKIM_DNS_PUBLISH_*: the bot writes the records of the zones it may (dns-publication.ts). */
+  dnsPublisher?: RecordPublisher;
 }
 
 export interface RequestService {
@@ -85,6 +88,8 @@ export interface RequestService {
    */
   stop(): Promise<void>;
   recordDnsCheck(id: string, actor?: Actor): Promise<DnsCheckOutcome>;
+  /** DNS publishing, when the bot may write the zone (dns-publication.ts). */
+  publication: Publication;
   /** After Active: monitoring, retirement and key-age reminders (lifecycle.ts). */
   lifecycle: Lifecycle;
   checkPending(): Promise<DnsCheckOutcome[]>;
@@ -112,6 +117,15 @@ export interface RequestService {
 
 const DEFAULT_APPLY_LEASE_MS = 30_000;
 
+/** The events after which the bot writes (or removes, or revokes) a record it manages. */
+const PUBLICATION_TRIGGERS: ReadonlySet<AuditEvent["kind"]> = new Set([
+  "created",
+  "rejected",
+  "cancelled",
+  "expired",
+  "retire-due",
+]);
+
 export function createRequestService(deps: RequestServiceDeps): RequestService {
   const { store } = deps;
   const clock = deps.clock ?? (() => new Date());
@@ -125,6 +139,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     instanceId: store.owner,
     applyLeaseMs: deps.applyLeaseMs ?? DEFAULT_APPLY_LEASE_MS,
     homeTeamId: deps.homeTeamId,
+    managedZone: deps.dnsPublisher?.zoneFor.bind(deps.dnsPublisher),
     onEvent: deps.onEvent,
   });
   const creation = createRequestCreation(ctx, {
@@ -132,6 +147,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     defaultBits: deps.defaultBits ?? 2048,
   });
   const rotate = createRotation(ctx, creation);
+  const publication = createPublication(ctx, deps.dnsPublisher);
+  // The record follows the request: published when made, removed when ended, revoked after
+  // the overlap. Not awaited: DNS is slower than a click, and failures are told in the thread.
+  ctx.onStored((event, request) => {
+    if (PUBLICATION_TRIGGERS.has(event.kind)) void publication.reconcile(request);
+  });
   const dns = createDnsChecks(ctx, deps.checkDns);
   const applier = createApplier(ctx, deps.dkimApi);
   const decisions = createRejectOrCancel(ctx);
@@ -160,6 +181,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     resumeInterrupted: applier.resumeUnclaimed,
     stop: applier.stop,
     recordDnsCheck: dns.recordDnsCheck,
+    publication,
     lifecycle: createLifecycle(ctx, dns),
     checkPending: dns.checkPending,
     get: (id) => store.get(id),

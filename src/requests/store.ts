@@ -26,6 +26,7 @@ export type RequestChanges = Partial<
     | "retireAfter"
     | "retiredAt"
     | "retiredBy"
+    | "publication"
   >
 >;
 
@@ -91,6 +92,12 @@ export interface RequestFilter {
   createdBefore?: string;
   /** Newest first when limited; otherwise oldest first. */
   limit?: number;
+  /**
+   * Only requests whose record the bot writes and whose DNS is not yet as their state asks
+   * (dns-publication.ts): published while open or active, revoked once retired or due, removed
+   * once ended. A retiring key is listed while its record is still up (its overlap may be over).
+   */
+  publicationDue?: boolean;
 }
 
 /** A claim held by one replica until a time (ISO 8601): an apply, a scheduler cycle. */

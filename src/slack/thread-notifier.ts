@@ -105,6 +105,11 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
   const lastDns = new Map<string, DkimCheckStatus>();
   /** "created" events whose card was not posted yet: told (and delivered) by cardPosted. */
   const awaitingCard = new Map<string, AuditEvent>();
+  /** Other events that came before the card: told by cardPosted, after the record. */
+  const beforeCard = new Map<
+    string,
+    Array<{ event: AuditEvent; previousDns: DkimCheckStatus | null }>
+  >();
   const replyOptions = { dryRun, approvers };
   /** Events this process has taken to tell and not yet marked: a replay does not take them twice. */
   const pending = new Set<number>();
@@ -355,16 +360,26 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
       lastDns.set(request.id, dnsStatusOf(event));
     }
     if (request.messageTs === null) {
-      // "created" comes before its card exists: cardPosted tells it. Anything else before the
-      // card (or when it could not be posted) has no thread to go to.
+      // "created" comes before its card exists: cardPosted tells it, and whatever else came
+      // meanwhile (a record the bot published, a DNS check) after it, in order. A request
+      // that ended without a card (it could not be posted) has no thread to go to.
       if (event.kind === "created") {
         awaitingCard.set(request.id, event);
         return;
       }
+      if (isOpenOrSigning(request)) {
+        const waiting = beforeCard.get(request.id) ?? [];
+        waiting.push({ event, previousDns });
+        beforeCard.set(request.id, waiting);
+        return;
+      }
       const created = awaitingCard.get(request.id);
       awaitingCard.delete(request.id);
+      const early = beforeCard.get(request.id) ?? [];
+      beforeCard.delete(request.id);
       enqueue(request.id, async () => {
         if (created !== undefined) await markDelivered(created.id);
+        for (const each of early) await markDelivered(each.event.id);
         await markDelivered(event.id);
       });
       return;
@@ -383,11 +398,20 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
     }
     const created = awaitingCard.get(request.id);
     awaitingCard.delete(request.id);
+    const early = beforeCard.get(request.id) ?? [];
+    beforeCard.delete(request.id);
     enqueue(request.id, async () => {
       const reply = recordReply(request, recordToPublish(request));
       if (reply !== undefined) await post(request, reply);
       if (created !== undefined) await markDelivered(created.id);
     });
+    // What happened before the card existed is told now, in its thread, in order.
+    for (const { event, previousDns } of early) {
+      const known = latest(request).request;
+      const withCard = { ...known, messageTs: request.messageTs, channelId: request.channelId };
+      enqueue(request.id, () => tell(event, withCard, previousDns));
+    }
+    if (early.length > 0) enqueue(request.id, () => redrawCard(request.id));
   }
 
   return {
@@ -425,6 +449,11 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
       }
     },
   };
+}
+
+/** A request whose card may still come: its early events wait for it. */
+function isOpenOrSigning(request: Pick<DkimRequest, "state">): boolean {
+  return ["pending", "applying", "failed", "active", "retiring"].includes(request.state);
 }
 
 /** Thrown into the queue once stopped, so nothing after it is marked delivered. */

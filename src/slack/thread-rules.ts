@@ -66,6 +66,10 @@ export function planReply(event: AuditEvent, previousDns: DkimCheckStatus | null
     case "rotation-started":
     case "retiring":
     case "retired":
+    case "dns-published":
+    case "dns-removed":
+    case "dns-revoked":
+    case "dns-publish-failed":
       return { ...NOTHING, post: "event" };
     case "monitor-recovered":
       return { ...NOTHING, post: "event", alert: true };

@@ -36,6 +36,7 @@ export function sampleRequest(overrides: Partial<DkimRequest> = {}): DkimRequest
     retireAfter: null,
     retiredAt: null,
     retiredBy: null,
+    publication: null,
     lastError: null,
     createdAt: SAMPLE_AT,
     updatedAt: SAMPLE_AT,

@@ -174,6 +174,25 @@ export class KyselyRequestStore implements RequestStore {
     if (filter.createdBefore !== undefined) {
       query = query.where("created_at", "<", filter.createdBefore);
     }
+    if (filter.publicationDue === true) {
+      query = query
+        .where("publish_zone", "is not", null)
+        .where((eb) =>
+          eb.or([
+            eb("publish_state", "is", null),
+            eb.and([
+              eb("state", "in", ["pending", "applying", "failed", "active"]),
+              eb("publish_state", "<>", "published"),
+            ]),
+            eb.and([eb("state", "=", "retiring"), eb("publish_state", "<>", "revoked")]),
+            eb.and([eb("state", "=", "retired"), eb("publish_state", "<>", "revoked")]),
+            eb.and([
+              eb("state", "in", ["rejected", "cancelled", "expired"]),
+              eb("publish_state", "<>", "removed"),
+            ]),
+          ]),
+        );
+    }
     query =
       filter.limit === undefined
         ? query.orderBy("created_at").orderBy("created_seq")

@@ -237,6 +237,22 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 6,
+    description: "records the bot publishes itself: where, and how it stands",
+    async up(db) {
+      // The managed zone the bot writes the record into (NULL: published by hand), and the
+      // last outcome of making DNS say what the request's state asks: published, removed,
+      // revoked, or failed:<reason> (told once, tried again).
+      await db.schema.alterTable("requests").addColumn("publish_zone", "text").execute();
+      await db.schema.alterTable("requests").addColumn("publish_state", "text").execute();
+      await db.schema
+        .createIndex("requests_by_publication")
+        .on("requests")
+        .columns(["publish_zone", "state"])
+        .execute();
+    },
+  },
 ];
 
 const STATES_BEFORE_5 = [

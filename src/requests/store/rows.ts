@@ -51,6 +51,8 @@ export const REQUEST_COLUMNS = [
   "retire_after",
   "retired_at",
   "retired_by",
+  "publish_zone",
+  "publish_state",
 ] as const;
 
 export type RequestRow = Pick<Selectable<RequestsTable>, (typeof REQUEST_COLUMNS)[number]>;
@@ -98,6 +100,8 @@ export function toRow(request: DkimRequest): RequestRow {
     retire_after: request.retireAfter,
     retired_at: request.retiredAt,
     retired_by: request.retiredBy,
+    publish_zone: request.publication?.zone ?? null,
+    publish_state: request.publication?.state ?? null,
   };
 }
 
@@ -129,6 +133,10 @@ export function changeColumns(changes: RequestChanges): Updateable<RequestsTable
   if (changes.retireAfter !== undefined) columns.retire_after = changes.retireAfter;
   if (changes.retiredAt !== undefined) columns.retired_at = changes.retiredAt;
   if (changes.retiredBy !== undefined) columns.retired_by = changes.retiredBy;
+  if (changes.publication !== undefined) {
+    columns.publish_zone = changes.publication?.zone ?? null;
+    columns.publish_state = changes.publication?.state ?? null;
+  }
   return columns;
 }
 
@@ -177,6 +185,8 @@ export function fromRow(row: RequestRow): DkimRequest {
     retireAfter: row.retire_after,
     retiredAt: row.retired_at,
     retiredBy: row.retired_by,
+    publication:
+      row.publish_zone === null ? null : { zone: row.publish_zone, state: row.publish_state ?? "" },
     lastError: row.last_error,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -56,6 +56,8 @@ export interface RequestsTable {
   retire_after: string | null;
   retired_at: string | null;
   retired_by: string | null;
+  publish_zone: string | null;
+  publish_state: string | null;
 }
 
 export interface SetupIntakeTable {

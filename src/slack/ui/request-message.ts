@@ -127,10 +127,23 @@ function nowLines(request: DkimRequest, options: RequestMessageOptions): string[
       if (dns === "live") {
         return [...rotation, `*Next:* the TXT record is live: ${approvers} clicks *Approve*.`];
       }
+      const managed = request.publication;
+      if (managed !== null && !managed.state.startsWith("failed") && dns !== "wrong") {
+        return [
+          ...rotation,
+          `*Next:* dkim-bot publishes the TXT record in zone ${inlineCode(managed.zone)} itself; once it is live, ${approvers} clicks *Approve*.`,
+        ];
+      }
       const publish =
         dns === "wrong" ? "fixes the TXT record (see DNS)" : "publishes the TXT record below";
+      const failedZone = managed?.state.startsWith("failed") ? managed.zone : undefined;
+      const couldNot =
+        failedZone === undefined
+          ? []
+          : [`dkim-bot could not publish it in zone ${inlineCode(failedZone)} (see the thread).`];
       return [
         ...rotation,
+        ...couldNot,
         `*Next:* ${userMention(request.requesterId)} ${publish}, then ${approvers} clicks *Approve*.`,
       ];
     }

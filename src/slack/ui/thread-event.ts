@@ -58,6 +58,7 @@ import { STATE_BADGES, stateBadge } from "./state-badge.js";
  * - `selector`: the new key's selector (rotation-started)
  * - `replacedBy`, `retireAfter`: the successor's selector and the end of the overlap (retiring)
  * - `ageDays`, `rotateAfterDays`: the key's age and the limit (rotation-due)
+ * - `zone`, `wanted`: the managed zone and what the bot tried (dns-published, dns-publish-failed, ...)
  */
 export const EVENT_DETAIL_KEYS = [
   "summary",
@@ -75,6 +76,8 @@ export const EVENT_DETAIL_KEYS = [
   "selector",
   "replacedBy",
   "retireAfter",
+  "zone",
+  "wanted",
 ] as const;
 
 type DetailKey = (typeof EVENT_DETAIL_KEYS)[number];
@@ -192,6 +195,27 @@ function eventText(event: AuditEvent, request: DkimRequest, options: ThreadReply
       return event.actorId === "system"
         ? `${STATE_BADGES.retired.emoji} *Retired*: DNS shows the old record gone or revoked. Nothing more to do.`
         : `${STATE_BADGES.retired.emoji} *Retired* by ${actorText(event.actorId)}.`;
+    case "dns-published":
+      return `:inbox_tray: *Published* in zone ${inlineCode(text(details, "zone") ?? "")} by dkim-bot: the TXT record is there now; the DNS check tells when it is live.`;
+    case "dns-removed":
+      return `:outbox_tray: *Record removed* from zone ${inlineCode(text(details, "zone") ?? "")} by dkim-bot: the key was never used, so nothing is left behind.`;
+    case "dns-revoked":
+      return `:outbox_tray: *Record revoked* in zone ${inlineCode(text(details, "zone") ?? "")} by dkim-bot (now \`v=DKIM1; k=rsa; p=\`): verifiers see the old key as revoked; the key is retired once DNS shows it.`;
+    case "dns-publish-failed": {
+      const zone = inlineCode(text(details, "zone") ?? "");
+      const wanted = text(details, "wanted");
+      const what =
+        wanted === "removed"
+          ? "remove the record"
+          : wanted === "revoked"
+            ? "revoke the record"
+            : "publish the record";
+      const byHand =
+        wanted === "published"
+          ? "The card shows it: publish it by hand, or fix the cause; the bot tries again."
+          : "Do it by hand, or fix the cause; the bot tries again.";
+      return `:warning: *Could not ${what}* in zone ${zone}: ${sentence(details, "message")}\n${byHand}`;
+    }
     case "monitor-recovered":
       return `:white_check_mark: *DNS record is back* for ${domain} (selector ${inlineCode(request.selector)}): ${sentence(details, "summary") || "live and matching."} Mail verifies again.`;
     default:
