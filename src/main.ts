@@ -126,6 +126,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     dryRun: dkimApi.dryRun,
     config,
     logger,
+    permalink: (channel: string, ts: string) => permalinkOf(identity.url, channel, ts),
     postCard: createCardPoster({
       token: config.slack.botToken,
       apiUrl: config.slack.apiUrl,

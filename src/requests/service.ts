@@ -95,6 +95,10 @@ export interface RequestService {
   checkPending(): Promise<DnsCheckOutcome[]>;
   get(id: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
+  countByChannel(
+    filter: RequestFilter,
+    cap: number,
+  ): Promise<{ counts: Map<string, number>; capped: boolean }>;
   listByDomain(domain: string): Promise<DkimRequest[]>;
   listEvents(requestId: string): Promise<AuditEvent[]>;
   listEventsByDomain(domain: string): Promise<AuditEvent[]>;
@@ -186,6 +190,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     checkPending: dns.checkPending,
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),
+    countByChannel: (filter, cap) => store.countByChannel(filter, cap),
     listByDomain: (domain) => store.list({ domain: normaliseDomain(domain) }),
     listEvents: (requestId) => store.listEvents(requestId),
     listEventsByDomain: (domain) => store.listEventsByDomain(normaliseDomain(domain)),

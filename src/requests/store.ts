@@ -134,6 +134,14 @@ export interface RequestStore {
   findOpen(domain: string, selector: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
   /**
+   * How many requests match `filter`, per channel, counting at most `cap` of them (a fleet's
+   * "10,000+" costs no more than its "100"): `capped` says the count stopped there.
+   */
+  countByChannel(
+    filter: RequestFilter,
+    cap: number,
+  ): Promise<{ counts: Map<string, number>; capped: boolean }>;
+  /**
    * One conditional update plus its event, atomically. Undefined when the request was not in
    * `from` any more (someone else moved it): the caller lost the race. Erases the sealed key
    * when `to` is a state without one.

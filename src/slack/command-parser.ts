@@ -44,7 +44,7 @@ export const USAGE = {
   setup:
     'setup <domain> [selector=<s>] [bits=1024|2048|4096] [user=<outgoing user>]... [testing] [reason="<text>"]',
   rotate: "rotate <domain> [selector=<s>] [bits=1024|2048|4096]",
-  status: "status [<domain>]",
+  status: "status [<domain> | open | active | failed]",
   check: "check <domain> [<selector>]",
   help: "help",
 } as const;

@@ -166,6 +166,29 @@ export class KyselyRequestStore implements RequestStore {
     return row === undefined ? undefined : fromRow(row);
   }
 
+  async countByChannel(
+    filter: RequestFilter,
+    cap: number,
+  ): Promise<{ counts: Map<string, number>; capped: boolean }> {
+    let inner = this.db.selectFrom("requests").select("channel_id");
+    if (filter.states !== undefined) {
+      if (filter.states.length === 0) return { counts: new Map(), capped: false };
+      inner = inner.where("state", "in", filter.states);
+    }
+    if (filter.domain !== undefined) inner = inner.where("domain", "=", filter.domain);
+    const limited = inner.limit(cap + 1);
+    const rows = await this.read(() =>
+      this.db
+        .selectFrom(limited.as("matching"))
+        .select(["matching.channel_id", (eb) => eb.fn.countAll<number | string>().as("n")])
+        .groupBy("matching.channel_id")
+        .execute(),
+    );
+    const counts = new Map(rows.map((row) => [row.channel_id, Number(row.n)] as const));
+    const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+    return { counts, capped: total > cap };
+  }
+
   async list(filter: RequestFilter = {}): Promise<DkimRequest[]> {
     if (filter.states !== undefined && filter.states.length === 0) return [];
     let query = this.db.selectFrom("requests").select(REQUEST_COLUMNS);

@@ -1,22 +1,19 @@
 import type { AllMiddlewareArgs, App, SlackCommandMiddlewareArgs } from "@slack/bolt";
 import { type ExpectedKey, isLiveAndMatching } from "../../dkim/check.js";
 import { defaultSelector, normaliseDomain, normaliseSelector } from "../../dkim/names.js";
-import type { DkimRequest, RequestState } from "../../requests/model.js";
+import type { RequestState } from "../../requests/model.js";
 import { parseDkimCommand } from "../command-parser.js";
 import { checkResultMessage } from "../ui/check-result.js";
 import { helpText } from "../ui/help.js";
 import { badCommandText, channelNotAllowedText, stillWorkingText } from "../ui/refusal.js";
 import { setupModal } from "../ui/setup-modal.js";
-import { statusMessage } from "../ui/status.js";
 import type { ListenerDeps } from "./deps.js";
 import { type Audience, errorText, tell, withProgressNotice } from "./replies.js";
 import { finishSetup, recordSetup, setupChannelRefusal } from "./start-request.js";
+import { statusAnswerFor, statusFilterOf } from "./status.js";
 
 /** States in which a request's record is (to be) published with its key. */
 const KEY_IN_USE: readonly RequestState[] = ["pending", "applying", "failed", "active"];
-
-/** Requests shown by `/dkim status` at most, newest first (each costs one permalink call). */
-const STATUS_LIMIT = 15;
 
 export function registerCommands(app: App, deps: ListenerDeps): void {
   app.command("/dkim", (args) => handleDkimCommand(deps, args));
@@ -30,7 +27,7 @@ export async function handleDkimCommand(
   deps: ListenerDeps,
   { command, ack, respond, client }: AllMiddlewareArgs & SlackCommandMiddlewareArgs,
 ): Promise<void> {
-  const { config, service, logger } = deps;
+  const { config, logger } = deps;
   const now = deps.clock?.() ?? new Date();
   const audience: Audience = { userId: command.user_id, channelId: command.channel_id, respond };
   const allowed = config.allowedChannels;
@@ -140,27 +137,14 @@ export async function handleDkimCommand(
     case "status": {
       await ack();
       try {
-        const domain = parsed.domain === undefined ? undefined : normaliseDomain(parsed.domain);
-        const requests = await visibleTo(
+        const answer = await statusAnswerFor(
           deps,
-          command,
-          await service.list({
-            limit: STATUS_LIMIT * VISIBILITY_HEADROOM,
-            ...(domain === undefined ? {} : { domain }),
-          }),
-        );
-        const entries = await Promise.all(
-          requests.map(async (request) => ({
-            request,
-            ...(await permalinkOf(client, request.channelId, request.messageTs)),
-          })),
-        );
-        const options = {
-          ...(domain === undefined ? {} : { domain }),
+          { userId: command.user_id, channelId: command.channel_id },
+          statusFilterOf(parsed.domain),
           now,
-          command: command.command,
-        };
-        await tell(client, audience, statusMessage(entries, options), logger);
+          command.command,
+        );
+        await tell(client, audience, answer, logger);
       } catch (error) {
         await tell(client, audience, errorText(error, { logger }), logger);
       }
@@ -203,31 +187,6 @@ export async function handleDkimCommand(
   }
 }
 
-/** Requests are read this many times over, so that hiding some still leaves a full page. */
-const VISIBILITY_HEADROOM = 4;
-
-/**
- * The newest STATUS_LIMIT requests the person may see: those of public channels, and of private
- * channels they are in (channel-visibility.ts). Without a visibility check wired in, only the
- * current channel's.
- */
-async function visibleTo(
-  deps: ListenerDeps,
-  command: { user_id: string; channel_id: string },
-  requests: DkimRequest[],
-): Promise<DkimRequest[]> {
-  const canSee =
-    deps.channelVisibility?.canSee ??
-    ((_user: string, channel: string) => Promise.resolve(channel === command.channel_id));
-  const channels = [...new Set(requests.map((request) => request.channelId))];
-  const seen = new Map(
-    await Promise.all(
-      channels.map(async (channel) => [channel, await canSee(command.user_id, channel)] as const),
-    ),
-  );
-  return requests.filter((request) => seen.get(request.channelId) === true).slice(0, STATUS_LIMIT);
-}
-
 /** Without a selector, check the one of the domain's newest request, else today's default. */
 async function selectorToCheck(deps: ListenerDeps, domain: string, now: Date): Promise<string> {
   const [newest] = await deps.service.list({ domain, limit: 1 });
@@ -249,18 +208,4 @@ async function keyToExpect(
   return own === undefined
     ? undefined
     : { publicKeyBase64: own.publicKeyBase64, testing: own.testing };
-}
-
-async function permalinkOf(
-  client: AllMiddlewareArgs["client"],
-  channel: string,
-  ts: string | null,
-): Promise<{ permalink?: string }> {
-  if (ts === null) return {};
-  try {
-    const result = await client.chat.getPermalink({ channel, message_ts: ts });
-    return typeof result.permalink === "string" ? { permalink: result.permalink } : {};
-  } catch {
-    return {}; // the list is still worth showing without the link
-  }
 }

@@ -24,4 +24,6 @@ export interface ListenerDeps {
   channelVisibility?: ChannelVisibility;
   /** Posts a request's card once, even when Slack's answer is lost (post-card.ts). */
   postCard: PostCard;
+  /** A link to a message, built from the workspace's URL (no chat.getPermalink call). */
+  permalink?: (channel: string, ts: string) => string | undefined;
 }

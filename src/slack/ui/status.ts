@@ -46,6 +46,8 @@ export interface StatusInput {
   entries: ReadonlyArray<StatusEntry>;
   shown?: number;
   total: number;
+  /** The count stopped at `total` (a fleet's requests are not all counted): "N+" then. */
+  totalCapped?: boolean;
   filter: StatusFilter;
 }
 
@@ -76,26 +78,17 @@ export function statusAnswer(input: StatusInput, options: StatusOptions): SlackM
 
   const open = shown.filter((entry) => isOpenState(entry.request.state));
   const recent = shown.filter((entry) => !isOpenState(entry.request.state));
-  const count = total === shown.length ? `${total}` : `${shown.length} of ${total}`;
+  const plus = input.totalCapped === true ? "+" : "";
+  const count =
+    total === shown.length && plus === "" ? `${total}` : `${shown.length} of ${total}${plus}`;
   const blocks: KnownBlock[] = [section(`*DKIM requests*${scopeText(filter)} · ${count}`)];
   if (open.length > 0) blocks.push(...group("Open", open, options.now));
   if (recent.length > 0) blocks.push(...group("Recent", recent, options.now));
-  if (total > shown.length) blocks.push(context(moreText(filter, command, total - shown.length)));
+  if (total > shown.length || plus !== "") {
+    blocks.push(context(moreText(filter, command, total - shown.length, plus)));
+  }
   const summary = `DKIM requests${plainScope(filter)}: ${open.length} open, ${recent.length} recent${total > shown.length ? `, ${total - shown.length} not shown` : ""}`;
   return { text: summary, blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
-}
-
-/**
- * The answer as `/dkim status` gave it before filters: the requests given, all shown, for
- * everything or one domain.
- */
-export function statusMessage(
-  entries: ReadonlyArray<StatusEntry>,
-  options: StatusOptions & { domain?: string },
-): SlackMessage {
-  const filter: StatusFilter =
-    options.domain === undefined ? { kind: "all" } : { kind: "domain", domain: options.domain };
-  return statusAnswer({ entries, total: entries.length, filter }, options);
 }
 
 function scopeText(filter: StatusFilter): string {
@@ -135,9 +128,9 @@ function nothingText(filter: StatusFilter, command: string, total: number): stri
 }
 
 /** How many were left out, and the filters that show them. */
-function moreText(filter: StatusFilter, command: string, more: number): string {
+function moreText(filter: StatusFilter, command: string, more: number, plus = ""): string {
   const status = (what: string) => inlineCode(`${command} status ${what}`);
-  const left = `${more} older ${more === 1 ? "one" : "ones"} not shown.`;
+  const left = `${more}${plus} older ${more === 1 && plus === "" ? "one" : "ones"} not shown.`;
   switch (filter.kind) {
     case "domain":
       return left;

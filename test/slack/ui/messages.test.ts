@@ -14,7 +14,7 @@ import {
   selfApprovalText,
 } from "../../../src/slack/ui/refusal.js";
 import { STATE_BADGES } from "../../../src/slack/ui/state-badge.js";
-import { statusAnswer, statusLine, statusMessage } from "../../../src/slack/ui/status.js";
+import { statusAnswer, statusLine } from "../../../src/slack/ui/status.js";
 import { sampleRequest } from "../../helpers/sample-request.js";
 
 const NOW = new Date("2026-11-03T13:00:00.000Z");
@@ -76,35 +76,36 @@ describe("statusAnswer", () => {
   };
 
   it("says when there is nothing, and how to start", () => {
-    const empty = statusMessage([], { now: NOW });
+    const empty = statusAnswer({ entries: [], total: 0, filter: { kind: "all" } }, { now: NOW });
     expect(empty.text).toContain("No DKIM requests yet");
     expect(empty.text).toContain("/dkim setup &lt;domain&gt;");
-    expect(statusMessage([], { now: NOW, domain: "example.org" }).text).toContain(
-      "for *example.org*",
-    );
+    expect(
+      statusAnswer(
+        { entries: [], total: 0, filter: { kind: "domain", domain: "example.org" } },
+        { now: NOW },
+      ).text,
+    ).toContain("for *example.org*");
     expect(
       statusAnswer({ entries: [], total: 0, filter: { kind: "failed" } }, { now: NOW }).text,
     ).toBe("No failed DKIM requests. All of them: `/dkim status`.");
   });
 
   it("lists open and recent requests with state, DNS, age and a link to the card", () => {
-    const message = statusMessage(
-      [
-        {
-          request: makeRequest({ lastDnsCheck: live }),
-          permalink: "https://example.slack.com/archives/C0CHANNEL/p1762165200000100",
-        },
-        {
-          request: makeRequest({
-            id: "b2",
-            domain: "example.net",
-            state: "active",
-            createdAt: "2026-10-30T13:00:00.000Z",
-          }),
-        },
-      ],
-      { now: NOW },
-    );
+    const entries = [
+      {
+        request: makeRequest({ lastDnsCheck: live }),
+        permalink: "https://example.slack.com/archives/C0CHANNEL/p1762165200000100",
+      },
+      {
+        request: makeRequest({
+          id: "b2",
+          domain: "example.net",
+          state: "active",
+          createdAt: "2026-10-30T13:00:00.000Z",
+        }),
+      },
+    ];
+    const message = statusAnswer({ entries, total: 2, filter: { kind: "all" } }, { now: NOW });
     const text = JSON.stringify(message.blocks);
     expect(text).toContain("*DKIM requests* · 2");
     expect(text).toContain("*Open*");
@@ -119,6 +120,18 @@ describe("statusAnswer", () => {
     );
     expect(text).toContain("4 d ago");
     expect(message.text).toBe("DKIM requests: 1 open, 1 recent");
+  });
+
+  it("says a fleet's count as N+ when the count stopped, and how to narrow it down", () => {
+    const entries = [{ request: makeRequest({}) }];
+    const message = statusAnswer(
+      { entries, total: 10_000, totalCapped: true, filter: { kind: "all" } },
+      { now: NOW },
+    );
+    const text = JSON.stringify(message.blocks);
+    expect(text).toContain("1 of 10000+");
+    expect(text).toContain("9999+ older ones not shown");
+    expect(text).toContain("/dkim status open");
   });
 
   it("keeps one line per request, short enough to scan", () => {
@@ -167,7 +180,10 @@ describe("statusAnswer", () => {
     const entries = Array.from({ length: 500 }, (_, i) => ({
       request: makeRequest({ id: `r${i}`, domain: `${"d".repeat(60)}${i}.example.com` }),
     }));
-    const message = statusMessage(entries, { now: NOW });
+    const message = statusAnswer(
+      { entries, total: entries.length, filter: { kind: "all" } },
+      { now: NOW },
+    );
     expect(message.blocks.length).toBeLessThanOrEqual(50);
     for (const block of message.blocks) {
       if (block.type === "section") expect(block.text?.text.length).toBeLessThanOrEqual(3000);
