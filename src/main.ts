@@ -25,6 +25,7 @@ import { finishUnfinishedSetups } from "./slack/listeners/start-request.js";
 import { createCardPoster } from "./slack/post-card.js";
 import { createGroupMembership, createSlackClient } from "./slack/slack-client.js";
 import { createThreadNotifier } from "./slack/thread-notifier.js";
+import { createStoredThreadReplyStore } from "./slack/thread-replies.js";
 import { createSpamExpertsClient } from "./spamexperts/client.js";
 import { createDryRunClient } from "./spamexperts/dry-run.js";
 import type { DkimApi } from "./spamexperts/types.js";
@@ -74,6 +75,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     dryRun: dkimApi.dryRun,
     logger,
     approvers: config.approvers,
+    replies: createStoredThreadReplyStore(store),
     alertChannel: config.alertChannel,
     permalink: (channel, ts, threadTs) => permalinkOf(identity.url, channel, ts, threadTs),
     // `service` is defined just below; the notifier calls this only after events exist.

@@ -201,6 +201,12 @@ export interface RequestStore {
   /** The person has seen the card or the refusal: the setup is forgotten. */
   forgetSetup(id: string): Promise<void>;
 
+  // --- what the Slack layer keeps of replies it edits later (opaque JSON to the store) ----
+
+  getReplyRef(requestId: string, slot: string): Promise<string | undefined>;
+  setReplyRef(requestId: string, slot: string, ref: string): Promise<void>;
+  deleteReplyRef(requestId: string, slot: string): Promise<void>;
+
   // --- schedulers: one replica runs each cycle --------------------------------------------
 
   /** Takes or extends the named lease for `lease.owner` unless another owner holds it unexpired. */

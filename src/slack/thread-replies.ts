@@ -2,8 +2,7 @@
  * The thread replies the notifier edits later, by request and slot: the open apply reply (its
  * steps are folded into it) and the failure reply (its Retry goes once the request is not
  * failed). Kept behind this small interface so the store can back it and it survives a
- * restart; the in-memory one forgets on restart, which costs a new apply reply after a
- * restart, and a Retry left on a failure reply posted before it.
+ * restart (createStoredThreadReplyStore); the in-memory one, for tests, forgets on restart.
  */
 import type { AuditEvent } from "../requests/model.js";
 
@@ -36,5 +35,21 @@ export function createMemoryThreadReplyStore(): ThreadReplyStore {
     async delete(requestId, slot) {
       refs.delete(key(requestId, slot));
     },
+  };
+}
+
+/** The replies kept in the bot's database (requests/store), so they survive a restart. */
+export function createStoredThreadReplyStore(store: {
+  getReplyRef(requestId: string, slot: string): Promise<string | undefined>;
+  setReplyRef(requestId: string, slot: string, ref: string): Promise<void>;
+  deleteReplyRef(requestId: string, slot: string): Promise<void>;
+}): ThreadReplyStore {
+  return {
+    async get(requestId, slot) {
+      const json = await store.getReplyRef(requestId, slot);
+      return json === undefined ? undefined : (JSON.parse(json) as ThreadReplyRef);
+    },
+    set: (requestId, slot, ref) => store.setReplyRef(requestId, slot, JSON.stringify(ref)),
+    delete: (requestId, slot) => store.deleteReplyRef(requestId, slot),
   };
 }

@@ -124,6 +124,25 @@ describe("buttons on older replies", () => {
     expect(threadButtons(request)).toEqual([]);
     expect(replyTexts(harness, request).join("\n")).toContain("Retried by <@UAPPROVER1>");
   });
+
+  it("takes the Retry off a failure reply posted before a restart, once the request moves on", async () => {
+    const domain = "shape-restart-retry.example";
+    const request = await setUp(harness, domain, "s1");
+    publish(harness, request);
+    harness.spamExperts.failNext(SELECTOR, faults.apiError("Outgoing user is locked"));
+    await clickApprove(harness, request);
+    await waitForState(harness, request, "Failed");
+    await waitForReply(harness, request, /\*Failed\*/);
+    expect(await harness.bot.stop()).toBe(0);
+    await harness.startBot();
+    // Retry from the card this time: the failure reply's own Retry is the one to take away.
+    await clickButton(harness, currentMessage(harness, request), ACTION_IDS.retry);
+    await waitForActive(harness, request);
+    await harness.slack.waitUntil(
+      () => threadButtons(request).length === 0,
+      "no button left in the thread after the restart",
+    );
+  });
 });
 
 describe("answers to the person", () => {

@@ -139,7 +139,10 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
     ["setup testing", ["Missing domain."]],
     ["setup example.com s202611", ['Unexpected "s202611"', "selector=s202611", SETUP_USAGE]],
     ['setup example.com reason="unfinished', ["Unterminated quote", "close it with"]],
-    ["status a.com b.com", ['Unexpected "b.com".', "Use: /dkim status [<domain> | open | active | failed]"]],
+    [
+      "status a.com b.com",
+      ['Unexpected "b.com".', "Use: /dkim status [<domain> | open | active | failed]"],
+    ],
     ["status domain=a.com", ['"status" takes no options.']],
     ["check", ["Missing domain.", "Use: /dkim check <domain> [<selector>]"]],
     ["check example.com s1 extra", ['Unexpected "extra".']],

@@ -60,6 +60,13 @@ export async function copyStore(
       await trx.insertInto("events").values(rows).execute();
       after = Number(last.id);
     }
+    const replies = await from.selectFrom("thread_replies").selectAll().execute();
+    for (let at = 0; at < replies.length; at += PAGE) {
+      await trx
+        .insertInto("thread_replies")
+        .values(replies.slice(at, at + PAGE))
+        .execute();
+    }
     if (target.dialect === "postgres") {
       // Explicit ids went past the identity's sequence: new events must number after them.
       await sql`select setval(pg_get_serial_sequence('events', 'id'), coalesce((select max(id) from events), 0) + 1, false)`.execute(

@@ -478,6 +478,38 @@ export class KyselyRequestStore implements RequestStore {
     await this.write((trx) => trx.deleteFrom("setup_intake").where("id", "=", id).execute());
   }
 
+  async getReplyRef(requestId: string, slot: string): Promise<string | undefined> {
+    const row = await this.read(() =>
+      this.db
+        .selectFrom("thread_replies")
+        .select("ref")
+        .where("request_id", "=", requestId)
+        .where("slot", "=", slot)
+        .executeTakeFirst(),
+    );
+    return row?.ref;
+  }
+
+  async setReplyRef(requestId: string, slot: string, ref: string): Promise<void> {
+    await this.write((trx) =>
+      trx
+        .insertInto("thread_replies")
+        .values({ request_id: requestId, slot, ref })
+        .onConflict((oc) => oc.columns(["request_id", "slot"]).doUpdateSet({ ref }))
+        .execute(),
+    );
+  }
+
+  async deleteReplyRef(requestId: string, slot: string): Promise<void> {
+    await this.write((trx) =>
+      trx
+        .deleteFrom("thread_replies")
+        .where("request_id", "=", requestId)
+        .where("slot", "=", slot)
+        .execute(),
+    );
+  }
+
   async tryAcquireLease(name: string, lease: Lease, now: string): Promise<boolean> {
     const row = await this.write((trx) =>
       trx

@@ -253,6 +253,21 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 7,
+    description:
+      "thread replies the bot edits later (the apply's reply, a Retry, a notice's button)",
+    async up(db) {
+      await db.schema
+        .createTable("thread_replies")
+        .addColumn("request_id", "text", (c) => c.notNull().references("requests.id"))
+        .addColumn("slot", "text", (c) => c.notNull())
+        /** JSON: the reply's ts, the event it was posted for, notes (slack/thread-replies.ts). */
+        .addColumn("ref", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("thread_replies_pk", ["request_id", "slot"])
+        .execute();
+    },
+  },
 ];
 
 const STATES_BEFORE_5 = [

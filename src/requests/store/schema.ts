@@ -105,6 +105,12 @@ export interface LeasesTable {
   expires_at: string;
 }
 
+export interface ThreadRepliesTable {
+  request_id: string;
+  slot: string;
+  ref: string;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   description: string;
@@ -117,6 +123,7 @@ export interface StoreTables {
   meta: MetaTable;
   leases: LeasesTable;
   setup_intake: SetupIntakeTable;
+  thread_replies: ThreadRepliesTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -583,3 +583,22 @@ describe.each(DIALECTS)("migration 5 on %s", (dialect) => {
     }
   });
 });
+
+describe.each(DIALECTS)("thread reply refs on %s", (dialect) => {
+  it("keeps, replaces and forgets a reply's ref per request and slot", async () => {
+    const database = await freshDatabase(dialect);
+    const encryptionKey = randomEncryptionKey();
+    const store = await openTestStore(database, { encryptionKey });
+    await store.insert(request(), keyPair.privateKeyPem, created);
+    expect(await store.getReplyRef("req000000001", "failure")).toBeUndefined();
+    await store.setReplyRef("req000000001", "failure", '{"ts":"1.1"}');
+    await store.setReplyRef("req000000001", "failure", '{"ts":"1.2"}');
+    await store.setReplyRef("req000000001", "apply", '{"ts":"1.3"}');
+    // Another replica (or the restarted bot) reads the same.
+    const other = await openTestStore(database, { encryptionKey });
+    expect(await other.getReplyRef("req000000001", "failure")).toBe('{"ts":"1.2"}');
+    await other.deleteReplyRef("req000000001", "failure");
+    expect(await store.getReplyRef("req000000001", "failure")).toBeUndefined();
+    expect(await store.getReplyRef("req000000001", "apply")).toBe('{"ts":"1.3"}');
+  });
+});
