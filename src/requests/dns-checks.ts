@@ -6,6 +6,7 @@
 import type { DkimCheckResult, ExpectedKey } from "../dkim/check.js";
 import { requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
+import { dnsRound } from "./dns-round.js";
 import {
   type Actor,
   type AuditEvent,
@@ -61,10 +62,14 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
     if (monitored && result.status === "lookup-failed") {
       return { request, result, event: null };
     }
+    // A fresh record not published yet is what everyone expects: stored, but no news (the
+    // first round over thousands of new requests must not redraw thousands of cards).
+    const firstMissing = previous === null && stored.status === "missing";
     const changed =
-      previous === null ||
-      previous.status !== stored.status ||
-      previous.problemCode !== stored.problemCode;
+      !firstMissing &&
+      (previous === null ||
+        previous.status !== stored.status ||
+        previous.problemCode !== stored.problemCode);
     const event: EventInput | undefined = changed
       ? {
           actorId: SYSTEM_ACTOR,
@@ -120,15 +125,24 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
 
   async function checkPending(): Promise<DnsCheckOutcome[]> {
     const outcomes: DnsCheckOutcome[] = [];
-    for (const request of await store.list({ states: ["pending"] })) {
+    const report = await dnsRound(await store.list({ states: ["pending"] }), async (request) => {
       try {
-        outcomes.push(await check(request));
+        const outcome = await check(request);
+        outcomes.push(outcome);
+        return outcome.result;
       } catch (error) {
         ctx.logger.warn("Checking DNS for a pending request failed.", {
           requestId: request.id,
           error: describeFailure(error),
         });
+        return undefined;
       }
+    });
+    if (report.stoppedEarly) {
+      ctx.logger.warn("No DNS resolver answered; the rest of the round waits for the next one.", {
+        checked: report.done,
+        skipped: report.skipped,
+      });
     }
     return outcomes;
   }

@@ -13,19 +13,16 @@
  *   every 30 days while it stays, none while a rotation of its domain is under way.
  */
 import type { DkimCheckResult } from "../dkim/check.js";
-import { createLimiter } from "../dkim/concurrency-limit.js";
 import { alreadyHandled, requireApprover, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import type { DnsChecks } from "./dns-checks.js";
+import { dnsRound } from "./dns-round.js";
 import { type Actor, type AuditEvent, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
 import { describeFailure } from "./redact.js";
 import { isOpenState, MONITORED_STATES } from "./state-machine.js";
 
 /** The value that revokes an RSA key (RFC 6376 3.6.1: an empty p=). */
 export const REVOKED_VALUE = "v=DKIM1; k=rsa; p=";
-
-/** DNS lookups in flight at once during a cycle: a fleet's records, without a flood. */
-export const MONITOR_CONCURRENCY = 16;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -35,6 +32,8 @@ export interface MonitorReport {
   retired: number;
   /** Lookups that got no answer (the resolvers, not the records): verdicts left as they were. */
   unanswered: number;
+  /** Keys left for the next cycle: no resolver answered this one. */
+  skipped: number;
 }
 
 export interface Lifecycle {
@@ -48,24 +47,32 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
   const { store, logger } = ctx;
 
   async function monitor(): Promise<MonitorReport> {
-    const report: MonitorReport = { checked: 0, problems: 0, retired: 0, unanswered: 0 };
+    const report: MonitorReport = {
+      checked: 0,
+      problems: 0,
+      retired: 0,
+      unanswered: 0,
+      skipped: 0,
+    };
     const keys = await store.list({ states: MONITORED_STATES });
-    const limiter = createLimiter(MONITOR_CONCURRENCY);
-    await Promise.all(
-      keys.map((key) =>
-        limiter.run(async () => {
-          try {
-            await careFor(key, report);
-          } catch (error) {
-            logger.warn("Monitoring a DKIM key failed; it is checked again next cycle.", {
-              requestId: key.id,
-              error: describeFailure(error),
-            });
-          }
-        }),
-      ),
-    );
-    if (report.unanswered > 0) {
+    const round = await dnsRound(keys, async (key) => {
+      try {
+        return await careFor(key, report);
+      } catch (error) {
+        logger.warn("Monitoring a DKIM key failed; it is checked again next cycle.", {
+          requestId: key.id,
+          error: describeFailure(error),
+        });
+        return undefined;
+      }
+    });
+    report.skipped = round.skipped;
+    if (round.stoppedEarly) {
+      logger.warn("No DNS resolver answered; monitoring waits for the next cycle.", {
+        checked: report.checked,
+        skipped: round.skipped,
+      });
+    } else if (report.unanswered > 0) {
       logger.warn("DNS lookups got no answer during monitoring; those verdicts were kept.", {
         unanswered: report.unanswered,
         checked: report.checked,
@@ -74,7 +81,7 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
     return report;
   }
 
-  async function careFor(key: DkimRequest, report: MonitorReport): Promise<void> {
+  async function careFor(key: DkimRequest, report: MonitorReport): Promise<DkimCheckResult> {
     report.checked++;
     if (key.state === "retiring" && isPast(key.retireAfter)) {
       // The overlap is over: the record going is what is asked now, not a problem.
@@ -85,11 +92,12 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
       } else if (isGone(result)) {
         if (await retire(key, SYSTEM_ACTOR, result.summary)) report.retired++;
       }
-      return;
+      return result;
     }
     const { result } = await dns.check(key);
     if (result.status === "lookup-failed") report.unanswered++;
     else if (result.status !== "live") report.problems++;
+    return result;
   }
 
   /** The old key can no longer verify anything: no record, the revoked value, or another key. */

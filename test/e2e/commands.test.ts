@@ -32,7 +32,7 @@ describe("/dkim help", () => {
     expect(answer.body).toMatchObject({ response_type: "ephemeral" });
     const text = readable(answer.text);
     expect(text).toContain("/dkim setup <domain> [selector=<s>] [bits=1024|2048|4096]");
-    expect(text).toContain("/dkim status [<domain>]");
+    expect(text).toContain("/dkim status [<domain> | open | active | failed]");
     expect(text).toContain("/dkim check <domain> [<selector>]");
     expect(text).toMatch(/Selector: s \+ the year and month in UTC, e\.g\. `s\d{6}`/);
     expect(text).toContain("Key size: 1024-bit RSA");

@@ -70,9 +70,11 @@ describe("the thread of a happy path", () => {
     ].map((s) => s.slice(1, -1));
     expect(strings).toEqual(splitIntoStrings(request.value));
 
-    // A first check before anything is published: already on the card, not told again.
-    await clickButton(harness, request.posted, ACTION_IDS.checkDns);
-    await waitForCard(request, "No DKIM record is published yet");
+    // A first check before anything is published: the clicker hears it; the card already says
+    // no record is there yet, and the thread is not told.
+    const checked = await clickButton(harness, request.posted, ACTION_IDS.checkDns);
+    expect((await responseAt(harness, checked)).text).toContain("No DKIM record is published yet");
+    await waitForCard(request, "No record seen yet");
     publish(harness, request);
     await clickButton(harness, request.posted, ACTION_IDS.checkDns);
     await waitForReply(harness, request, /\*DNS record is live\*/);

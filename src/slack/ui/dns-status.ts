@@ -13,7 +13,7 @@ const MAX_SUMMARY = 300;
 
 /** The DNS line of a request: not checked yet, or the last verdict and when it was reached. */
 export function dnsStatusText(check: StoredDnsCheck | null): string {
-  if (check === null) return ":grey_question: Not checked yet";
+  if (check === null) return ":hourglass: No record seen yet";
   const summary = escapeText(clip(check.summary, MAX_SUMMARY));
   return `${DNS_STATUS_EMOJI[check.status]} ${summary} (checked ${slackTime(check.checkedAt)})`;
 }

@@ -225,7 +225,7 @@ describe("requestMessage content", () => {
 
   it("says DNS is not checked yet, and what comes next and who does it", () => {
     const text = sectionTexts(render("pending").blocks).join("\n");
-    expect(text).toContain("Not checked yet");
+    expect(text).toContain("No record seen yet");
     expect(text).toContain(
       "*Next:* <@U0REQUESTER> publishes the TXT record below, then an approver clicks *Approve*.",
     );
