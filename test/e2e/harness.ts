@@ -118,10 +118,8 @@ export async function startHarness(): Promise<Harness> {
     LOG_LEVEL: "debug",
   });
 
-  async function startBot(
-    env: Record<string, string> = {},
-    options: StartOptions = {},
-  ): Promise<BotProcess> {
+  /** A bot process with the defaults, `env` on top, less `options.unset`. */
+  function spawnBot(env: Record<string, string>, options: StartOptions): ChildProcess {
     const childEnv: Record<string, string> = { ...baseEnv(), ...env };
     for (const name of options.unset ?? []) delete childEnv[name];
     // cwd = DATA_DIR: a developer's own .env in the checkout must not leak into the test.
@@ -131,6 +129,14 @@ export async function startHarness(): Promise<Harness> {
       stdio: ["ignore", "pipe", "pipe"],
     });
     bots.add(child);
+    return child;
+  }
+
+  async function startBot(
+    env: Record<string, string> = {},
+    options: StartOptions = {},
+  ): Promise<BotProcess> {
+    const child = spawnBot(env, options);
     const lines: string[] = [];
     const waiters = new Set<() => void>();
     const exited = new Promise<number | null>((resolve) => {
@@ -211,14 +217,7 @@ export async function startHarness(): Promise<Harness> {
     env: Record<string, string> = {},
     options: StartOptions = {},
   ): Promise<{ code: number | null; lines: string[] }> {
-    const childEnv: Record<string, string> = { ...baseEnv(), ...env };
-    for (const name of options.unset ?? []) delete childEnv[name];
-    const child = spawn(process.execPath, [MAIN], {
-      cwd: dataDir,
-      env: childEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    bots.add(child);
+    const child = spawnBot(env, options);
     let output = "";
     child.stdout?.on("data", (chunk: Buffer) => {
       output += chunk.toString("utf8");
