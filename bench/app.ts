@@ -204,7 +204,12 @@ class Watch {
     }
     if (call.method === "chat.update") {
       const domain = ACTIVE_TEXT.exec(text)?.[1];
-      if (domain !== undefined && buttonsOf(call.params.blocks).length === 0) {
+      // The active card keeps Check DNS and Rotate; what marks its final redraw is that
+      // Approve and Reject are gone.
+      const decisionButtons = buttonsOf(call.params.blocks).filter(
+        (b) => b.action_id === ACTION_IDS.approve || b.action_id === ACTION_IDS.reject,
+      );
+      if (domain !== undefined && decisionButtons.length === 0) {
         this.milestones.mark(`final:${domain}`);
       }
     }
