@@ -22,6 +22,7 @@ import type { RequestStore } from "./requests/store.js";
 import { createApp } from "./slack/app.js";
 import { checkBotToken } from "./slack/check-token.js";
 import { finishUnfinishedSetups } from "./slack/listeners/start-request.js";
+import { permalinkOf } from "./slack/permalink.js";
 import { createCardPoster } from "./slack/post-card.js";
 import { createGroupMembership, createSlackClient } from "./slack/slack-client.js";
 import { createThreadNotifier } from "./slack/thread-notifier.js";
@@ -179,6 +180,23 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     },
     { logger: log, leases: store, leaseMs, runAtStart: "when-due" },
   );
+  // Before expiry: a pending request's thread hears once that it ends soon (expiry-reminder.ts),
+  // checked as often as the DNS watch expires requests.
+  const reminders = startPeriodic(
+    {
+      name: "expiry-reminder",
+      periodMs: Math.max(0.05, config.dnsPollSeconds) * 1000,
+      async cycle() {
+        const reminded = await service.remindExpiring();
+        if (reminded.length > 0) {
+          log.info("Reminded pending requests of their expiry.", {
+            requestIds: reminded.map((each) => each.id),
+          });
+        }
+      },
+    },
+    { logger: log, leases: store, leaseMs, runAtStart: "when-due" },
+  );
   const watcher = startDnsWatcher({
     service,
     intervalSeconds: config.dnsPollSeconds,
@@ -195,6 +213,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       await watcher.stop();
       await recovery.stop();
       await lifecycle.stop();
+      await reminders.stop();
       // Let the API call in flight finish and be recorded before the client and store close;
       // what is left resumes at the next start.
       await service.stop();
@@ -211,24 +230,6 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
 const STOP_GRACE_MS = 5000;
 /** A key that stays too old is reminded again this often. */
 const REMIND_EVERY_DAYS = 30;
-
-/**
- * A link to a message, built from the workspace's URL (auth.test) instead of asking Slack for
- * each one (chat.getPermalink): `https://acme.slack.com/archives/C123/p1700000000123456`.
- */
-export function permalinkOf(
-  workspaceUrl: string | undefined,
-  channel: string,
-  ts: string,
-  threadTs: string | null = null,
-): string | undefined {
-  if (workspaceUrl === undefined) return undefined;
-  const base = workspaceUrl.endsWith("/") ? workspaceUrl : `${workspaceUrl}/`;
-  const link = `${base}archives/${channel}/p${ts.replace(".", "")}`;
-  return threadTs === null || threadTs === ts
-    ? link
-    : `${link}?thread_ts=${threadTs}&cid=${channel}`;
-}
 
 /**
  * SQLite in DATA_DIR (one bot per directory: a second one is refused), or PostgreSQL shared by

@@ -54,11 +54,7 @@ export function requireSameWorkspace(
   request: DkimRequest,
   actor: Actor,
 ): void {
-  if (actor.teamId === undefined) return;
-  const teamId = request.teamId ?? ctx.homeTeamId;
-  const sameTeam = teamId === undefined || teamId === actor.teamId;
-  const sameOrg = request.teamId === null || (actor.enterpriseId ?? null) === request.enterpriseId;
-  if (sameTeam && sameOrg) return;
+  if (isSameWorkspace(ctx, request, actor)) return;
   throw refuse(
     ctx,
     code,
@@ -66,6 +62,19 @@ export function requireSameWorkspace(
     request,
     "This request belongs to another Slack workspace (or organisation), so nothing was done. Act on it from the workspace where it was made.",
   );
+}
+
+/** Whether the actor acts from the request's workspace (and org): see requireSameWorkspace. */
+export function isSameWorkspace(
+  ctx: Pick<RequestsContext, "homeTeamId">,
+  request: Pick<DkimRequest, "teamId" | "enterpriseId">,
+  actor: Actor,
+): boolean {
+  if (actor.teamId === undefined) return true;
+  const teamId = request.teamId ?? ctx.homeTeamId;
+  const sameTeam = teamId === undefined || teamId === actor.teamId;
+  const sameOrg = request.teamId === null || (actor.enterpriseId ?? null) === request.enterpriseId;
+  return sameTeam && sameOrg;
 }
 
 /**

@@ -70,21 +70,28 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
       (previous === null ||
         previous.status !== stored.status ||
         previous.problemCode !== stored.problemCode);
-    const event: EventInput | undefined = changed
-      ? {
-          actorId: SYSTEM_ACTOR,
-          kind: eventKindOf(monitored, result.status, previous),
-          details: {
-            status: result.status,
-            // The verdict before: the thread tells a record that went away, not one never there.
-            previous: previous?.status ?? null,
-            problem: stored.problemCode,
-            matches: result.matches,
-            summary: redactSecrets(result.summary),
-            message: redactSecrets(result.problems[0]?.message ?? ""),
-          },
-        }
-      : undefined;
+    const kind = changed ? eventKindOf(monitored, result.status, previous) : undefined;
+    const event: EventInput | undefined =
+      kind === undefined
+        ? undefined
+        : {
+            actorId: SYSTEM_ACTOR,
+            kind,
+            details: {
+              // The approvers hear "ready to approve" once per request, not each time a record
+              // that went away comes back.
+              ...(kind === "dns-live" && !monitored
+                ? { firstLive: !(await wasLiveBefore(request.id)) }
+                : {}),
+              status: result.status,
+              // The verdict before: the thread tells a record that went away, not one never there.
+              previous: previous?.status ?? null,
+              problem: stored.problemCode,
+              matches: result.matches,
+              summary: redactSecrets(result.summary),
+              message: redactSecrets(result.problems[0]?.message ?? ""),
+            },
+          };
     const change = await store.update({
       id: request.id,
       whileState: request.state,
@@ -101,6 +108,10 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
     }
     ctx.emitChange(change);
     return { request: change.request, result, event: change.event };
+  }
+
+  async function wasLiveBefore(requestId: string): Promise<boolean> {
+    return (await store.listEvents(requestId)).some((event) => event.kind === "dns-live");
   }
 
   /** A resolver that throws is a failed lookup, not a crash of the approval. */

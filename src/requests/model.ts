@@ -138,7 +138,10 @@ export type AuditEventKind =
   | "dns-published"
   | "dns-removed"
   | "dns-revoked"
-  | "dns-publish-failed";
+  | "dns-publish-failed"
+
+  /** A pending request expires soon (48 hours before DKIM_REQUEST_TTL_DAYS ends); told once. */
+  | "expiry-reminder";
 
 /** Small, flat, JSON-safe facts about an event: API text, DNS summary, reason. Never secrets. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

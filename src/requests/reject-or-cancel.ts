@@ -1,38 +1,61 @@
 /**
  * Reject (an approver, with a reason the requester reads in the thread) and cancel (the
- * requester withdraws). Both end a pending request and erase its key.
+ * requester withdraws, with the card's own Cancel). Both end a pending (or failed) request and
+ * erase its key.
  */
-import { refuse, requireApprover, requireSameWorkspace } from "./authorization.js";
+import { describeApprovers } from "./approval-policy.js";
+import { alreadyHandled, refuse, requireApprover, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import { MAX_REJECT_REASON, optionalText } from "./create-input.js";
 import { decide } from "./decide.js";
+import { ActionRefusedError } from "./errors.js";
 import type { Actor, DkimRequest } from "./model.js";
 
 export interface RejectOrCancel {
   reject(id: string, input: Actor & { reason?: string | undefined }): Promise<DkimRequest>;
+  /**
+   * Whether `actor` may reject the request now, asked before Reject's form opens (nobody
+   * types a reason only to be refused); the refusal is thrown, as `reject` would throw it.
+   */
+  mayReject(id: string, actor: Actor): Promise<void>;
   cancel(id: string, input: Actor): Promise<DkimRequest>;
 }
 
 export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
+  /** Reject is the approvers' (with a reason); the requester withdraws with Cancel. */
+  async function checkReject(id: string, actor: Actor): Promise<DkimRequest> {
+    const request = await ctx.requireRequest(id);
+    requireSameWorkspace(ctx, "NOT_ALLOWED", request, actor);
+    try {
+      await requireApprover(ctx, "NOT_ALLOWED", request, actor.actorId, "reject this request");
+    } catch (error) {
+      if (
+        actor.actorId === request.requesterId &&
+        error instanceof ActionRefusedError &&
+        error.reason === "not-approver"
+      ) {
+        throw refuse(
+          ctx,
+          "NOT_ALLOWED",
+          "not-approver",
+          request,
+          `Only ${describeApprovers(ctx.policy)} can reject a request. You asked for this one: click Cancel on its card to withdraw it.`,
+        );
+      }
+      throw error;
+    }
+    if (request.state !== "pending" && request.state !== "failed") {
+      throw alreadyHandled(ctx, "NOT_ALLOWED", request);
+    }
+    return request;
+  }
+
   async function reject(
     id: string,
     input: Actor & { reason?: string | undefined },
   ): Promise<DkimRequest> {
     const reason = optionalText("reason", input.reason, MAX_REJECT_REASON);
-    const request = await ctx.requireRequest(id);
-    requireSameWorkspace(ctx, "NOT_ALLOWED", request, input);
-    // The requester may withdraw their own request this way too: the request message has
-    // Reject but no Cancel button, and the event records who it was.
-    if (input.actorId !== request.requesterId) {
-      await requireApprover(
-        ctx,
-        "NOT_ALLOWED",
-        request,
-        input.actorId,
-        "reject this request",
-        `<@${request.requesterId}> (who asked for it)`,
-      );
-    }
+    const request = await checkReject(id, input);
     return decide(ctx, {
       id,
       to: "rejected",
@@ -66,7 +89,13 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
     });
   }
 
-  return { reject, cancel };
+  return {
+    reject,
+    mayReject: async (id, actor) => {
+      await checkReject(id, actor);
+    },
+    cancel,
+  };
 }
 
 /**

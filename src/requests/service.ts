@@ -1,8 +1,8 @@
 /**
  * The request service: the one object the outer layers (Slack, the CLI) use. It holds no
  * flow of its own; each use case lives in its own module (create-request, dns-checks,
- * approve-request, reject-or-cancel, apply-request, expire-requests) over a shared context,
- * and this file wires them together and adds the read-only queries.
+ * approve-request, reject-or-cancel, apply-request, expire-requests, expiry-reminder) over a
+ * shared context, and this file wires them together and adds the read-only queries.
  */
 import {
   type DkimKeyPair,
@@ -20,6 +20,8 @@ import { type CreatedRequest, createRequestCreation } from "./create-request.js"
 import { type CheckDns, createDnsChecks, type DnsCheckOutcome } from "./dns-checks.js";
 import { createPublication, type Publication, type RecordPublisher } from "./dns-publication.js";
 import { createExpiry } from "./expire-requests.js";
+import { createExpiryReminder } from "./expiry-reminder.js";
+import { createHomeOverview, type GetHomeOverview } from "./home-overview.js";
 import { createLifecycle, type Lifecycle } from "./lifecycle.js";
 import { type RequestsLogger, silentLogger } from "./logger.js";
 import type { Actor, AuditEvent, DkimRequest } from "./model.js";
@@ -32,6 +34,7 @@ export type { CreateRequestInput, InputProblem } from "./create-input.js";
 export { type CreatedRequest, recordToPublish } from "./create-request.js";
 export { describeHandled, formatTime } from "./describe-handled.js";
 export type { CheckDns, DnsCheckOutcome } from "./dns-checks.js";
+export type { HomeList, HomeOverview, HomeViewer } from "./home-overview.js";
 export type { RotateInput } from "./rotate-key.js";
 export type { QueuedSetups, SetupOutcome } from "./setup-intake.js";
 
@@ -72,10 +75,14 @@ export interface RequestService {
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
   approve(id: string, input: Actor & { fingerprintShown: string }): Promise<DkimRequest>;
   reject(id: string, input: Actor & { reason?: string | undefined }): Promise<DkimRequest>;
+  /** Reject's form asks this before it opens: throws the refusal `reject` would give. */
+  mayReject(id: string, actor: Actor): Promise<void>;
   cancel(id: string, input: Actor): Promise<DkimRequest>;
   apply(id: string): Promise<DkimRequest>;
   retry(id: string, input: Actor): Promise<DkimRequest>;
   expire(): Promise<DkimRequest[]>;
+  /** Pending requests near their expiry hear it once (expiry-reminder.ts). */
+  remindExpiring(): Promise<DkimRequest[]>;
   /**
    * Goes on with every `applying` request whose apply nobody holds: left by a stop, a crash,
    * a dead replica, or a store that failed mid-way. Safe to call at any time, on any replica.
@@ -92,6 +99,8 @@ export interface RequestService {
   publication: Publication;
   /** After Active: monitoring, retirement and key-age reminders (lifecycle.ts). */
   lifecycle: Lifecycle;
+  /** App Home's lists and counts for one person (home-overview.ts). */
+  homeOverview: GetHomeOverview;
   checkPending(): Promise<DnsCheckOutcome[]>;
   get(id: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
@@ -178,15 +187,18 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     setups: createQueuedSetups(ctx, creation, rotate),
     approve: createApprove(ctx, dns, applier),
     reject: decisions.reject,
+    mayReject: decisions.mayReject,
     cancel: decisions.cancel,
     apply: applier.apply,
     retry: applier.retry,
     expire: createExpiry(ctx),
+    remindExpiring: createExpiryReminder(ctx),
     resumeInterrupted: applier.resumeUnclaimed,
     stop: applier.stop,
     recordDnsCheck: dns.recordDnsCheck,
     publication,
     lifecycle: createLifecycle(ctx, dns),
+    homeOverview: createHomeOverview(ctx),
     checkPending: dns.checkPending,
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),

@@ -100,6 +100,19 @@ export interface RequestFilter {
   publicationDue?: boolean;
 }
 
+/**
+ * One list of App Home (home-queries.ts), each read through an index:
+ * - `waiting-approval`: pending, its record live, oldest first (optionally not this person's);
+ * - `requested-by`: this person's open requests, newest first;
+ * - `monitor-problems`: active and retiring keys whose last verdict is not live, oldest first;
+ * - `rotation-due`: active keys activated before the time, no rotation under way, oldest first.
+ */
+export type HomeSection =
+  | { kind: "waiting-approval"; notRequestedBy?: string }
+  | { kind: "requested-by"; requesterId: string }
+  | { kind: "monitor-problems" }
+  | { kind: "rotation-due"; activatedBefore: string };
+
 /** A claim held by one replica until a time (ISO 8601): an apply, a scheduler cycle. */
 export interface Lease {
   owner: string;
@@ -157,6 +170,15 @@ export interface RequestStore {
   listEvents(requestId: string): Promise<AuditEvent[]>;
   /** Every event of every request for the domain, oldest first. */
   listEventsByDomain(domain: string): Promise<AuditEvent[]>;
+
+  // --- App Home: indexed reads that cost the same at any size of the history ---------------
+
+  /** At most `limit` requests of the section, in its order. */
+  listHomeSection(section: HomeSection, limit: number): Promise<DkimRequest[]>;
+  /** How many requests the section holds in all. */
+  countHomeSection(section: HomeSection): Promise<number>;
+  /** How many requests are in each of `states` (0 for none). */
+  countByState(states: readonly RequestState[]): Promise<Record<RequestState, number>>;
 
   // --- telling the thread, once, whichever replica wrote the event -----------------------
 

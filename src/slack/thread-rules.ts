@@ -62,6 +62,7 @@ export function planReply(event: AuditEvent, previousDns: DkimCheckStatus | null
       return { ...NOTHING, post: "failure", fold: true, closeApply: true };
     case "rejected":
     case "cancelled":
+    case "expiry-reminder":
     case "expired":
     case "rotation-started":
     case "retiring":

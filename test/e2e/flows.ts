@@ -305,6 +305,26 @@ export function waitForReply(
   );
 }
 
+// ---- App Home ------------------------------------------------------------------------------
+
+/** The first App Home published for `userId` after the `after`-th views.publish call: its view. */
+export async function publishedHome(
+  harness: Harness,
+  userId: string,
+  after: number,
+): Promise<{ blocks?: unknown } & Record<string, unknown>> {
+  const call = await harness.slack.waitUntil(
+    () =>
+      harness.slack
+        .calls("views.publish")
+        .slice(after)
+        .find((each) => each.params.user_id === userId),
+    `views.publish for ${userId}`,
+    20_000,
+  );
+  return call.params.view as Record<string, unknown>;
+}
+
 // ---- what reached the fakes ----------------------------------------------------------------
 
 /** The SpamExperts calls of an apply, as `apiCallsFor` lists them. */

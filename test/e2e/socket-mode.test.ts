@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { type FakeSocketMode, startFakeSocketMode } from "../helpers/fake-socket-mode.js";
 import {
+  appHomeOpenedBody,
   blockActionPayload,
   type SlashCommandArgs,
   slashCommandForm,
@@ -16,6 +17,7 @@ import {
 import {
   apiCallsFor,
   publish,
+  publishedHome,
   type RequestInSlack,
   requestMessagesFor,
   waitForActive,
@@ -121,6 +123,16 @@ describe("Socket Mode", () => {
       "api_set_dkim_certificate",
       "api_set_dkim_selector",
     ]);
+  });
+
+  it("draws App Home for app_home_opened as an events_api envelope, as in HTTP mode", async () => {
+    const before = harness.slack.calls("views.publish").length;
+    const ack = await socket.send("events_api", appHomeOpenedBody({ userId: REQUESTER }));
+    expect(ack.envelope_id).toBeDefined();
+    const view = await publishedHome(harness, REQUESTER, before);
+    const text = textsOf(view.blocks).join("\n");
+    expect(text).toContain("*Your open requests*");
+    expect(text).toContain("*The fleet*");
   });
 
   it("reconnects when Slack asks it to (disconnect: refresh_requested), and works on", async () => {

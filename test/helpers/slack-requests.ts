@@ -390,3 +390,121 @@ export function sendJsonBody(
 ): Promise<SlackHttpResponse> {
   return sendSignedRequest(baseUrl, secret, JSON.stringify(value), "application/json", options);
 }
+
+export interface AppHomeOpenedArgs extends SignOptions, WorkspaceOptions {
+  userId: string;
+  /** "home" (default) or "messages". */
+  tab?: "home" | "messages";
+}
+
+/** The Events API body of `app_home_opened`, as Slack sends it when someone opens the app's Home. */
+export function appHomeOpenedBody(args: AppHomeOpenedArgs): Record<string, unknown> {
+  const workspace = { ...DEFAULTS, ...pickWorkspace(args) };
+  const eventTs = slackTs();
+  return {
+    token: "legacy-verification-token",
+    team_id: workspace.teamId,
+    api_app_id: workspace.apiAppId,
+    event: {
+      type: "app_home_opened",
+      user: args.userId,
+      channel: `D0${args.userId.slice(1)}`,
+      tab: args.tab ?? "home",
+      event_ts: eventTs,
+    },
+    type: "event_callback",
+    event_id: `Ev${randomBytes(5).toString("hex").toUpperCase()}`,
+    event_time: Math.floor(Date.now() / 1000),
+    authorizations: [
+      {
+        enterprise_id: null,
+        team_id: workspace.teamId,
+        user_id: "U0FAKEBOT",
+        is_bot: true,
+        is_enterprise_install: false,
+      },
+    ],
+    is_ext_shared_channel: false,
+  };
+}
+
+export function sendAppHomeOpened(
+  baseUrl: string,
+  secret: string,
+  args: AppHomeOpenedArgs,
+): Promise<SlackHttpResponse> {
+  return sendJsonBody(baseUrl, secret, appHomeOpenedBody(args), args);
+}
+
+export interface HomeBlockActionArgs extends SignOptions, WorkspaceOptions {
+  actionId: string;
+  value?: string;
+  userId: string;
+  /** The published Home view the button is on (its id and blocks). */
+  viewId: string;
+  blocks?: unknown[];
+  triggerId?: string;
+}
+
+/**
+ * A click on a button of App Home, as Slack sends it: the container is the view, and there is
+ * no channel, no message and no response_url.
+ */
+export function homeBlockActionPayload(args: HomeBlockActionArgs): Record<string, unknown> {
+  const workspace = { ...DEFAULTS, ...pickWorkspace(args) };
+  const action: Record<string, unknown> = {
+    type: "button",
+    action_id: args.actionId,
+    block_id: "home_item",
+    text: { type: "plain_text", text: args.actionId, emoji: true },
+    action_ts: slackTs(),
+  };
+  if (args.value !== undefined) action.value = args.value;
+  return {
+    type: "block_actions",
+    user: {
+      id: args.userId,
+      username: args.userId.toLowerCase(),
+      name: args.userId.toLowerCase(),
+      team_id: workspace.teamId,
+    },
+    api_app_id: workspace.apiAppId,
+    token: "legacy-verification-token",
+    container: { type: "view", view_id: args.viewId },
+    trigger_id: args.triggerId ?? triggerId(),
+    team: { id: workspace.teamId, domain: workspace.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: {
+      id: args.viewId,
+      team_id: workspace.teamId,
+      type: "home",
+      blocks: args.blocks ?? [],
+      private_metadata: "",
+      callback_id: "",
+      state: { values: {} },
+      hash: `${Math.floor(Date.now() / 1000)}.${randomBytes(4).toString("hex")}`,
+      title: { type: "plain_text", text: "View Title", emoji: true },
+      clear_on_close: false,
+      notify_on_close: false,
+      close: null,
+      submit: null,
+      previous_view_id: null,
+      root_view_id: args.viewId,
+      app_id: workspace.apiAppId,
+      external_id: "",
+      app_installed_team_id: workspace.teamId,
+      bot_id: "B0FAKEBOT",
+    },
+    actions: [action],
+    state: { values: {} },
+  };
+}
+
+export function sendHomeBlockAction(
+  baseUrl: string,
+  secret: string,
+  args: HomeBlockActionArgs,
+): Promise<SlackHttpResponse> {
+  return sendPayload(baseUrl, secret, homeBlockActionPayload(args), args);
+}

@@ -696,20 +696,34 @@ describe.each(DIALECTS)("the request service on %s", (dialect) => {
       });
     });
 
-    it("the requester may reject (withdraw) their own request; others may not", async () => {
+    it("only approvers reject; the requester is pointed to Cancel, and mayReject says so first", async () => {
       const h = await harness();
       const { request } = await h.service.create(input());
-      const error = await refusal(h.service.reject(request.id, { actorId: STRANGER }));
-      expect(error.code).toBe("NOT_ALLOWED");
-      expect(error.message).toBe(
-        `Only <@${REQUESTER}> (who asked for it) or <@${APPROVER}>, <@${OTHER_APPROVER}> or members of <!subteam^SMAILOPS> can reject this request: ask one of them.`,
+      const stranger = await refusal(h.service.reject(request.id, { actorId: STRANGER }));
+      expect(stranger.code).toBe("NOT_ALLOWED");
+      expect(stranger.message).toBe(
+        `Only <@${APPROVER}>, <@${OTHER_APPROVER}> or members of <!subteam^SMAILOPS> can reject this request: ask one of them.`,
       );
-      const rejected = await h.service.reject(request.id, { actorId: REQUESTER });
-      expect(rejected).toMatchObject({
-        state: "rejected",
-        decidedBy: REQUESTER,
-        rejectReason: null,
-      });
+      const requester = await refusal(h.service.reject(request.id, { actorId: REQUESTER }));
+      expect(requester.reason).toBe("not-approver");
+      expect(requester.message).toBe(
+        `Only <@${APPROVER}>, <@${OTHER_APPROVER}> or members of <!subteam^SMAILOPS> can reject a request. You asked for this one: click Cancel on its card to withdraw it.`,
+      );
+      // The same answers before the form opens, and nothing is written by asking.
+      expect((await refusal(h.service.mayReject(request.id, { actorId: STRANGER }))).message).toBe(
+        stranger.message,
+      );
+      expect((await refusal(h.service.mayReject(request.id, { actorId: REQUESTER }))).message).toBe(
+        requester.message,
+      );
+      await h.service.mayReject(request.id, { actorId: APPROVER });
+      await h.service.mayReject(request.id, { actorId: GROUP_MEMBER });
+      expect((await h.service.get(request.id))?.state).toBe("pending");
+      expect(await kinds(h, request.id)).toEqual(["created"]);
+      await h.service.cancel(request.id, { actorId: REQUESTER });
+      expect((await refusal(h.service.mayReject(request.id, { actorId: APPROVER }))).reason).toBe(
+        "already-handled",
+      );
     });
 
     it("only the requester cancels, and only while pending", async () => {
@@ -814,6 +828,17 @@ describe.each(DIALECTS)("the request service on %s", (dialect) => {
         summary: "Live and matches the key.",
         checkedAt: "2026-11-26T16:00:00.000Z",
       });
+    });
+
+    it("marks only the first live verdict of a request as the one that tells the approvers", async () => {
+      const h = await harness();
+      const { request } = await h.service.create(input());
+      h.dns.answer(dnsResult("live"), dnsResult("missing"), dnsResult("live"));
+      for (let round = 0; round < 3; round++) await h.service.checkPending();
+      const live = (await h.store.listEvents(request.id)).filter(
+        (event) => event.kind === "dns-live",
+      );
+      expect(live.map((event) => event.details.firstLive)).toEqual([true, false]);
     });
 
     it("tells once when two checks race (two clicks, or a click and the watcher)", async () => {

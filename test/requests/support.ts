@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach } from "vitest";
 import type { DkimCheckResult, DkimCheckStatus } from "../../src/dkim/check.js";
 import { type DkimKeyPair, generateKeyPair, type KeyBits } from "../../src/dkim/keys.js";
 import type { RequestsLogger } from "../../src/requests/logger.js";
@@ -253,6 +254,25 @@ export async function createHarness(overrides: HarnessOptions = {}): Promise<Har
     async close() {
       for (const each of stores) await each.close();
     },
+  };
+}
+
+/**
+ * For a describe block: `harness(options)` makes a harness on `dialect` (over `defaults`),
+ * closed after each test.
+ */
+export function harnessesOn(
+  dialect: StoreDialect,
+  defaults: () => HarnessOptions = () => ({}),
+): (options?: HarnessOptions) => Promise<Harness> {
+  const made: Harness[] = [];
+  afterEach(async () => {
+    for (const h of made.splice(0)) await h.close();
+  });
+  return async (options = {}) => {
+    const h = await createHarness({ dialect, ...defaults(), ...options });
+    made.push(h);
+    return h;
   };
 }
 

@@ -133,6 +133,20 @@ describe("manifest.yml: content", () => {
     expect(new Set(urls)).toEqual(new Set([EVENTS_URL]));
   });
 
+  it("has the Home tab on, fed by app_home_opened at the same URL as everything else", () => {
+    expect(scalar(/^ {2}app_home:/, "home_tab_enabled")).toBe("true");
+    expect(scalar(/^ {2}event_subscriptions:/, "request_url")).toBe(EVENTS_URL);
+    const start = lines.indexOf("    bot_events:");
+    expect(start).toBeGreaterThan(-1);
+    const events: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+      if (line.trim().startsWith("#")) continue;
+      if (!/^ {6}- /.test(line)) break;
+      events.push(line.trim().slice(2));
+    }
+    expect(events).toEqual(["app_home_opened"]);
+  });
+
   it("runs in HTTP mode and documents how to switch to Socket Mode", () => {
     expect(scalar(/^settings:/, "socket_mode_enabled")).toBe("false");
     expect(scalar(/^settings:/, "org_deploy_enabled")).toBe("false");

@@ -104,9 +104,9 @@ describe("planReply", () => {
     }
   });
 
-  it("tells decisions and expiry", () => {
-    for (const kind of ["rejected", "cancelled", "expired"] as const) {
-      expect(planReply(event(kind), null).post).toBe("event");
+  it("tells decisions, the reminder before expiry, and expiry, each as a reply of its own", () => {
+    for (const kind of ["rejected", "cancelled", "expiry-reminder", "expired"] as const) {
+      expect(planReply(event(kind), null)).toMatchObject({ post: "event", alert: false });
     }
   });
 

@@ -8,18 +8,20 @@
  */
 import { type ExpressionBuilder, sql, type Transaction } from "kysely";
 import { RequestConflictError } from "../errors.js";
-import type {
-  AuditEvent,
-  DkimRequest,
-  NewAuditEvent,
-  QueuedSetup,
-  RequestState,
-  StoredDnsCheck,
+import {
+  type AuditEvent,
+  type DkimRequest,
+  type NewAuditEvent,
+  type QueuedSetup,
+  REQUEST_STATES,
+  type RequestState,
+  type StoredDnsCheck,
 } from "../model.js";
 import { type EncryptionKey, seal, unseal } from "../sealing.js";
 import { assertTransition, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
 import type {
   EventInput,
+  HomeSection,
   Lease,
   RequestChanges,
   RequestFilter,
@@ -29,6 +31,7 @@ import type {
   UpdateArgs,
 } from "../store.js";
 import { retryWhileBusy } from "./busy.js";
+import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
 import {
   changeColumns,
   EVENT_COLUMNS,
@@ -225,6 +228,31 @@ export class KyselyRequestStore implements RequestStore {
             .limit(Math.max(0, Math.trunc(filter.limit)));
     const rows: RequestRow[] = await this.read(() => query.execute());
     return rows.map(fromRow);
+  }
+
+  async listHomeSection(section: HomeSection, limit: number): Promise<DkimRequest[]> {
+    const rows: RequestRow[] = await this.read(() =>
+      homeSectionQuery(this.db, section, limit).execute(),
+    );
+    return rows.map(fromRow);
+  }
+
+  async countHomeSection(section: HomeSection): Promise<number> {
+    const row = await this.read(() =>
+      homeSectionCountQuery(this.db, section).executeTakeFirstOrThrow(),
+    );
+    return Number(row.count);
+  }
+
+  async countByState(states: readonly RequestState[]): Promise<Record<RequestState, number>> {
+    const counts = Object.fromEntries(REQUEST_STATES.map((state) => [state, 0])) as Record<
+      RequestState,
+      number
+    >;
+    if (states.length === 0) return counts;
+    const rows = await this.read(() => stateCountsQuery(this.db, states).execute());
+    for (const row of rows) counts[row.state] = Number(row.count);
+    return counts;
   }
 
   async transition(args: TransitionArgs): Promise<StoredChange | undefined> {

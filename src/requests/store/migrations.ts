@@ -268,6 +268,36 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 8,
+    description: "indexes for App Home: a person's requests, DNS verdicts, key age, rotations",
+    async up(db) {
+      await db.schema
+        .createIndex("requests_by_requester")
+        .on("requests")
+        .columns(["requester_id", "state", "created_at"])
+        .execute();
+      // Live requests waiting for approval; keys whose monitoring verdict is a problem.
+      await db.schema
+        .createIndex("requests_by_dns_status")
+        .on("requests")
+        .columns(["state", "dns_status", "created_at"])
+        .execute();
+      // Active keys by age: due for rotation.
+      await db.schema
+        .createIndex("requests_by_activation")
+        .on("requests")
+        .columns(["state", "activated_at"])
+        .execute();
+      // The rotation under way of a key, if any.
+      await db.schema
+        .createIndex("requests_by_rotation_of")
+        .on("requests")
+        .column("rotation_of")
+        .where(sql.ref("rotation_of"), "is not", null)
+        .execute();
+    },
+  },
 ];
 
 const STATES_BEFORE_5 = [

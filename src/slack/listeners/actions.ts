@@ -10,12 +10,13 @@ import { ACTION_IDS, type ActionValue, decodeActionValue } from "../ui/ids.js";
 import { unknownRequestText, unreadableClickText } from "../ui/refusal.js";
 import { rejectModal } from "../ui/reject-modal.js";
 import type { ListenerDeps } from "./deps.js";
+import { type HomeClick, homeClick } from "./home.js";
 import { type ActOptions, type ActorDeps, type Audience, actFor, tell } from "./replies.js";
 import { finishSetup, recordSetup } from "./start-request.js";
 
 type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
 
-/** The buttons on the request message and on a failure reply. */
+/** The buttons on the request message, on thread replies, and on App Home. */
 export function registerActions(app: App, deps: ListenerDeps): void {
   app.action<BlockButtonAction>(ACTION_IDS.approve, (args) => handleApprove(deps, args));
   app.action<BlockButtonAction>(ACTION_IDS.reject, (args) => handleReject(deps, args));
@@ -31,12 +32,29 @@ async function clicked(
   deps: ListenerDeps,
   { ack, body, action, respond, client }: ButtonArgs,
 ): Promise<
-  | { value: ActionValue; audience: Audience; fromChannel: string | undefined; actor: Actor }
+  | {
+      value: ActionValue;
+      audience: Audience;
+      fromChannel: string | undefined;
+      actor: Actor;
+      home: HomeClick | undefined;
+    }
   | undefined
 > {
   await ack();
   const fromChannel = body.channel?.id;
-  const audience: Audience = {
+  // Where the click came from: a request acts only for clicks from its own workspace.
+  const actor: Actor = {
+    actorId: body.user.id,
+    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
+    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
+  };
+  // A button of App Home: no channel; its answers are shown on Home (listeners/home.ts).
+  const home =
+    fromChannel === undefined && body.view?.type === "home"
+      ? homeClick(deps, client, actor)
+      : undefined;
+  const audience: Audience = home?.audience ?? {
     userId: body.user.id,
     channelId: fromChannel ?? body.user.id,
     respond,
@@ -53,13 +71,7 @@ async function clicked(
     await tell(client, audience, text, deps.logger);
     return undefined;
   }
-  // Where the click came from: a request acts only for clicks from its own workspace.
-  const actor: Actor = {
-    actorId: body.user.id,
-    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
-    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
-  };
-  return { value, audience, fromChannel, actor };
+  return { value, audience, fromChannel, actor, home };
 }
 
 export function actorDeps(deps: ListenerDeps): ActorDeps {
@@ -91,6 +103,7 @@ async function actOnClick(
     () => act(click),
     { ...options, fromChannel: click.fromChannel },
   );
+  await click.home?.done(options.button ?? "The button", click.value.requestId);
 }
 
 export function handleApprove(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
@@ -149,18 +162,22 @@ export function handleRotate(deps: ListenerDeps, args: ButtonArgs): Promise<void
   });
 }
 
-/** Reject asks for a reason first: the requester reads it in the thread. */
+/**
+ * Reject asks for a reason first (the requester reads it in the thread), but only of someone
+ * who may reject: anyone else is told so before a form opens.
+ */
 export function handleReject(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
   return actOnClick(
     deps,
     args,
     { button: "Reject", waitingOn: "Slack" },
-    async ({ value, audience }) => {
+    async ({ value, audience, actor }) => {
       const request = await deps.service.get(value.requestId);
       if (request === undefined) {
         await tell(args.client, audience, unknownRequestText(), deps.logger);
         return;
       }
+      await deps.service.mayReject(value.requestId, actor);
       await args.client.views.open({
         trigger_id: args.body.trigger_id,
         view: rejectModal(request, { channelId: request.channelId, messageTs: request.messageTs }),

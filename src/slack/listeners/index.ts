@@ -2,6 +2,7 @@ import type { App } from "@slack/bolt";
 import { registerActions } from "./actions.js";
 import { registerCommands } from "./commands.js";
 import type { ListenerDeps } from "./deps.js";
+import { registerHome } from "./home.js";
 import { registerViews } from "./views.js";
 
 export type { ListenerDeps } from "./deps.js";
@@ -10,4 +11,5 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   registerCommands(app, deps);
   registerActions(app, deps);
   registerViews(app, deps);
+  registerHome(app, deps);
 }

@@ -23,6 +23,8 @@ export interface Audience {
   channelId: string;
   /** The command's or click's response_url, when there is one (modals have none). */
   respond?: RespondFn | undefined;
+  /** A click from App Home: the answer is shown there (listeners/home.ts), not in a channel. */
+  show?: ((message: SlackMessage) => Promise<void>) | undefined;
 }
 
 /**
@@ -38,6 +40,13 @@ export async function tell(
 ): Promise<void> {
   const content = typeof message === "string" ? { text: message } : message;
   try {
+    if (audience.show !== undefined) {
+      await audience.show({
+        text: content.text,
+        blocks: "blocks" in content ? content.blocks : [],
+      });
+      return;
+    }
     if (audience.respond !== undefined) {
       await audience.respond({ response_type: "ephemeral", replace_original: false, ...content });
       return;

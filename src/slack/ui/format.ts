@@ -84,17 +84,41 @@ export function actorText(actorId: string): string {
   return actorId === SYSTEM_ACTOR ? BOT_NAME : userMention(actorId);
 }
 
+const GROUP_ID = /^S[A-Z0-9]{2,}$/;
+
 /** An approver from DKIM_APPROVERS: a user (U…, W…) or a user group (S…). */
 export function approverMention(id: string): string {
-  if (/^S[A-Z0-9]{2,}$/.test(id)) return `<!subteam^${id}>`;
+  if (GROUP_ID.test(id)) return `<!subteam^${id}>`;
   return userMention(id);
 }
 
-/** DKIM_APPROVERS as mentions, "<@U1>, <@U2> or <!subteam^S1>": any one of them may act. */
+/** More approvers than this: a message mentions only so many of them, and counts the rest. */
+export const MAX_APPROVER_MENTIONS = 5;
+
+/**
+ * DKIM_APPROVERS as mentions (a mention is what makes Slack notify): "<@U1>, <@U2> or
+ * <!subteam^S1>", any one of them may act. With more than MAX_APPROVER_MENTIONS of them, the
+ * user groups (which reach many people with one mention), then "and N more":
+ * "<!subteam^S1>, <!subteam^S2> and 7 more". A list without groups names its first users.
+ */
 export function approversText(approvers: readonly string[]): string {
+  if (approvers.length > MAX_APPROVER_MENTIONS) {
+    const groups = approvers.filter((id) => GROUP_ID.test(id));
+    const named = (groups.length > 0 ? groups : approvers).slice(0, MAX_APPROVER_MENTIONS);
+    return `${named.map(approverMention).join(", ")} and ${approvers.length - named.length} more`;
+  }
   const mentions = approvers.map(approverMention);
   if (mentions.length <= 1) return mentions.join("");
   return `${mentions.slice(0, -1).join(", ")} or ${mentions[mentions.length - 1]}`;
+}
+
+/**
+ * The approvers as the one who acts next in a sentence ("… clicks *Approve*"): the list of
+ * approversText, or "one of <!subteam^S1> and 7 more" when it is cut short.
+ */
+export function approversSubject(approvers: readonly string[]): string {
+  const list = approversText(approvers);
+  return approvers.length > MAX_APPROVER_MENTIONS ? `one of ${list}` : list;
 }
 
 export function channelMention(channelId: string): string {

@@ -176,6 +176,11 @@ export function stillWorkingText(waitingOn: WaitingOn): string {
   }
 }
 
+/** Whether an answer is only stillWorkingText (App Home replaces it once the action is done). */
+export function isStillWorkingText(text: string): boolean {
+  return text.startsWith("Still working");
+}
+
 /** What a slow action waits on, in the words a person knows. */
 export type WaitingOn = "Slack" | "SpamExperts" | "DNS" | "key" | "store";
 

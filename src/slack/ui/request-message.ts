@@ -11,6 +11,7 @@ import type { DkimRequest, RecordToPublish } from "../../requests/model.js";
 import { dnsStatusText } from "./dns-status.js";
 import {
   actorText,
+  approversSubject,
   approversText,
   button,
   clip,
@@ -98,7 +99,7 @@ export function requestMessage(request: DkimRequest, options: RequestMessageOpti
     );
   }
   blocks.push(context(footerText(request)));
-  return { text: fallbackText(request, options.dryRun), blocks };
+  return { text: fallbackText(request, options), blocks };
 }
 
 /** `:hourglass_flowing_sand: *Waiting for DNS and approval* · DKIM for *example.com*` */
@@ -113,7 +114,7 @@ function nowLines(request: DkimRequest, options: RequestMessageOptions): string[
   const approvers =
     options.approvers === undefined || options.approvers.length === 0
       ? "an approver"
-      : approversText(options.approvers);
+      : approversSubject(options.approvers);
   const decided = decidedText(request);
   switch (request.state) {
     case "pending": {
@@ -299,26 +300,13 @@ function footerText(request: DkimRequest): string {
 function buttonsFor(request: DkimRequest, options: RequestMessageOptions): Button[] {
   const id = { requestId: request.id };
   const value = encodeActionValue(id);
-  const checkDns = button("Check DNS", ACTION_IDS.checkDns, value);
+  const checkDns = checkDnsButton(request);
   const reject = { ...button("Reject", ACTION_IDS.reject, value), style: "danger" as const };
   // The requester's own way out (the card says so: only they can use it).
   const cancel = button("Cancel", ACTION_IDS.cancel, value);
   switch (request.state) {
     case "pending":
-      return [
-        checkDns,
-        {
-          ...button(
-            "Approve",
-            ACTION_IDS.approve,
-            encodeActionValue({ ...id, fingerprint: request.fingerprint }),
-          ),
-          style: "primary",
-          confirm: approveConfirm(request, options.dryRun),
-        },
-        reject,
-        cancel,
-      ];
+      return [checkDns, approveButton(request, options.dryRun), reject, cancel];
     case "failed":
       return [
         { ...button("Retry", ACTION_IDS.retry, value), style: "primary" },
@@ -333,6 +321,23 @@ function buttonsFor(request: DkimRequest, options: RequestMessageOptions): Butto
     default:
       return [];
   }
+}
+
+export function checkDnsButton(request: Pick<DkimRequest, "id">): Button {
+  return button("Check DNS", ACTION_IDS.checkDns, encodeActionValue({ requestId: request.id }));
+}
+
+/** Approve, bound to the key shown (its fingerprint), with a confirmation of what it does. */
+export function approveButton(request: DkimRequest, dryRun: boolean): Button {
+  return {
+    ...button(
+      "Approve",
+      ACTION_IDS.approve,
+      encodeActionValue({ requestId: request.id, fingerprint: request.fingerprint }),
+    ),
+    style: "primary",
+    confirm: approveConfirm(request, dryRun),
+  };
 }
 
 export function rotateButton(request: Pick<DkimRequest, "id">): Button {
@@ -372,13 +377,22 @@ function approveConfirm(request: DkimRequest, dryRun: boolean) {
   };
 }
 
-function fallbackText(request: DkimRequest, dryRun: boolean): string {
+/**
+ * The notification's text (mobile notifications show only this). A pending card's names the
+ * approvers too, so their mention notifies wherever Slack reads it.
+ */
+function fallbackText(request: DkimRequest, options: RequestMessageOptions): string {
+  const { dryRun } = options;
+  const approval =
+    options.approvers === undefined || options.approvers.length === 0
+      ? "approve"
+      : `approval by ${approversText(options.approvers)}`;
   const domain = escapeText(request.domain);
   const decidedBy = request.decidedBy === null ? "" : ` by ${actorText(request.decidedBy)}`;
   const text = (() => {
     switch (request.state) {
       case "pending":
-        return `DKIM setup for ${domain} requested by ${userMention(request.requesterId)}: publish the TXT record, then approve`;
+        return `DKIM setup for ${domain} requested by ${userMention(request.requesterId)}: publish the TXT record, then ${approval}`;
       case "applying":
         return `DKIM setup for ${domain}: applying`;
       case "failed":

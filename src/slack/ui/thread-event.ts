@@ -29,6 +29,7 @@ import {
   type SlackMessage,
   section,
   slackTime,
+  userMention,
   usersText,
 } from "./format.js";
 import { ACTION_IDS, BLOCK_IDS, encodeActionValue } from "./ids.js";
@@ -59,6 +60,8 @@ import { STATE_BADGES, stateBadge } from "./state-badge.js";
  * - `replacedBy`, `retireAfter`: the successor's selector and the end of the overlap (retiring)
  * - `ageDays`, `rotateAfterDays`: the key's age and the limit (rotation-due)
  * - `zone`, `wanted`: the managed zone and what the bot tried (dns-published, dns-publish-failed, ...)
+ * - `expiresAt`, `ttlDays`: when the request expires, and DKIM_REQUEST_TTL_DAYS (expiry-reminder)
+ * - `firstLive`: false when the record was live before (dns-live): the approvers were told then
  */
 export const EVENT_DETAIL_KEYS = [
   "summary",
@@ -78,6 +81,7 @@ export const EVENT_DETAIL_KEYS = [
   "retireAfter",
   "zone",
   "wanted",
+  "expiresAt",
 ] as const;
 
 type DetailKey = (typeof EVENT_DETAIL_KEYS)[number];
@@ -147,8 +151,10 @@ function eventText(event: AuditEvent, request: DkimRequest, options: ThreadReply
         : summary === ""
           ? "."
           : `: ${summary}`;
+      // Ready to approve: the approvers are mentioned (and so notified) the first time only.
       const who =
         request.state === "pending" &&
+        details.firstLive !== false &&
         options.approvers !== undefined &&
         options.approvers.length > 0
           ? `\n${approversText(options.approvers)}: you can approve it now.`
@@ -176,6 +182,8 @@ function eventText(event: AuditEvent, request: DkimRequest, options: ThreadReply
         `${STATE_BADGES.cancelled.emoji} *Cancelled* by ${actorText(event.actorId)}`,
         details,
       );
+    case "expiry-reminder":
+      return expiryReminderText(details, request, options);
     case "expired": {
       const days = details.ttlDays;
       const within =
@@ -222,6 +230,32 @@ function eventText(event: AuditEvent, request: DkimRequest, options: ThreadReply
       // The apply's own events have their replies below; anything else says what it is.
       return `${stateBadge(request.state)}: ${escapeText(event.kind)}.`;
   }
+}
+
+/**
+ * Before expiry (once): when the request ends, and who can still act, mentioned so Slack
+ * notifies them: the requester (while the record is not live) and the approvers.
+ */
+function expiryReminderText(
+  details: AuditDetails,
+  request: DkimRequest,
+  options: ThreadReplyOptions,
+): string {
+  const expiresAt = text(details, "expiresAt");
+  const days = details.ttlDays;
+  const when = expiresAt === undefined ? "soon" : slackTime(expiresAt);
+  const ttl = typeof days === "number" ? ` (DKIM_REQUEST_TTL_DAYS is ${days})` : "";
+  const head = `:alarm_clock: *Expires ${when}*${ttl} unless it is approved; then its key is erased and it must be asked for again.`;
+  const approvers =
+    options.approvers === undefined || options.approvers.length === 0
+      ? "An approver"
+      : approversText(options.approvers);
+  const requester = userMention(request.requesterId);
+  const next =
+    request.lastDnsCheck?.status === "live"
+      ? `${approvers}: the TXT record is live, so it waits only for you (approve or reject it). Asked by ${requester}.`
+      : `${requester}: publish the TXT record shown on the card (or Cancel if it is no longer needed). ${approvers}: approve it once DNS is live.`;
+  return `${head}\n${next}`;
 }
 
 // --- notices: after Active, what people must act on -------------------------------------------

@@ -270,6 +270,41 @@ describe("requestMessage content", () => {
     expect(render("active").text).toContain("active");
   });
 
+  it("mentions the approvers in the fallback text too (mobile notifications read only that)", () => {
+    const { request, record } = keyed();
+    const approvers = ["U0BOB", "S0MAILADM"];
+    expect(requestMessage(request, { dryRun: false, record, approvers }).text).toBe(
+      "DKIM setup for example.com requested by <@U0REQUESTER>: publish the TXT record, then approval by <@U0BOB> or <!subteam^S0MAILADM>",
+    );
+  });
+
+  it("with more than five approvers, mentions the groups and 'and N more'", () => {
+    const { request, record } = keyed();
+    const approvers = ["U01", "S0MAILADM", "U02", "U03", "U04", "U05", "S0SECOPS", "W06"];
+    const message = requestMessage(request, { dryRun: false, record, approvers });
+    const text = sectionTexts(message.blocks).join("\n");
+    expect(text).toContain(
+      "then one of <!subteam^S0MAILADM>, <!subteam^S0SECOPS> and 6 more clicks *Approve*.",
+    );
+    expect(text).not.toContain("<@U01>");
+    expect(message.text).toContain(
+      "approval by <!subteam^S0MAILADM>, <!subteam^S0SECOPS> and 6 more",
+    );
+    // Without a group, the first five users are mentioned, so somebody is notified.
+    const users = ["U01", "U02", "U03", "U04", "U05", "U06", "U07"];
+    const plain = sectionTexts(
+      requestMessage(request, { dryRun: false, record, approvers: users }).blocks,
+    ).join("\n");
+    expect(plain).toContain(
+      "then one of <@U01>, <@U02>, <@U03>, <@U04>, <@U05> and 2 more clicks *Approve*.",
+    );
+    // Exactly five: all named, as before.
+    const five = sectionTexts(
+      requestMessage(request, { dryRun: false, record, approvers: users.slice(0, 5) }).blocks,
+    ).join("\n");
+    expect(five).toContain("then <@U01>, <@U02>, <@U03>, <@U04> or <@U05> clicks *Approve*.");
+  });
+
   it.each([1024, 2048, 4096] as const)(
     "a %i-bit record appears once, with its name both ways",
     (bits) => {

@@ -118,6 +118,61 @@ describe("eventReply", () => {
     );
   });
 
+  it("mentions the approvers only the first time the record is live (once per request)", () => {
+    const pending = { ...request, state: "pending" as const };
+    const withApprovers = { dryRun: false, approvers: ["U0BOB", "S0MAILADM"] };
+    const first = event("dns-live", "system", {
+      summary: "Live and matches the key.",
+      firstLive: true,
+    });
+    const again = event("dns-live", "system", {
+      summary: "Live and matches the key.",
+      firstLive: false,
+    });
+    expect(eventReply(first, pending, withApprovers).text).toContain("<@U0BOB>");
+    const back = eventReply(again, pending, withApprovers);
+    expect(shown(back)).not.toContain("<@U0BOB>");
+    expect(shown(back)).not.toContain("subteam");
+    expect(back.text).toContain("*DNS record is live*");
+  });
+
+  it("with more than five approvers, mentions the groups and counts the rest", () => {
+    const live = event("dns-live", "system", { summary: "Live and matches the key." });
+    const pending = { ...request, state: "pending" as const };
+    const approvers = ["U01", "U02", "S0MAILADM", "U03", "U04", "S0SECOPS", "U05"];
+    expect(eventReply(live, pending, { dryRun: false, approvers }).text).toContain(
+      "\n<!subteam^S0MAILADM>, <!subteam^S0SECOPS> and 5 more: you can approve it now.",
+    );
+  });
+
+  it("reminds of the expiry, mentioning the requester and the approvers", () => {
+    const reminder = event("expiry-reminder", "system", {
+      expiresAt: "2026-11-17T10:42:00.000Z",
+      ttlDays: 14,
+    });
+    const pending = { ...request, state: "pending" as const, requesterId: "U0REQUESTER" };
+    const withApprovers = { dryRun: false, approvers: ["U0BOB", "S0MAILADM"] };
+    const text = eventReply(reminder, pending, withApprovers).text;
+    expect(text).toContain(
+      ":alarm_clock: *Expires <!date^1794912120^{date_short_pretty} {time}|2026-11-17 10:42 UTC>* (DKIM_REQUEST_TTL_DAYS is 14) unless it is approved",
+    );
+    expect(text).toContain(
+      "<@U0REQUESTER>: publish the TXT record shown on the card (or Cancel if it is no longer needed). <@U0BOB> or <!subteam^S0MAILADM>: approve it once DNS is live.",
+    );
+    const live = {
+      ...pending,
+      lastDnsCheck: {
+        status: "live" as const,
+        problemCode: null,
+        summary: "Live and matches the key.",
+        checkedAt: AT,
+      },
+    };
+    expect(eventReply(reminder, live, withApprovers).text).toContain(
+      "<@U0BOB> or <!subteam^S0MAILADM>: the TXT record is live, so it waits only for you (approve or reject it). Asked by <@U0REQUESTER>.",
+    );
+  });
+
   it("gives the DNS problem's sentence, and says when a published record is gone", () => {
     const wrong = eventReply(
       event("dns-problem", "system", {
