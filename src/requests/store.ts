@@ -1,3 +1,4 @@
+import type { DkimCheckStatus } from "../dkim/check.js";
 import type {
   AuditDetails,
   AuditEvent,
@@ -113,6 +114,35 @@ export type HomeSection =
   | { kind: "monitor-problems" }
   | { kind: "rotation-due"; activatedBefore: string };
 
+/**
+ * One of a domain's current keys, as `/dkim domains` reads it: an open request (pending,
+ * applying, failed) or the active key. Only the columns the inventory shows or decides by.
+ */
+export interface CurrentKey {
+  id: string;
+  domain: string;
+  selector: string;
+  state: "pending" | "applying" | "failed" | "active";
+  channelId: string;
+  messageTs: string | null;
+  teamId: string | null;
+  enterpriseId: string | null;
+  createdAt: string;
+  /** Active: when SpamExperts started signing with it (its age counts from here). */
+  activatedAt: string | null;
+  /** The last DNS verdict (the DNS watch's, or monitoring's once active), if any yet. */
+  dnsStatus: DkimCheckStatus | null;
+  dnsCheckedAt: string | null;
+  /** An open request that replaces the domain's active key (`/dkim rotate`). */
+  rotation: boolean;
+}
+
+/** Where the next page of current keys starts: after this domain and id. */
+export interface KeyCursor {
+  domain: string;
+  id: string;
+}
+
 /** A claim held by one replica until a time (ISO 8601): an apply, a scheduler cycle. */
 export interface Lease {
   owner: string;
@@ -179,6 +209,16 @@ export interface RequestStore {
   countHomeSection(section: HomeSection): Promise<number>;
   /** How many requests are in each of `states` (0 for none). */
   countByState(states: readonly RequestState[]): Promise<Record<RequestState, number>>;
+
+  // --- /dkim domains: pages in name order through an index, whatever the history's size ---
+
+  /**
+   * At most `limit` current keys (open requests and active keys), after `after`, in (domain,
+   * id) order. Finished requests are never read.
+   */
+  listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]>;
+  /** At most `limit` domains the bot has any request for, after `after`, each once, in name order. */
+  listRequestDomains(after: string | undefined, limit: number): Promise<string[]>;
 
   // --- telling the thread, once, whichever replica wrote the event -----------------------
 

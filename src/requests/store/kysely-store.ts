@@ -20,8 +20,10 @@ import {
 import { type EncryptionKey, seal, unseal } from "../sealing.js";
 import { assertTransition, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
 import type {
+  CurrentKey,
   EventInput,
   HomeSection,
+  KeyCursor,
   Lease,
   RequestChanges,
   RequestFilter,
@@ -32,6 +34,7 @@ import type {
 } from "../store.js";
 import { retryWhileBusy } from "./busy.js";
 import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
+import { currentKeysQuery, requestDomainsQuery } from "./inventory-queries.js";
 import {
   changeColumns,
   EVENT_COLUMNS,
@@ -253,6 +256,31 @@ export class KyselyRequestStore implements RequestStore {
     const rows = await this.read(() => stateCountsQuery(this.db, states).execute());
     for (const row of rows) counts[row.state] = Number(row.count);
     return counts;
+  }
+
+  async listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]> {
+    const rows = await this.read(() => currentKeysQuery(this.db, after, limit).execute());
+    return rows.map((row) => ({
+      id: row.id,
+      domain: row.domain,
+      selector: row.selector,
+      // The query reads only these four states (migration 10's list).
+      state: row.state as CurrentKey["state"],
+      channelId: row.channel_id,
+      messageTs: row.message_ts,
+      teamId: row.team_id,
+      enterpriseId: row.enterprise_id,
+      createdAt: row.created_at,
+      activatedAt: row.activated_at,
+      dnsStatus: row.dns_status,
+      dnsCheckedAt: row.dns_checked_at,
+      rotation: row.rotation_of !== null,
+    }));
+  }
+
+  async listRequestDomains(after: string | undefined, limit: number): Promise<string[]> {
+    const rows = await this.read(() => requestDomainsQuery(this.db, after, limit).execute());
+    return rows.map((row) => row.domain);
   }
 
   async transition(args: TransitionArgs): Promise<StoredChange | undefined> {
