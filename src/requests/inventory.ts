@@ -1,0 +1,357 @@
+/**
+ * `/dkim domains` (design.md flow 9): every domain of the cluster (`api_list_domains`, kept
+ * for DKIM_INVENTORY_MINUTES) joined with the bot's current keys, as one person may see it:
+ * the counts, a page of the domains that match a filter, and the domains a batch would set up
+ * next. Without a cluster (dry run) the list is the bot's own domains.
+ *
+ * Cost: the cluster's list comes from the cache; the keys are read in pages through an index
+ * that holds current keys only (inventory-queries.ts), never the history; the join is a map
+ * look-up per domain, with a yield to the event loop every few thousand.
+ *
+ * Who may see what (the rule `/dkim status` follows, issue 14): a key of a request made in a
+ * channel the person cannot read is left out. A cluster domain whose keys are all such is
+ * still listed (the cluster's list names it, whoever asks), as `private`: neither its state
+ * nor its selector is shown, and it is not "without DKIM", so nobody is offered to set it up
+ * again. A domain the cluster no longer lists is shown (`gone`) only with keys the person may
+ * see.
+ */
+
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { domainToASCII, domainToUnicode } from "node:url";
+import type { DomainListCache } from "../spamexperts/domain-list-cache.js";
+import { isSameWorkspace } from "./authorization.js";
+import type { RequestsContext } from "./context.js";
+import type { HomeViewer } from "./home-overview.js";
+import type { CurrentKey, KeyCursor } from "./store.js";
+
+/** The words people type after `/dkim domains`, each a set of domains counted on top. */
+export const INVENTORY_FILTERS = [
+  "active",
+  "rotating",
+  "pending",
+  "failed",
+  "problems",
+  "none",
+  "private",
+  "gone",
+] as const;
+
+export type InventoryFilter = (typeof INVENTORY_FILTERS)[number];
+
+/** What one line says of a domain: the one thing that matters most about it now. */
+export type DomainState =
+  | "failed"
+  | "rotating"
+  | "problem"
+  | "active"
+  | "pending"
+  | "none"
+  | "private"
+  | "gone";
+
+export interface DomainEntry {
+  domain: string;
+  state: DomainState;
+  /** False for a domain the cluster no longer lists (`gone`). */
+  onCluster: boolean;
+  /** The key SpamExperts signs with, when the person may see it. */
+  active: CurrentKey | undefined;
+  /** The open request that matters most (failed first, then the newest), when visible. */
+  open: CurrentKey | undefined;
+}
+
+export type InventoryCounts = Record<InventoryFilter, number> & {
+  /** Every domain of the list (in a dry run: of the bot's requests). */
+  onCluster: number;
+};
+
+export type InventorySource =
+  | {
+      kind: "cluster";
+      /** When the list was asked of the cluster (ISO 8601). */
+      fetchedAt: string;
+      /** Lines of the answer that were not a domain name, and a few of them. */
+      ignored: number;
+      ignoredExamples: string[];
+      /** The cluster could not be asked now: this is the last list it gave, with why. */
+      stale?: Error;
+    }
+  | { kind: "dry-run" };
+
+export interface InventoryQuery {
+  filter?: InventoryFilter | undefined;
+  /** Part of the name, lower case; matches the punycode form and, for non-ASCII, the Unicode one. */
+  namePart?: string | undefined;
+  /** From 1; past the last page, the last page. */
+  page: number;
+  pageSize: number;
+  /** Ask the cluster again now (the Refresh button), whatever the list's age. */
+  refresh?: boolean | undefined;
+}
+
+export interface InventoryPage {
+  source: InventorySource;
+  counts: InventoryCounts;
+  query: InventoryQuery;
+  /** The page's domains, in name order. */
+  entries: DomainEntry[];
+  /** How many domains match the query in all. */
+  matching: number;
+  page: number;
+  pages: number;
+  /** The domains without DKIM a batch takes next: the first DKIM_BATCH_MAX, in name order. */
+  nextBatch: string[];
+}
+
+export interface InventoryWhole {
+  source: InventorySource;
+  counts: InventoryCounts;
+  /** Every domain, in name order. */
+  entries: DomainEntry[];
+}
+
+export type InventoryViewer = HomeViewer;
+
+export interface Inventory {
+  page(viewer: InventoryViewer, query: InventoryQuery): Promise<InventoryPage>;
+  /** Every domain as the viewer may see it (the CSV). */
+  everything(viewer: InventoryViewer): Promise<InventoryWhole>;
+}
+
+export interface InventoryDeps {
+  /** The cluster's list; undefined in a dry run (the bot's own domains are listed instead). */
+  domainList: DomainListCache | undefined;
+  /** DKIM_BATCH_MAX. */
+  batchMax: number;
+}
+
+/** Rows per read, and entries between two yields to the event loop. */
+const READ_PAGE = 1000;
+const SLICE = 2000;
+/** Channels whose visibility is asked of Slack at once. */
+const VISIBILITY_LOOKUPS = 8;
+const PROBLEM_VERDICTS: ReadonlySet<string> = new Set(["missing", "wrong"]);
+
+export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inventory {
+  const { store } = ctx;
+
+  async function domainsOfList(
+    refresh: boolean,
+  ): Promise<{ domains: readonly string[]; source: InventorySource }> {
+    const cache = deps.domainList;
+    if (cache === undefined)
+      return { domains: await requestDomains(), source: { kind: "dry-run" } };
+    let stale: Error | undefined;
+    let list = cache.peek();
+    try {
+      list = await cache.get({ refresh });
+    } catch (error) {
+      // The last good list, however old, says more than nothing; without one, the error.
+      if (list === undefined || !(error instanceof Error)) throw error;
+      stale = error;
+      ctx.logger.warn("The cluster's domain list could not be had; showing the last one.", {
+        error: error.message,
+        fetchedAt: list.fetchedAt.toISOString(),
+      });
+    }
+    return {
+      domains: list.domains,
+      source: {
+        kind: "cluster",
+        fetchedAt: list.fetchedAt.toISOString(),
+        ignored: list.ignored,
+        ignoredExamples: list.ignoredExamples,
+        ...(stale === undefined ? {} : { stale }),
+      },
+    };
+  }
+
+  async function requestDomains(): Promise<string[]> {
+    const domains: string[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await store.listRequestDomains(after, READ_PAGE);
+      domains.push(...page);
+      after = page.at(-1);
+      if (page.length < READ_PAGE) return domains.sort(byCodeUnits);
+      await yieldToEventLoop();
+    }
+  }
+
+  async function currentKeys(): Promise<Map<string, CurrentKey[]>> {
+    const byDomain = new Map<string, CurrentKey[]>();
+    for (let after: KeyCursor | undefined; ; ) {
+      const page = await store.listCurrentKeys(after, READ_PAGE);
+      for (const key of page) {
+        const keys = byDomain.get(key.domain);
+        if (keys === undefined) byDomain.set(key.domain, [key]);
+        else keys.push(key);
+      }
+      const last = page.at(-1);
+      if (last === undefined || page.length < READ_PAGE) return byDomain;
+      after = { domain: last.domain, id: last.id };
+      await yieldToEventLoop();
+    }
+  }
+
+  /** Whether the viewer may see each key, asked once per channel (a few channels, many keys). */
+  async function visibilityOf(
+    viewer: InventoryViewer,
+    keys: Map<string, CurrentKey[]>,
+  ): Promise<(key: CurrentKey) => boolean> {
+    const channels = new Set<string>();
+    for (const list of keys.values()) for (const key of list) channels.add(key.channelId);
+    const readable = new Set<string>();
+    const queue = [...channels];
+    await Promise.all(
+      Array.from({ length: Math.min(VISIBILITY_LOOKUPS, queue.length) }, async () => {
+        for (let channel = queue.pop(); channel !== undefined; channel = queue.pop()) {
+          if (await viewer.canSee(channel).catch(() => false)) readable.add(channel);
+        }
+      }),
+    );
+    return (key) => readable.has(key.channelId) && isSameWorkspace(ctx, key, viewer);
+  }
+
+  async function collect(viewer: InventoryViewer, refresh: boolean): Promise<InventoryWhole> {
+    const { domains, source } = await domainsOfList(refresh);
+    const keys = await currentKeys();
+    const visible = await visibilityOf(viewer, keys);
+    const entries: DomainEntry[] = [];
+    const listed = new Set<string>();
+    for (const [index, domain] of domains.entries()) {
+      if (index > 0 && index % SLICE === 0) await yieldToEventLoop();
+      listed.add(domain);
+      const entry = entryOf(domain, true, keys.get(domain) ?? [], visible);
+      if (entry !== undefined) entries.push(entry);
+    }
+    let gone = false;
+    for (const [domain, domainKeys] of keys) {
+      if (listed.has(domain)) continue;
+      const entry = entryOf(domain, false, domainKeys, visible);
+      if (entry === undefined) continue;
+      entries.push(entry);
+      gone = true;
+    }
+    if (gone) entries.sort((left, right) => byCodeUnits(left.domain, right.domain));
+    return { source, entries, counts: countsOf(entries, domains.length) };
+  }
+
+  return {
+    async page(viewer, query) {
+      const whole = await collect(viewer, query.refresh === true);
+      const matching = whole.entries.filter((entry) => matches(entry, query));
+      const pageSize = Math.max(1, Math.trunc(query.pageSize));
+      const pages = Math.max(1, Math.ceil(matching.length / pageSize));
+      const page = Math.min(Math.max(1, Math.trunc(query.page)), pages);
+      const nextBatch: string[] = [];
+      for (const entry of whole.entries) {
+        if (nextBatch.length >= deps.batchMax) break;
+        if (entry.state === "none") nextBatch.push(entry.domain);
+      }
+      return {
+        source: whole.source,
+        counts: whole.counts,
+        query,
+        entries: matching.slice((page - 1) * pageSize, page * pageSize),
+        matching: matching.length,
+        page,
+        pages,
+        nextBatch,
+      };
+    },
+    everything: (viewer) => collect(viewer, false),
+  };
+}
+
+/** A domain's line from its current keys; undefined for a domain off the list with none to show. */
+function entryOf(
+  domain: string,
+  onCluster: boolean,
+  keys: readonly CurrentKey[],
+  visible: (key: CurrentKey) => boolean,
+): DomainEntry | undefined {
+  const seen = keys.filter(visible);
+  if (seen.length === 0) {
+    if (!onCluster) return undefined;
+    const state = keys.length > 0 ? "private" : "none";
+    return { domain, state, onCluster, active: undefined, open: undefined };
+  }
+  const active = seen.find((key) => key.state === "active");
+  const open = mostPressing(seen.filter((key) => key.state !== "active"));
+  return { domain, state: stateOf(onCluster, active, open), onCluster, active, open };
+}
+
+/** Failed first (someone must act), then applying, then pending; the newest of those. */
+function mostPressing(open: readonly CurrentKey[]): CurrentKey | undefined {
+  const rank = { failed: 0, applying: 1, pending: 2, active: 3 } as const;
+  return [...open].sort(
+    (left, right) =>
+      rank[left.state] - rank[right.state] || right.createdAt.localeCompare(left.createdAt),
+  )[0];
+}
+
+function stateOf(
+  onCluster: boolean,
+  active: CurrentKey | undefined,
+  open: CurrentKey | undefined,
+): DomainState {
+  if (!onCluster) return "gone";
+  if (open?.state === "failed") return "failed";
+  if (open?.rotation === true) return "rotating";
+  if (active !== undefined) return hasProblem(active) ? "problem" : "active";
+  return open === undefined ? "none" : "pending";
+}
+
+function hasProblem(key: CurrentKey): boolean {
+  return key.dnsStatus !== null && PROBLEM_VERDICTS.has(key.dnsStatus);
+}
+
+/** The set each filter word names; the counts are of the same sets, so they agree. */
+export function inFilter(entry: DomainEntry, filter: InventoryFilter): boolean {
+  const { active, open } = entry;
+  switch (filter) {
+    case "active":
+      return entry.onCluster && active !== undefined;
+    case "rotating":
+      return entry.onCluster && open?.rotation === true;
+    case "pending":
+      return entry.onCluster && open !== undefined && open.state !== "failed" && !open.rotation;
+    case "failed":
+      return entry.onCluster && open?.state === "failed";
+    case "problems":
+      return entry.onCluster && active !== undefined && hasProblem(active);
+    case "none":
+    case "private":
+    case "gone":
+      return entry.state === filter;
+  }
+}
+
+function matches(entry: DomainEntry, query: InventoryQuery): boolean {
+  if (query.filter !== undefined && !inFilter(entry, query.filter)) return false;
+  return query.namePart === undefined || nameMatches(entry.domain, query.namePart);
+}
+
+/** `shop`, `.nl`, `xn--bcher` or `bücher`: the name as listed, or its Unicode form. */
+export function nameMatches(domain: string, part: string): boolean {
+  if (domain.includes(part)) return true;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is exactly \x00-\x7f.
+  if (/^[\x00-\x7f]*$/.test(part)) return false;
+  const ascii = domainToASCII(part);
+  return (ascii !== "" && domain.includes(ascii)) || domainToUnicode(domain).includes(part);
+}
+
+function countsOf(entries: readonly DomainEntry[], onCluster: number): InventoryCounts {
+  const counts = Object.fromEntries(INVENTORY_FILTERS.map((filter) => [filter, 0])) as Record<
+    InventoryFilter,
+    number
+  >;
+  for (const entry of entries) {
+    for (const filter of INVENTORY_FILTERS) if (inFilter(entry, filter)) counts[filter] += 1;
+  }
+  return { ...counts, onCluster };
+}
+
+function byCodeUnits(left: string, right: string): number {
+  return left < right ? -1 : left > right ? 1 : 0;
+}
