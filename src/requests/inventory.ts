@@ -38,6 +38,12 @@ export const INVENTORY_FILTERS = [
 
 export type InventoryFilter = (typeof INVENTORY_FILTERS)[number];
 
+/**
+ * What may be looked for in a name: letters (any script, for IDN), digits, dots and hyphens,
+ * as domain names are made of. The parser and the buttons' values both hold to it.
+ */
+export const NAME_PART = /^[\p{L}\p{N}.-]{1,253}$/u;
+
 /** What one line says of a domain: the one thing that matters most about it now. */
 export type DomainState =
   | "failed"

@@ -171,6 +171,14 @@ export function quoteLines(text: string): string {
     .join("\n");
 }
 
+/** What the bot links to (a card, built from the workspace's URL): nothing that breaks `<…|…>`. */
+const SAFE_LINK = /^https:\/\/[^\s<>|]+$/;
+
+/** `label` (mrkdwn, already escaped) linked to `url`; the label alone when there is no safe URL. */
+export function linkedText(url: string | undefined, label: string): string {
+  return url !== undefined && SAFE_LINK.test(url) && label !== "" ? `<${url}|${label}>` : label;
+}
+
 /** A message as chat.postMessage and chat.update take it: `text` is the notification fallback. */
 export interface SlackMessage {
   text: string;

@@ -7,7 +7,7 @@
 import type { KnownBlock } from "@slack/types";
 import type { DkimRequest } from "../../requests/model.js";
 import { isOpenState } from "../../requests/state-machine.js";
-import { DNS_STATUS_EMOJI } from "./dns-status.js";
+import { DNS_STATUS_EMOJI, DNS_WORDS } from "./dns-status.js";
 import {
   ageText,
   clip,
@@ -15,6 +15,7 @@ import {
   escapeText,
   inlineCode,
   LIMITS,
+  linkedText,
   type SlackMessage,
   section,
 } from "./format.js";
@@ -58,13 +59,6 @@ export interface StatusOptions {
 
 /** Lines shown at most: the message must stay within Slack's block limits. */
 export const MAX_LINES = 60;
-
-const DNS_WORDS: Readonly<Record<string, string>> = {
-  live: "live",
-  missing: "not published",
-  wrong: "wrong",
-  "lookup-failed": "lookup failed",
-};
 
 export function statusAnswer(input: StatusInput, options: StatusOptions): SlackMessage {
   const command = options.command ?? "/dkim";
@@ -166,16 +160,13 @@ export function statusLine(entry: StatusEntry, now: Date): string {
   const { request, permalink } = entry;
   const dns = request.lastDnsCheck;
   const age = ageText(request.createdAt, now);
-  const linked =
-    permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink) && age !== ""
-      ? `<${permalink}|${age}>`
-      : age;
+  const linked = linkedText(permalink, age);
   const parts = [
     `• *${escapeText(clip(request.domain, 120))}* ${inlineCode(clip(request.selector, 63))}`,
     stateBadge(request.state),
     dns === null
       ? "DNS: not checked"
-      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status] ?? dns.status}`,
+      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status]}`,
     linked,
   ];
   return clip(parts.filter((part) => part !== "").join(" · "), 900);
