@@ -56,8 +56,6 @@ export interface Config {
   rotateAfterDays: number;
   /** DKIM_ALERT_CHANNEL: where monitoring alerts and reminders also go; unset = the key's channel. */
   alertChannel: string | undefined;
-  /** DKIM_BATCH_MAX: most domains in one batch (`/dkim domains` offers at most this many at once). */
-  batchMax: number;
   /** DKIM_INVENTORY_MINUTES: how long the cluster's domain list is kept (0: asked every time). */
   inventoryMinutes: number;
   dataDir: string;
@@ -255,7 +253,6 @@ export function loadConfig(env: Env): Config {
     rotationOverlapDays: read.decimal("DKIM_ROTATION_OVERLAP_DAYS", 7, 0, 365),
     rotateAfterDays: read.decimal("DKIM_ROTATE_AFTER_DAYS", 180, 0, 3650),
     alertChannel: readAlertChannel(read),
-    batchMax: read.integer("DKIM_BATCH_MAX", 100, 1, 1000),
     inventoryMinutes: read.decimal("DKIM_INVENTORY_MINUTES", 60, 0, 10_080),
     dataDir: read.text("DATA_DIR") ?? "./data",
     databaseUrl,

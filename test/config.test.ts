@@ -35,7 +35,6 @@ describe("loadConfig", () => {
       encryptionKey: undefined,
       logLevel: "info",
       dnsPublish: undefined,
-      batchMax: 100,
       inventoryMinutes: 60,
     });
   });
@@ -57,7 +56,6 @@ describe("loadConfig", () => {
       DKIM_ALLOWED_CHANNELS: "C0123ABC,G0456DEF",
       DKIM_DNS_POLL_SECONDS: "60",
       DKIM_REQUEST_TTL_DAYS: "3",
-      DKIM_BATCH_MAX: "250",
       DKIM_INVENTORY_MINUTES: "0.5",
       DATA_DIR: "/var/lib/dkim-bot",
       DKIM_ENCRYPTION_KEY: key,
@@ -78,7 +76,6 @@ describe("loadConfig", () => {
     expect(config.allowedChannels).toEqual(["C0123ABC", "G0456DEF"]);
     expect(config.dnsPollSeconds).toBe(60);
     expect(config.requestTtlDays).toBe(3);
-    expect(config.batchMax).toBe(250);
     expect(config.inventoryMinutes).toBe(0.5);
     expect(config.dataDir).toBe("/var/lib/dkim-bot");
     expect(config.encryptionKey?.bytes.equals(Buffer.alloc(32, 7))).toBe(true);
@@ -107,7 +104,6 @@ describe("loadConfig", () => {
       DKIM_ALLOWED_CHANNELS: "general",
       LOG_LEVEL: "loud",
       SPAMEXPERTS_URL: "http://spam.example.net",
-      DKIM_BATCH_MAX: "0",
       DKIM_INVENTORY_MINUTES: "an hour",
     });
     const text = problems.join("\n");
@@ -124,12 +120,11 @@ describe("loadConfig", () => {
       "SPAMEXPERTS_URL",
       "SPAMEXPERTS_USERNAME",
       "SPAMEXPERTS_PASSWORD",
-      "DKIM_BATCH_MAX",
       "DKIM_INVENTORY_MINUTES",
     ]) {
       expect(text).toContain(name);
     }
-    expect(problems).toHaveLength(14);
+    expect(problems).toHaveLength(13);
   });
 
   it("says how to create the Slack app and where each token comes from", () => {
