@@ -56,8 +56,6 @@ export interface Config {
   rotateAfterDays: number;
   /** DKIM_ALERT_CHANNEL: where monitoring alerts and reminders also go; unset = the key's channel. */
   alertChannel: string | undefined;
-  /** DKIM_INVENTORY_MINUTES: how long the cluster's domain list is kept (0: asked every time). */
-  inventoryMinutes: number;
   dataDir: string;
   /** `postgres://…`: the shared store of several replicas. Unset: SQLite in DATA_DIR. */
   databaseUrl: string | undefined;
@@ -68,6 +66,8 @@ export interface Config {
   leaseSeconds: number;
   /** DKIM_ENCRYPTION_KEY; unset: generated once into DATA_DIR/encryption.key. */
   encryptionKey: EncryptionKey | undefined;
+  /** DKIM_INVENTORY_MINUTES: how long the cluster's domain list is kept (0: asked every time). */
+  inventoryMinutes: number;
   logLevel: LogLevel;
   /** DKIM_DNS_PUBLISH_*: the bot writes the records of these zones itself. Unset: by hand. */
   dnsPublish: DnsPublishSettings | undefined;
@@ -253,11 +253,11 @@ export function loadConfig(env: Env): Config {
     rotationOverlapDays: read.decimal("DKIM_ROTATION_OVERLAP_DAYS", 7, 0, 365),
     rotateAfterDays: read.decimal("DKIM_ROTATE_AFTER_DAYS", 180, 0, 3650),
     alertChannel: readAlertChannel(read),
-    inventoryMinutes: read.decimal("DKIM_INVENTORY_MINUTES", 60, 0, 10_080),
     dataDir: read.text("DATA_DIR") ?? "./data",
     databaseUrl,
     leaseSeconds: read.integer("DKIM_LEASE_SECONDS", 30, 1, 3600),
     encryptionKey,
+    inventoryMinutes: read.decimal("DKIM_INVENTORY_MINUTES", 60, 0, 10_080),
     logLevel: isLogLevel(logLevelText) ? logLevelText : "info",
     dnsPublish,
   };

@@ -33,9 +33,9 @@ describe("loadConfig", () => {
       requestTtlDays: 14,
       dataDir: "./data",
       encryptionKey: undefined,
+      inventoryMinutes: 60,
       logLevel: "info",
       dnsPublish: undefined,
-      inventoryMinutes: 60,
     });
   });
 
@@ -56,10 +56,10 @@ describe("loadConfig", () => {
       DKIM_ALLOWED_CHANNELS: "C0123ABC,G0456DEF",
       DKIM_DNS_POLL_SECONDS: "60",
       DKIM_REQUEST_TTL_DAYS: "3",
-      DKIM_INVENTORY_MINUTES: "0.5",
       DATA_DIR: "/var/lib/dkim-bot",
       DKIM_ENCRYPTION_KEY: key,
       LOG_LEVEL: "DEBUG",
+      DKIM_INVENTORY_MINUTES: "0.5",
     });
     expect(config.slack.port).toBe(8080);
     expect(config.slack.apiUrl).toBe("http://127.0.0.1:9999/api/");
@@ -76,11 +76,19 @@ describe("loadConfig", () => {
     expect(config.allowedChannels).toEqual(["C0123ABC", "G0456DEF"]);
     expect(config.dnsPollSeconds).toBe(60);
     expect(config.requestTtlDays).toBe(3);
-    expect(config.inventoryMinutes).toBe(0.5);
     expect(config.dataDir).toBe("/var/lib/dkim-bot");
     expect(config.encryptionKey?.bytes.equals(Buffer.alloc(32, 7))).toBe(true);
     expect(config.encryptionKey?.source).toBe("DKIM_ENCRYPTION_KEY");
     expect(config.logLevel).toBe("debug");
+    expect(config.inventoryMinutes).toBe(0.5);
+  });
+
+  it("keeps the domain list for DKIM_INVENTORY_MINUTES, 0 to ask every time, a week at most", () => {
+    expect(loadConfig({ ...minimal, DKIM_INVENTORY_MINUTES: "0" }).inventoryMinutes).toBe(0);
+    expect(problemsOf({ ...minimal, DKIM_INVENTORY_MINUTES: "an hour" })).toEqual([
+      'DKIM_INVENTORY_MINUTES must be a number from 0 to 10080 (decimals allowed), not "an hour".',
+    ]);
+    expect(problemsOf({ ...minimal, DKIM_INVENTORY_MINUTES: "10081" })).toHaveLength(1);
   });
 
   it("does not need a signing secret in Socket Mode", () => {
@@ -104,7 +112,6 @@ describe("loadConfig", () => {
       DKIM_ALLOWED_CHANNELS: "general",
       LOG_LEVEL: "loud",
       SPAMEXPERTS_URL: "http://spam.example.net",
-      DKIM_INVENTORY_MINUTES: "an hour",
     });
     const text = problems.join("\n");
     for (const name of [
@@ -120,11 +127,10 @@ describe("loadConfig", () => {
       "SPAMEXPERTS_URL",
       "SPAMEXPERTS_USERNAME",
       "SPAMEXPERTS_PASSWORD",
-      "DKIM_INVENTORY_MINUTES",
     ]) {
       expect(text).toContain(name);
     }
-    expect(problems).toHaveLength(13);
+    expect(problems).toHaveLength(12);
   });
 
   it("says how to create the Slack app and where each token comes from", () => {
