@@ -29,6 +29,7 @@ import {
   type SlackMessage,
   section,
   slackTime,
+  userMention,
 } from "./format.js";
 import { ACTION_IDS, BLOCK_IDS, encodeDomainsValue } from "./ids.js";
 import { DRY_RUN_NOTICE } from "./request-message.js";
@@ -38,7 +39,7 @@ export const DOMAINS_PAGE_SIZE = 50;
 
 export interface DomainsAnswerOptions {
   now: Date;
-  command?: string;
+  command?: string | undefined;
   /** DKIM_INVENTORY_MINUTES, to say how long the list is kept. */
   inventoryMinutes: number;
   /** DKIM_BATCH_MAX: the most domains the setup button takes at once. */
@@ -53,7 +54,7 @@ export const DOMAIN_STATE_BADGES: Readonly<Record<DomainState, string>> = {
   rotating: ":arrows_counterclockwise: Rotating",
   failed: ":x: Failed",
   pending: ":hourglass_flowing_sand: Pending",
-  none: ":heavy_minus_sign: No DKIM",
+  none: "No DKIM",
   private: ":lock: In a private channel you are not in",
   gone: ":ghost: Not on the cluster any more",
 };
@@ -282,6 +283,35 @@ function setupBatchButton(count: number, page: InventoryPage): Button {
 /** The sentence for a list the cluster would not give (its client's sentence says why). */
 export function domainListFailedText(error: Error): string {
   return `The cluster's domain list could not be read, so there is nothing to show yet. ${escapeText(clip(error.message, 1200))}`;
+}
+
+/** Posted with the CSV in the channel: what it is, for whom, and what it leaves out. */
+export function csvCommentText(
+  counts: InventoryCounts,
+  options: { requesterId: string; asOf: string; dryRun: boolean },
+): string {
+  const scope = options.dryRun
+    ? "Every domain the bot has requests for (DRY RUN)"
+    : "Every domain of the cluster";
+  const hidden =
+    counts.private > 0
+      ? ` ${number(counts.private)} show as \`private\`: their keys are in private channels that not everyone here can read.`
+      : "";
+  return `${scope} with its DKIM state, selector, key age and last DNS verdict, as of ${slackTime(options.asOf)}; asked by ${userMention(options.requesterId)} with \`/dkim domains\`.${hidden}`;
+}
+
+/** To the person who clicked Download CSV. */
+export function csvPostedText(rows: number, counts: InventoryCounts): string {
+  const hidden =
+    counts.private > 0
+      ? ` Everyone in this channel can read it, so it leaves out the keys of private channels (${number(counts.private)} ${counts.private === 1 ? "domain shows" : "domains show"} as \`private\`): \`/dkim domains\` still shows you those of the private channels you are in, and Download CSV in a private channel adds that channel's keys.`
+      : "";
+  return `Posted the CSV of ${number(rows)} ${rows === 1 ? "domain" : "domains"} in this channel.${hidden}`;
+}
+
+/** Until bulk setup is in this version: the button says plainly that it does nothing yet. */
+export function batchNotAvailableText(command = "/dkim"): string {
+  return `Setting up several domains in one batch is not in this version of dkim-bot yet, so nothing was done. Set them up one at a time with ${inlineCode(`${command} setup <domain>`)}.`;
 }
 
 /** 12,345 */

@@ -213,7 +213,7 @@ describe("domainsAnswer", () => {
     expect(line(4)).toBe(
       "• *customer-00004.example-hosting.net* · :lock: In a private channel you are not in",
     );
-    expect(line(5)).toBe("• *customer-00005.example-hosting.net* · :heavy_minus_sign: No DKIM");
+    expect(line(5)).toBe("• *customer-00005.example-hosting.net* · No DKIM");
     const gone: DomainEntry = {
       domain: "old.example",
       state: "gone",
