@@ -5,8 +5,9 @@
  * next. Without a cluster (dry run) the list is the bot's own domains.
  *
  * Cost: the cluster's list comes from the cache; the keys are read in pages through an index
- * that holds current keys only (inventory-queries.ts), never the history; the join is a map
- * look-up per domain, with a yield to the event loop every few thousand.
+ * that holds current keys only (inventory-queries.ts), never the history, and kept until a
+ * request is written; the join is a map look-up per domain, with a yield to the event loop
+ * every few thousand; only the page's keys are read with what their lines show.
  *
  * Who may see what (the rule `/dkim status` follows, issue 14): a key of a request made in a
  * channel the person cannot read is left out. A cluster domain whose keys are all such is
@@ -22,7 +23,7 @@ import type { DomainListCache } from "../spamexperts/domain-list-cache.js";
 import { isSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import type { HomeViewer } from "./home-overview.js";
-import type { CurrentKey, KeyCursor } from "./store.js";
+import type { CurrentKey, KeyCursor, KeySummary } from "./store.js";
 
 /** The words people type after `/dkim domains`, each a set of domains counted on top. */
 export const INVENTORY_FILTERS = [
@@ -55,16 +56,19 @@ export type DomainState =
   | "private"
   | "gone";
 
-export interface DomainEntry {
+/** A domain's line, its keys as summaries (for the counts) or with what a line shows. */
+export interface DomainEntryOf<K extends KeySummary> {
   domain: string;
   state: DomainState;
   /** False for a domain the cluster no longer lists (`gone`). */
   onCluster: boolean;
   /** The key SpamExperts signs with, when the person may see it. */
-  active: CurrentKey | undefined;
-  /** The open request that matters most (failed first, then the newest), when visible. */
-  open: CurrentKey | undefined;
+  active: K | undefined;
+  /** The open request that matters most (failed first, then applying), when visible. */
+  open: K | undefined;
 }
+
+export type DomainEntry = DomainEntryOf<CurrentKey>;
 
 export type InventoryCounts = Record<InventoryFilter, number> & {
   /** Every domain of the list (in a dry run: of the bot's requests). */
@@ -131,6 +135,19 @@ export interface InventoryDeps {
   batchMax: number;
 }
 
+const NO_KEYS: readonly never[] = [];
+
+/** The cluster's list as a set, made once per list (a list is kept until it is asked again). */
+const listSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function setOf(domains: readonly string[]): ReadonlySet<string> {
+  let set = listSets.get(domains);
+  if (set === undefined) {
+    set = new Set(domains);
+    listSets.set(domains, set);
+  }
+  return set;
+}
+
 /** Rows per read, and entries between two yields to the event loop. */
 const READ_PAGE = 1000;
 const SLICE = 2000;
@@ -183,10 +200,13 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
     }
   }
 
-  async function currentKeys(): Promise<Map<string, CurrentKey[]>> {
-    const byDomain = new Map<string, CurrentKey[]>();
+  /** Every current key, page by page through the index, by domain. */
+  async function currentKeys<K extends KeySummary>(
+    read: (after: KeyCursor | undefined, limit: number) => Promise<K[]>,
+  ): Promise<Map<string, K[]>> {
+    const byDomain = new Map<string, K[]>();
     for (let after: KeyCursor | undefined; ; ) {
-      const page = await store.listCurrentKeys(after, READ_PAGE);
+      const page = await read(after, READ_PAGE);
       for (const key of page) {
         const keys = byDomain.get(key.domain);
         if (keys === undefined) byDomain.set(key.domain, [key]);
@@ -199,11 +219,27 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
     }
   }
 
+  /**
+   * Every key's summary, read again only when a request was written since (on any replica:
+   * the store's generation moves in the writing transaction). Paging through the answer, its
+   * filters and Refresh then cost the cluster's list and the join, not a read of the fleet.
+   * The token is taken before the keys, so a write between the two only makes the next call
+   * read again.
+   */
+  let kept: { generation: string; keys: Map<string, KeySummary[]> } | undefined;
+  async function keySummaries(): Promise<Map<string, KeySummary[]>> {
+    const generation = await store.requestsGeneration();
+    if (kept !== undefined && kept.generation === generation) return kept.keys;
+    const keys = await currentKeys((after, limit) => store.listKeySummaries(after, limit));
+    kept = { generation, keys };
+    return keys;
+  }
+
   /** Whether the viewer may see each key, asked once per channel (a few channels, many keys). */
   async function visibilityOf(
     viewer: InventoryViewer,
-    keys: Map<string, CurrentKey[]>,
-  ): Promise<(key: CurrentKey) => boolean> {
+    keys: Map<string, KeySummary[]>,
+  ): Promise<(key: KeySummary) => boolean> {
     const channels = new Set<string>();
     for (const list of keys.values()) for (const key of list) channels.add(key.channelId);
     const readable = new Set<string>();
@@ -218,18 +254,21 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
     return (key) => readable.has(key.channelId) && isSameWorkspace(ctx, key, viewer);
   }
 
-  async function collect(viewer: InventoryViewer, refresh: boolean): Promise<InventoryWhole> {
+  async function collect<K extends KeySummary>(
+    viewer: InventoryViewer,
+    refresh: boolean,
+    readKeys: () => Promise<Map<string, K[]>>,
+  ): Promise<{ source: InventorySource; counts: InventoryCounts; entries: DomainEntryOf<K>[] }> {
     const { domains, source } = await domainsOfList(refresh);
-    const keys = await currentKeys();
+    const keys = await readKeys();
     const visible = await visibilityOf(viewer, keys);
-    const entries: DomainEntry[] = [];
-    const listed = new Set<string>();
+    const entries: DomainEntryOf<K>[] = [];
     for (const [index, domain] of domains.entries()) {
       if (index > 0 && index % SLICE === 0) await yieldToEventLoop();
-      listed.add(domain);
-      const entry = entryOf(domain, true, keys.get(domain) ?? [], visible);
+      const entry = entryOf(domain, true, keys.get(domain) ?? NO_KEYS, visible);
       if (entry !== undefined) entries.push(entry);
     }
+    const listed = setOf(domains);
     let gone = false;
     for (const [domain, domainKeys] of keys) {
       if (listed.has(domain)) continue;
@@ -242,9 +281,26 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
     return { source, entries, counts: countsOf(entries, domains.length) };
   }
 
+  /** The page's keys with what their lines show: read for these few, by id. */
+  async function withDetails(
+    entries: readonly DomainEntryOf<KeySummary>[],
+  ): Promise<DomainEntry[]> {
+    const ids = entries.flatMap((entry) =>
+      [entry.active, entry.open].flatMap((key) => (key === undefined ? [] : [key.id])),
+    );
+    const details = new Map((await store.getCurrentKeys(ids)).map((key) => [key.id, key]));
+    const detailOf = (key: KeySummary | undefined) =>
+      key === undefined ? undefined : details.get(key.id);
+    return entries.map((entry) => ({
+      ...entry,
+      active: detailOf(entry.active),
+      open: detailOf(entry.open),
+    }));
+  }
+
   return {
     async page(viewer, query) {
-      const whole = await collect(viewer, query.refresh === true);
+      const whole = await collect(viewer, query.refresh === true, keySummaries);
       const matching = whole.entries.filter((entry) => matches(entry, query));
       const pageSize = Math.max(1, Math.trunc(query.pageSize));
       const pages = Math.max(1, Math.ceil(matching.length / pageSize));
@@ -258,48 +314,63 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
         source: whole.source,
         counts: whole.counts,
         query,
-        entries: matching.slice((page - 1) * pageSize, page * pageSize),
+        entries: await withDetails(matching.slice((page - 1) * pageSize, page * pageSize)),
         matching: matching.length,
         page,
         pages,
         nextBatch,
       };
     },
-    everything: (viewer) => collect(viewer, false),
+    // Every column of every key: the one read of the fleet that is never kept.
+    everything: (viewer) =>
+      collect(viewer, false, () =>
+        currentKeys((after, limit) => store.listCurrentKeys(after, limit)),
+      ),
   };
 }
 
-/** A domain's line from its current keys; undefined for a domain off the list with none to show. */
-function entryOf(
+/**
+ * A domain's line from its current keys; undefined for a domain off the list with none to
+ * show. One pass, no arrays made: this runs for every domain of the cluster at each answer.
+ */
+function entryOf<K extends KeySummary>(
   domain: string,
   onCluster: boolean,
-  keys: readonly CurrentKey[],
-  visible: (key: CurrentKey) => boolean,
-): DomainEntry | undefined {
-  const seen = keys.filter(visible);
-  if (seen.length === 0) {
+  keys: readonly K[],
+  visible: (key: KeySummary) => boolean,
+): DomainEntryOf<K> | undefined {
+  let active: K | undefined;
+  let open: K | undefined;
+  let seen = false;
+  for (const key of keys) {
+    if (!visible(key)) continue;
+    seen = true;
+    if (key.state === "active") active ??= key;
+    else if (open === undefined || morePressing(key, open)) open = key;
+  }
+  if (!seen) {
     if (!onCluster) return undefined;
     const state = keys.length > 0 ? "private" : "none";
     return { domain, state, onCluster, active: undefined, open: undefined };
   }
-  const active = seen.find((key) => key.state === "active");
-  const open = mostPressing(seen.filter((key) => key.state !== "active"));
   return { domain, state: stateOf(onCluster, active, open), onCluster, active, open };
 }
 
-/** Failed first (someone must act), then applying, then pending; the newest of those. */
-function mostPressing(open: readonly CurrentKey[]): CurrentKey | undefined {
-  const rank = { failed: 0, applying: 1, pending: 2, active: 3 } as const;
-  return [...open].sort(
-    (left, right) =>
-      rank[left.state] - rank[right.state] || right.createdAt.localeCompare(left.createdAt),
-  )[0];
+const PRESSING = { failed: 0, applying: 1, pending: 2, active: 3 } as const;
+
+/**
+ * Failed first (someone must act), then applying, then pending. Two of one rank (two open
+ * selectors of one domain, which is rare) are told apart by id, so the line does not flicker.
+ */
+function morePressing(key: KeySummary, than: KeySummary): boolean {
+  const rank = PRESSING[key.state] - PRESSING[than.state];
+  return rank < 0 || (rank === 0 && key.id < than.id);
 }
 
 function stateOf(
   onCluster: boolean,
-  active: CurrentKey | undefined,
-  open: CurrentKey | undefined,
+  active: KeySummary | undefined,
+  open: KeySummary | undefined,
 ): DomainState {
   if (!onCluster) return "gone";
   if (open?.state === "failed") return "failed";
@@ -308,12 +379,12 @@ function stateOf(
   return open === undefined ? "none" : "pending";
 }
 
-function hasProblem(key: CurrentKey): boolean {
+function hasProblem(key: KeySummary): boolean {
   return key.dnsStatus !== null && PROBLEM_VERDICTS.has(key.dnsStatus);
 }
 
 /** The set each filter word names; the counts are of the same sets, so they agree. */
-export function inFilter(entry: DomainEntry, filter: InventoryFilter): boolean {
+export function inFilter(entry: DomainEntryOf<KeySummary>, filter: InventoryFilter): boolean {
   const { active, open } = entry;
   switch (filter) {
     case "active":
@@ -333,7 +404,7 @@ export function inFilter(entry: DomainEntry, filter: InventoryFilter): boolean {
   }
 }
 
-function matches(entry: DomainEntry, query: InventoryQuery): boolean {
+function matches(entry: DomainEntryOf<KeySummary>, query: InventoryQuery): boolean {
   if (query.filter !== undefined && !inFilter(entry, query.filter)) return false;
   return query.namePart === undefined || nameMatches(entry.domain, query.namePart);
 }
@@ -347,7 +418,10 @@ export function nameMatches(domain: string, part: string): boolean {
   return (ascii !== "" && domain.includes(ascii)) || domainToUnicode(domain).includes(part);
 }
 
-function countsOf(entries: readonly DomainEntry[], onCluster: number): InventoryCounts {
+function countsOf(
+  entries: readonly DomainEntryOf<KeySummary>[],
+  onCluster: number,
+): InventoryCounts {
   const counts = Object.fromEntries(INVENTORY_FILTERS.map((filter) => [filter, 0])) as Record<
     InventoryFilter,
     number

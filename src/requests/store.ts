@@ -115,26 +115,31 @@ export type HomeSection =
   | { kind: "rotation-due"; activatedBefore: string };
 
 /**
- * One of a domain's current keys, as `/dkim domains` reads it: an open request (pending,
- * applying, failed) or the active key. Only the columns the inventory shows or decides by.
+ * One of a domain's current keys (an open request: pending, applying, failed; or the active
+ * key), with only what `/dkim domains` decides a domain's state by: read for every key of the
+ * fleet, so it is kept small.
  */
-export interface CurrentKey {
+export interface KeySummary {
   id: string;
   domain: string;
-  selector: string;
   state: "pending" | "applying" | "failed" | "active";
   channelId: string;
-  messageTs: string | null;
   teamId: string | null;
   enterpriseId: string | null;
+  /** The last DNS verdict (the DNS watch's, or monitoring's once active), if any yet. */
+  dnsStatus: DkimCheckStatus | null;
+  /** An open request that replaces the domain's active key (`/dkim rotate`). */
+  rotation: boolean;
+}
+
+/** A current key with what a line of `/dkim domains` (or its CSV) shows of it. */
+export interface CurrentKey extends KeySummary {
+  selector: string;
+  messageTs: string | null;
   createdAt: string;
   /** Active: when SpamExperts started signing with it (its age counts from here). */
   activatedAt: string | null;
-  /** The last DNS verdict (the DNS watch's, or monitoring's once active), if any yet. */
-  dnsStatus: DkimCheckStatus | null;
   dnsCheckedAt: string | null;
-  /** An open request that replaces the domain's active key (`/dkim rotate`). */
-  rotation: boolean;
 }
 
 /** Where the next page of current keys starts: after this domain and id. */
@@ -214,9 +219,19 @@ export interface RequestStore {
 
   /**
    * At most `limit` current keys (open requests and active keys), after `after`, in (domain,
-   * id) order. Finished requests are never read.
+   * id) order, each as its summary. Finished requests are never read.
    */
+  listKeySummaries(after: KeyCursor | undefined, limit: number): Promise<KeySummary[]>;
+  /** The same pages with every column a line shows (the CSV). */
   listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]>;
+  /** These requests (a page's keys) with every column a line shows, by id, in no order. */
+  getCurrentKeys(ids: readonly string[]): Promise<CurrentKey[]>;
+  /**
+   * A token that changes with every write of a request (insert, transition, update), on any
+   * replica, in the same transaction as the write: what was read under one token is still
+   * what the store holds while the token stays the same.
+   */
+  requestsGeneration(): Promise<string>;
   /** At most `limit` domains the bot has any request for, after `after`, each once, in name order. */
   listRequestDomains(after: string | undefined, limit: number): Promise<string[]>;
 

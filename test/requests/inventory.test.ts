@@ -196,6 +196,29 @@ describe.each(DIALECTS)("the inventory on %s", (dialect) => {
     }
   });
 
+  it("sees every write of a request at once, made here or by another replica", async () => {
+    const h = await harness();
+    await fleet(h);
+    const before = await h.service.inventory.page(viewer(STRANGER), query({ filter: "pending" }));
+    expect(before.entries.map((entry) => entry.domain)).toEqual(["pending.example"]);
+    const [pending] = await h.service.list({ domain: "pending.example" });
+    await h.service.cancel(pending?.id ?? "", { actorId: REQUESTER });
+    const after = await h.service.inventory.page(viewer(STRANGER), query({ filter: "pending" }));
+    expect(after.entries).toEqual([]);
+    expect(after.counts.none).toBe(before.counts.none + 1);
+
+    const replica = await h.replica();
+    await replica.service.create({
+      domain: "plain1.example",
+      requesterId: REQUESTER,
+      channelId: CHANNEL,
+    });
+    const seen = await h.service.inventory.page(viewer(STRANGER), query({ namePart: "plain1" }));
+    expect(seen.entries.map((entry) => [entry.domain, entry.state])).toEqual([
+      ["plain1.example", "pending"],
+    ]);
+  });
+
   it("pages by part of the name, and keeps to the last page", async () => {
     const h = await harness();
     await fleet(h);

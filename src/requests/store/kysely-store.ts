@@ -24,6 +24,7 @@ import type {
   EventInput,
   HomeSection,
   KeyCursor,
+  KeySummary,
   Lease,
   RequestChanges,
   RequestFilter,
@@ -34,7 +35,14 @@ import type {
 } from "../store.js";
 import { retryWhileBusy } from "./busy.js";
 import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
-import { currentKeysQuery, requestDomainsQuery } from "./inventory-queries.js";
+import {
+  currentKeyFromRow,
+  currentKeysQuery,
+  keySummariesQuery,
+  keySummaryFromRow,
+  keysByIdQuery,
+  requestDomainsQuery,
+} from "./inventory-queries.js";
 import {
   changeColumns,
   EVENT_COLUMNS,
@@ -137,6 +145,7 @@ export class KyselyRequestStore implements RequestStore {
             .where("state", "=", "queued")
             .execute();
         }
+        await bumpGeneration(trx);
         return this.writeEvent(trx, { ...event, requestId: request.id, at: request.createdAt });
       });
     } catch (error) {
@@ -258,29 +267,32 @@ export class KyselyRequestStore implements RequestStore {
     return counts;
   }
 
+  async listKeySummaries(after: KeyCursor | undefined, limit: number): Promise<KeySummary[]> {
+    const rows = await this.read(() => keySummariesQuery(this.db, after, limit).execute());
+    return rows.map(keySummaryFromRow);
+  }
+
   async listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]> {
     const rows = await this.read(() => currentKeysQuery(this.db, after, limit).execute());
-    return rows.map((row) => ({
-      id: row.id,
-      domain: row.domain,
-      selector: row.selector,
-      // The query reads only these four states (migration 10's list).
-      state: row.state as CurrentKey["state"],
-      channelId: row.channel_id,
-      messageTs: row.message_ts,
-      teamId: row.team_id,
-      enterpriseId: row.enterprise_id,
-      createdAt: row.created_at,
-      activatedAt: row.activated_at,
-      dnsStatus: row.dns_status,
-      dnsCheckedAt: row.dns_checked_at,
-      rotation: row.rotation_of !== null,
-    }));
+    return rows.map(currentKeyFromRow);
+  }
+
+  async getCurrentKeys(ids: readonly string[]): Promise<CurrentKey[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.read(() => keysByIdQuery(this.db, ids).execute());
+    return rows.map(currentKeyFromRow);
   }
 
   async listRequestDomains(after: string | undefined, limit: number): Promise<string[]> {
     const rows = await this.read(() => requestDomainsQuery(this.db, after, limit).execute());
     return rows.map((row) => row.domain);
+  }
+
+  async requestsGeneration(): Promise<string> {
+    const row = await this.read(() =>
+      this.db.selectFrom("meta").select("value").where("name", "=", GENERATION).executeTakeFirst(),
+    );
+    return row === undefined ? "0" : String(row.value);
   }
 
   async transition(args: TransitionArgs): Promise<StoredChange | undefined> {
@@ -656,6 +668,7 @@ export class KyselyRequestStore implements RequestStore {
         if (alsoChanged.length > 0) throw new LostRace();
         return undefined;
       }
+      await bumpGeneration(trx);
       return alsoChanged.length === 0 ? change : { ...change, alsoChanged };
     }).catch((error: unknown) => {
       if (error instanceof LostRace) return undefined;
@@ -729,6 +742,24 @@ export class KyselyRequestStore implements RequestStore {
       .executeTakeFirstOrThrow();
     return { ...event, id: Number(row.id), details: JSON.parse(details) };
   }
+}
+
+/** The meta row that counts the writes of requests (requestsGeneration). */
+const GENERATION = "requests_generation";
+
+/**
+ * Counts a write of requests, in the writing transaction: readers see the new count exactly
+ * when they see the change, on every replica. A requests write locks its own rows first and
+ * this row last, so two writers never wait on each other in a cycle.
+ */
+async function bumpGeneration(trx: Transaction<StoreTables>): Promise<void> {
+  await trx
+    .insertInto("meta")
+    .values({ name: GENERATION, value: "1" })
+    .onConflict((oc) =>
+      oc.column("name").doUpdateSet({ value: sql`cast(cast(meta.value as bigint) + 1 as text)` }),
+    )
+    .execute();
 }
 
 /** Rolls a transaction back when its main move lost the race after linked moves were made. */

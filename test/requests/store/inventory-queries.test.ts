@@ -7,10 +7,12 @@ import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../../src/dkim/keys.js";
 import {
   currentKeysQuery,
+  keySummariesQuery,
+  keysByIdQuery,
   requestDomainsQuery,
 } from "../../../src/requests/store/inventory-queries.js";
 import type { KyselyRequestStore } from "../../../src/requests/store/kysely-store.js";
-import type { CurrentKey, KeyCursor } from "../../../src/requests/store.js";
+import type { KeyCursor, KeySummary } from "../../../src/requests/store.js";
 import { DIALECTS, freshDatabase, openTestStore } from "../../helpers/test-stores.js";
 import { randomEncryptionKey } from "../support.js";
 import { iso, planOf, type Seed, seed, walksEverything } from "./seed-requests.js";
@@ -34,11 +36,14 @@ const SEEDS: Seed[] = [
 ];
 
 /** Every page of `size` in turn, as the inventory reads them. */
-async function allPages(store: KyselyRequestStore, size: number): Promise<CurrentKey[][]> {
-  const pages: CurrentKey[][] = [];
+async function allPages<K extends KeySummary>(
+  read: (after: KeyCursor | undefined, limit: number) => Promise<K[]>,
+  size: number,
+): Promise<K[][]> {
+  const pages: K[][] = [];
   let after: KeyCursor | undefined;
   for (;;) {
-    const page = await store.listCurrentKeys(after, size);
+    const page = await read(after, size);
     if (page.length === 0) return pages;
     pages.push(page);
     const last = page.at(-1);
@@ -57,32 +62,102 @@ describe.each(DIALECTS)("the inventory's queries on %s", (dialect) => {
 
   it("reads the current keys (open and active, never history) in name order, page by page", async () => {
     const store = await seeded();
-    const whole = (await allPages(store, 100)).flat();
+    const whole = (
+      await allPages((after, limit) => store.listCurrentKeys(after, limit), 100)
+    ).flat();
     // The order of the database's own collation; both give this one here.
     expect(whole.map((key) => key.id)).toEqual(["ab", "a2", "b2", "b3", "d1"]);
     for (const size of [1, 2, 3]) {
-      const pages = await allPages(store, size);
+      const pages = await allPages((after, limit) => store.listCurrentKeys(after, limit), size);
       expect(pages.every((page) => page.length <= size)).toBe(true);
       expect(pages.flat()).toEqual(whole);
     }
     const [ab, a2, b2, b3, d1] = whole;
     expect(ab).toMatchObject({ domain: "a-b.example", state: "applying", rotation: false });
     expect(a2).toMatchObject({ state: "failed", channelId: "CPRIVATE", rotation: false });
-    expect(b2).toMatchObject({
+    expect(b2).toEqual({
+      id: "b2",
       domain: "b.example",
       selector: "s1",
       state: "active",
+      channelId: "CCHAN",
+      teamId: null,
+      enterpriseId: null,
+      messageTs: b2?.messageTs,
+      createdAt: iso(2),
       activatedAt: iso(3),
       dnsStatus: "live",
       dnsCheckedAt: iso(0),
       rotation: false,
-      channelId: "CCHAN",
-      teamId: null,
-      enterpriseId: null,
     });
+    expect(b2?.messageTs).toMatch(/^\d+\.\d+$/);
     expect(b3).toMatchObject({ state: "pending", rotation: true, dnsStatus: "missing" });
     expect(d1).toMatchObject({ state: "active", dnsStatus: "missing", createdAt: iso(6) });
-    expect(d1?.messageTs).toMatch(/^\d+\.\d+$/);
+
+    // The summaries are the same keys, in the same pages, with only what decides a state.
+    const summaries = (
+      await allPages((after, limit) => store.listKeySummaries(after, limit), 2)
+    ).flat();
+    expect(summaries).toEqual(
+      whole.map(({ id, domain, state, channelId, teamId, enterpriseId, dnsStatus, rotation }) => ({
+        id,
+        domain,
+        state,
+        channelId,
+        teamId,
+        enterpriseId,
+        dnsStatus,
+        rotation,
+      })),
+    );
+    // And a page's lines read theirs by id.
+    const byId = await store.getCurrentKeys(["d1", "b2", "nosuch"]);
+    expect(byId.sort((x, y) => x.id.localeCompare(y.id))).toEqual([b2, d1]);
+    expect(await store.getCurrentKeys([])).toEqual([]);
+  });
+
+  it("moves its generation with every write of a request, and with nothing else", async () => {
+    const store = await openTestStore(await freshDatabase(dialect), {
+      encryptionKey: randomEncryptionKey(),
+    });
+    const seen = [await store.requestsGeneration()];
+    const changed = async () => {
+      const now = await store.requestsGeneration();
+      const moved = now !== seen.at(-1);
+      seen.push(now);
+      return moved;
+    };
+    await seed(store, keyPair, { id: "g1", state: "pending", day: 1 });
+    expect(await changed()).toBe(true);
+    await store.listKeySummaries(undefined, 10);
+    await store.appendEvent({
+      requestId: "g1",
+      at: iso(1),
+      actorId: "U1",
+      kind: "resumed",
+      details: {},
+    });
+    expect(await changed()).toBe(false);
+    const moved = await store.transition({
+      id: "g1",
+      from: "pending",
+      to: "cancelled",
+      at: iso(2),
+      event: { actorId: "U1", kind: "cancelled", details: {} },
+    });
+    expect(moved).toBeDefined();
+    expect(await changed()).toBe(true);
+    // A move that lost its race wrote nothing.
+    const lost = await store.transition({
+      id: "g1",
+      from: "pending",
+      to: "expired",
+      at: iso(3),
+      event: { actorId: "system", kind: "expired", details: {} },
+    });
+    expect(lost).toBeUndefined();
+    expect(await changed()).toBe(false);
+    expect(new Set(seen).size).toBe(3);
   });
 
   it("lists every domain the bot has a request for, once, in name order, page by page", async () => {
@@ -98,6 +173,8 @@ describe.each(DIALECTS)("the inventory's queries on %s", (dialect) => {
     const store = await seeded();
     const after = { domain: "a.example", id: "a2" };
     const queries = [
+      ["first page of summaries", keySummariesQuery(store.kysely, undefined, 10)],
+      ["next page of summaries", keySummariesQuery(store.kysely, after, 10)],
       ["first page of keys", currentKeysQuery(store.kysely, undefined, 10)],
       ["next page of keys", currentKeysQuery(store.kysely, after, 10)],
       ["first page of domains", requestDomainsQuery(store.kysely, undefined, 10)],
@@ -115,5 +192,8 @@ describe.each(DIALECTS)("the inventory's queries on %s", (dialect) => {
       // Read in the index's order: nothing read is sorted (so a page costs a page).
       expect(plan.join("\n"), name).not.toMatch(/TEMP B-TREE|Sort/);
     }
+    const byId = await planOf(store, keysByIdQuery(store.kysely, ["a2", "b2"]));
+    expect(walksEverything(byId), byId.join("\n")).toEqual([]);
+    expect(byId.join("\n")).toMatch(/requests_pkey|sqlite_autoindex_requests|INTEGER PRIMARY KEY/);
   });
 });
