@@ -25,6 +25,7 @@ import {
   inlineCode,
   LIMITS,
   linkedText,
+  packedSections,
   plainText,
   type SlackMessage,
   section,
@@ -92,7 +93,7 @@ export function domainsAnswer(page: InventoryPage, options: DomainsAnswerOptions
         ? `${number(page.matching)}`
         : `${number(first)}–${number(first + page.entries.length - 1)} of ${number(page.matching)}, page ${page.page} of ${page.pages}`;
     blocks.push(
-      ...packed(
+      ...packedSections(
         `*${scope}* · ${range}`,
         page.entries.map((entry) => domainLine(entry, options)),
       ),
@@ -222,22 +223,6 @@ function dnsText(key: CurrentKey): string {
 export function daysOld(fromIso: string, now: Date): string {
   const days = Math.floor((now.getTime() - Date.parse(fromIso)) / 86_400_000);
   return Number.isNaN(days) ? "" : days < 1 ? "under a day" : `${number(days)} d`;
-}
-
-/** A heading, then the lines packed into as few sections as the text limit allows. */
-function packed(heading: string, lines: readonly string[]): KnownBlock[] {
-  const blocks: KnownBlock[] = [];
-  let text = heading;
-  for (const line of lines) {
-    if (text.length + 1 + line.length > LIMITS.sectionText) {
-      blocks.push(section(text));
-      text = line;
-    } else {
-      text = `${text}\n${line}`;
-    }
-  }
-  blocks.push(section(text));
-  return blocks;
 }
 
 function actionsBlock(page: InventoryPage, options: DomainsAnswerOptions): ActionsBlock {

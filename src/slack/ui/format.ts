@@ -193,6 +193,25 @@ export function section(text: string, blockId?: string): SectionBlock {
   return blockId === undefined ? block : { ...block, block_id: blockId };
 }
 
+/**
+ * A heading, then one line each, packed into as few sections as the text limit allows (a
+ * listing of many short lines costs a few blocks, not one per line).
+ */
+export function packedSections(heading: string, lines: readonly string[]): SectionBlock[] {
+  const blocks: SectionBlock[] = [];
+  let text = heading;
+  for (const line of lines) {
+    if (text.length + 1 + line.length > LIMITS.sectionText) {
+      blocks.push(section(text));
+      text = line;
+    } else {
+      text = `${text}\n${line}`;
+    }
+  }
+  blocks.push(section(text));
+  return blocks;
+}
+
 export function context(text: string): ContextBlock {
   return { type: "context", elements: [{ type: "mrkdwn", text: clip(text, LIMITS.contextText) }] };
 }

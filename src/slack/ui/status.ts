@@ -16,6 +16,7 @@ import {
   inlineCode,
   LIMITS,
   linkedText,
+  packedSections,
   type SlackMessage,
   section,
 } from "./format.js";
@@ -137,19 +138,10 @@ function moreText(filter: StatusFilter, command: string, more: number, plus = ""
 
 /** A heading, then the lines packed into as few sections as the text limit allows. */
 function group(title: string, entries: ReadonlyArray<StatusEntry>, now: Date): KnownBlock[] {
-  const blocks: KnownBlock[] = [];
-  let text = `*${title}*`;
-  for (const entry of entries) {
-    const line = statusLine(entry, now);
-    if (text.length + 1 + line.length > LIMITS.sectionText) {
-      blocks.push(section(text));
-      text = line;
-    } else {
-      text = `${text}\n${line}`;
-    }
-  }
-  blocks.push(section(text));
-  return blocks;
+  return packedSections(
+    `*${title}*`,
+    entries.map((entry) => statusLine(entry, now)),
+  );
 }
 
 /**
