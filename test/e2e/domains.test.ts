@@ -63,8 +63,13 @@ function lineOf(text: string, domain: string): string | undefined {
   return domainLines(text).find((line) => line.startsWith(`• *${domain}*`));
 }
 
-/** Clicks a button of an ephemeral answer (as `userId`); the answer Slack gets for it. */
-async function clickOn(answer: { body: unknown }, actionId: string, userId = REQUESTER) {
+/** Clicks a button of an ephemeral answer (as `userId`, in `channelId`); what Slack gets for it. */
+async function clickOn(
+  answer: { body: unknown },
+  actionId: string,
+  userId = REQUESTER,
+  channelId = CHANNEL,
+) {
   const button = buttonsOf(blocksOf(answer)).find((each) => each.action_id === actionId);
   if (button === undefined) throw new Error(`no ${actionId} button on the answer`);
   const responseUrl = harness.slack.responseUrl();
@@ -72,7 +77,7 @@ async function clickOn(answer: { body: unknown }, actionId: string, userId = REQ
     actionId,
     ...(button.value === undefined ? {} : { value: button.value }),
     userId,
-    channelId: CHANNEL,
+    channelId,
     messageTs: "0.0",
     responseUrl,
     isEphemeral: true,
@@ -211,6 +216,18 @@ describe("/dkim domains", () => {
     // requester who clicked is in that channel.
     expect(row(SECRET)).toBe(`${SECRET},private,,,,,,`);
     expect(row("shop-0000.example")).toBe("shop-0000.example,none,,,,,,");
+  });
+
+  it("asks to be invited before it posts the CSV in a channel it is not in", async () => {
+    const outside = "CNOBOTHERE";
+    harness.slack.setChannel(outside, { botIsMember: false });
+    const answer = await commandAnswer(harness, "domains failed", { channelId: outside });
+    expect(answer.text).toContain("*2,000* On the cluster");
+    const told = await clickOn(answer, ACTION_IDS.domainsCsv, REQUESTER, outside);
+    expect(told.text).toBe(
+      "I am not in this channel yet: invite me with `/invite @dkim-bot`, then try again.",
+    );
+    expect(harness.slack.uploadedFiles(outside)).toEqual([]);
   });
 
   it("shows a domain the cluster no longer lists as gone", async () => {
