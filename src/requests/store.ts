@@ -224,7 +224,10 @@ export interface RequestStore {
   listKeySummaries(after: KeyCursor | undefined, limit: number): Promise<KeySummary[]>;
   /** The same pages with every column a line shows (the CSV). */
   listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]>;
-  /** These requests (a page's keys) with every column a line shows, by id, in no order. */
+  /**
+   * These requests (a page's keys) with every column a line shows, by id, in no order; those
+   * no longer current keys (moved on since) are left out.
+   */
   getCurrentKeys(ids: readonly string[]): Promise<CurrentKey[]>;
   /**
    * A token that changes with every write of a request (insert, transition, update), on any

@@ -65,9 +65,16 @@ export function currentKeysQuery(db: StoreDb, after: KeyCursor | undefined, limi
   return currentKeysPage(db, after, limit).select(DETAIL_COLUMNS);
 }
 
-/** These requests by id (the primary key), with the columns a line shows. */
+/**
+ * These requests by id (the primary key), with the columns a line shows, while they are still
+ * current keys: one that moved on since its summary was read is left out, not shown as it is.
+ */
 export function keysByIdQuery(db: StoreDb, ids: readonly string[]) {
-  return db.selectFrom("requests").select(DETAIL_COLUMNS).where("id", "in", ids);
+  return db
+    .selectFrom("requests")
+    .select(DETAIL_COLUMNS)
+    .where("id", "in", ids)
+    .where(sql<SqlBool>`${IS_CURRENT_KEY_SQL}`);
 }
 
 /** Domains of any request after `after`, each once, in name order: requests_by_domain. */
