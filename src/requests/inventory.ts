@@ -23,7 +23,7 @@ import type { DomainListCache } from "../spamexperts/domain-list-cache.js";
 import { isSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import type { HomeViewer } from "./home-overview.js";
-import type { CurrentKey, KeyCursor, KeySummary } from "./store.js";
+import type { CurrentKey, KeyCursor, KeyKind } from "./store.js";
 
 /** The words people type after `/dkim domains`, each a set of domains counted on top. */
 export const INVENTORY_FILTERS = [
@@ -57,7 +57,7 @@ export type DomainState =
   | "gone";
 
 /** A domain's line, its keys as summaries (for the counts) or with what a line shows. */
-export interface DomainEntryOf<K extends KeySummary> {
+export interface DomainEntryOf<K extends KeyKind> {
   domain: string;
   state: DomainState;
   /** False for a domain the cluster no longer lists (`gone`). */
@@ -113,12 +113,8 @@ export interface InventoryPage {
   nextBatch: string[];
 }
 
-export interface InventoryWhole {
-  source: InventorySource;
-  counts: InventoryCounts;
-  /** Every domain, in name order. */
-  entries: DomainEntry[];
-}
+/** Every domain (in name order) with what its line shows. */
+export type InventoryWhole = InventoryWholeOf<CurrentKey>;
 
 export type InventoryViewer = HomeViewer;
 
@@ -136,6 +132,23 @@ export interface InventoryDeps {
 }
 
 const NO_KEYS: readonly never[] = [];
+
+interface Collected<K extends KeyKind> extends InventoryWholeOf<K> {
+  /** Whether the viewer may see a key (its channel, its workspace). */
+  visible: (key: KeyKind) => boolean;
+}
+
+interface InventoryWholeOf<K extends KeyKind> {
+  source: InventorySource;
+  counts: InventoryCounts;
+  entries: DomainEntryOf<K>[];
+}
+
+function add<V>(map: Map<string, V[]>, key: string, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
 
 /** The cluster's list as a set, made once per list (a list is kept until it is asked again). */
 const listSets = new WeakMap<readonly string[], ReadonlySet<string>>();
@@ -200,18 +213,12 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
     }
   }
 
-  /** Every current key, page by page through the index, by domain. */
-  async function currentKeys<K extends KeySummary>(
-    read: (after: KeyCursor | undefined, limit: number) => Promise<K[]>,
-  ): Promise<Map<string, K[]>> {
-    const byDomain = new Map<string, K[]>();
+  /** Every current key with every column, page by page through the index (the CSV). */
+  async function currentKeys(): Promise<Map<string, CurrentKey[]>> {
+    const byDomain = new Map<string, CurrentKey[]>();
     for (let after: KeyCursor | undefined; ; ) {
-      const page = await read(after, READ_PAGE);
-      for (const key of page) {
-        const keys = byDomain.get(key.domain);
-        if (keys === undefined) byDomain.set(key.domain, [key]);
-        else keys.push(key);
-      }
+      const page = await store.listCurrentKeys(after, READ_PAGE);
+      for (const key of page) add(byDomain, key.domain, key);
       const last = page.at(-1);
       if (last === undefined || page.length < READ_PAGE) return byDomain;
       after = { domain: last.domain, id: last.id };
@@ -220,17 +227,28 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
   }
 
   /**
-   * Every key's summary, read again only when a request was written since (on any replica:
+   * What decides each domain's state, of each of its current keys: read as groups, a range of
+   * domains at a time, and read again only when a request was written since (on any replica:
    * the store's generation moves in the writing transaction). Paging through the answer, its
    * filters and Refresh then cost the cluster's list and the join, not a read of the fleet.
    * The token is taken before the keys, so a write between the two only makes the next call
    * read again.
    */
-  let kept: { generation: string; keys: Map<string, KeySummary[]> } | undefined;
-  async function keySummaries(): Promise<Map<string, KeySummary[]>> {
+  let kept: { generation: string; keys: Map<string, KeyKind[]> } | undefined;
+  async function keyKinds(): Promise<Map<string, KeyKind[]>> {
     const generation = await store.requestsGeneration();
     if (kept !== undefined && kept.generation === generation) return kept.keys;
-    const keys = await currentKeys((after, limit) => store.listKeySummaries(after, limit));
+    const keys = new Map<string, KeyKind[]>();
+    let from: string | undefined;
+    do {
+      const range = await store.listKeyGroups(from, READ_PAGE);
+      for (const group of range.groups) {
+        const { domains, ...kind } = group;
+        for (const domain of domains) add(keys, domain, kind);
+      }
+      from = range.next;
+      if (from !== undefined) await yieldToEventLoop();
+    } while (from !== undefined);
     kept = { generation, keys };
     return keys;
   }
@@ -238,8 +256,8 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
   /** Whether the viewer may see each key, asked once per channel (a few channels, many keys). */
   async function visibilityOf(
     viewer: InventoryViewer,
-    keys: Map<string, KeySummary[]>,
-  ): Promise<(key: KeySummary) => boolean> {
+    keys: Map<string, readonly KeyKind[]>,
+  ): Promise<(key: KeyKind) => boolean> {
     const channels = new Set<string>();
     for (const list of keys.values()) for (const key of list) channels.add(key.channelId);
     const readable = new Set<string>();
@@ -254,11 +272,11 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
     return (key) => readable.has(key.channelId) && isSameWorkspace(ctx, key, viewer);
   }
 
-  async function collect<K extends KeySummary>(
+  async function collect<K extends KeyKind>(
     viewer: InventoryViewer,
     refresh: boolean,
     readKeys: () => Promise<Map<string, K[]>>,
-  ): Promise<{ source: InventorySource; counts: InventoryCounts; entries: DomainEntryOf<K>[] }> {
+  ): Promise<Collected<K>> {
     const { domains, source } = await domainsOfList(refresh);
     const keys = await readKeys();
     const visible = await visibilityOf(viewer, keys);
@@ -278,29 +296,33 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
       gone = true;
     }
     if (gone) entries.sort((left, right) => byCodeUnits(left.domain, right.domain));
-    return { source, entries, counts: countsOf(entries, domains.length) };
+    return { source, entries, counts: countsOf(entries, domains.length), visible };
   }
 
-  /** The page's keys with what their lines show: read for these few, by id. */
+  /**
+   * The page's lines with what they show, from their domains' keys read in full now (a few
+   * dozen): the same rule as the counts, so a key that moved on since is shown as it is now.
+   */
   async function withDetails(
-    entries: readonly DomainEntryOf<KeySummary>[],
+    entries: readonly DomainEntryOf<KeyKind>[],
+    visible: (key: KeyKind) => boolean,
   ): Promise<DomainEntry[]> {
-    const ids = entries.flatMap((entry) =>
-      [entry.active, entry.open].flatMap((key) => (key === undefined ? [] : [key.id])),
-    );
-    const details = new Map((await store.getCurrentKeys(ids)).map((key) => [key.id, key]));
-    const detailOf = (key: KeySummary | undefined) =>
-      key === undefined ? undefined : details.get(key.id);
-    return entries.map((entry) => ({
-      ...entry,
-      active: detailOf(entry.active),
-      open: detailOf(entry.open),
-    }));
+    const shown = entries.filter((entry) => entry.active !== undefined || entry.open !== undefined);
+    const details = new Map<string, CurrentKey[]>();
+    for (const key of await store.getCurrentKeysOf(shown.map((entry) => entry.domain))) {
+      add(details, key.domain, key);
+    }
+    return entries.map((entry) => {
+      const keys = details.get(entry.domain);
+      const fresh =
+        keys === undefined ? undefined : entryOf(entry.domain, entry.onCluster, keys, visible);
+      return fresh ?? { ...entry, active: undefined, open: undefined };
+    });
   }
 
   return {
     async page(viewer, query) {
-      const whole = await collect(viewer, query.refresh === true, keySummaries);
+      const whole = await collect(viewer, query.refresh === true, keyKinds);
       const matching = whole.entries.filter((entry) => matches(entry, query));
       const pageSize = Math.max(1, Math.trunc(query.pageSize));
       const pages = Math.max(1, Math.ceil(matching.length / pageSize));
@@ -314,7 +336,10 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
         source: whole.source,
         counts: whole.counts,
         query,
-        entries: await withDetails(matching.slice((page - 1) * pageSize, page * pageSize)),
+        entries: await withDetails(
+          matching.slice((page - 1) * pageSize, page * pageSize),
+          whole.visible,
+        ),
         matching: matching.length,
         page,
         pages,
@@ -322,10 +347,10 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
       };
     },
     // Every column of every key: the one read of the fleet that is never kept.
-    everything: (viewer) =>
-      collect(viewer, false, () =>
-        currentKeys((after, limit) => store.listCurrentKeys(after, limit)),
-      ),
+    async everything(viewer) {
+      const { source, counts, entries } = await collect(viewer, false, currentKeys);
+      return { source, counts, entries };
+    },
   };
 }
 
@@ -333,11 +358,11 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
  * A domain's line from its current keys; undefined for a domain off the list with none to
  * show. One pass, no arrays made: this runs for every domain of the cluster at each answer.
  */
-function entryOf<K extends KeySummary>(
+function entryOf<K extends KeyKind>(
   domain: string,
   onCluster: boolean,
   keys: readonly K[],
-  visible: (key: KeySummary) => boolean,
+  visible: (key: KeyKind) => boolean,
 ): DomainEntryOf<K> | undefined {
   let active: K | undefined;
   let open: K | undefined;
@@ -359,18 +384,17 @@ function entryOf<K extends KeySummary>(
 const PRESSING = { failed: 0, applying: 1, pending: 2, active: 3 } as const;
 
 /**
- * Failed first (someone must act), then applying, then pending. Two of one rank (two open
- * selectors of one domain, which is rare) are told apart by id, so the line does not flicker.
+ * Failed first (someone must act), then applying, then pending. Of two of one rank (two open
+ * selectors of one domain, which is rare) the first read stays: the line shows one of them.
  */
-function morePressing(key: KeySummary, than: KeySummary): boolean {
-  const rank = PRESSING[key.state] - PRESSING[than.state];
-  return rank < 0 || (rank === 0 && key.id < than.id);
+function morePressing(key: KeyKind, than: KeyKind): boolean {
+  return PRESSING[key.state] < PRESSING[than.state];
 }
 
 function stateOf(
   onCluster: boolean,
-  active: KeySummary | undefined,
-  open: KeySummary | undefined,
+  active: KeyKind | undefined,
+  open: KeyKind | undefined,
 ): DomainState {
   if (!onCluster) return "gone";
   if (open?.state === "failed") return "failed";
@@ -379,12 +403,12 @@ function stateOf(
   return open === undefined ? "none" : "pending";
 }
 
-function hasProblem(key: KeySummary): boolean {
+function hasProblem(key: KeyKind): boolean {
   return key.dnsStatus !== null && PROBLEM_VERDICTS.has(key.dnsStatus);
 }
 
 /** The set each filter word names; the counts are of the same sets, so they agree. */
-export function inFilter(entry: DomainEntryOf<KeySummary>, filter: InventoryFilter): boolean {
+export function inFilter(entry: DomainEntryOf<KeyKind>, filter: InventoryFilter): boolean {
   const { active, open } = entry;
   switch (filter) {
     case "active":
@@ -404,7 +428,7 @@ export function inFilter(entry: DomainEntryOf<KeySummary>, filter: InventoryFilt
   }
 }
 
-function matches(entry: DomainEntryOf<KeySummary>, query: InventoryQuery): boolean {
+function matches(entry: DomainEntryOf<KeyKind>, query: InventoryQuery): boolean {
   if (query.filter !== undefined && !inFilter(entry, query.filter)) return false;
   return query.namePart === undefined || nameMatches(entry.domain, query.namePart);
 }
@@ -418,10 +442,7 @@ export function nameMatches(domain: string, part: string): boolean {
   return (ascii !== "" && domain.includes(ascii)) || domainToUnicode(domain).includes(part);
 }
 
-function countsOf(
-  entries: readonly DomainEntryOf<KeySummary>[],
-  onCluster: number,
-): InventoryCounts {
+function countsOf(entries: readonly DomainEntryOf<KeyKind>[], onCluster: number): InventoryCounts {
   const counts = Object.fromEntries(INVENTORY_FILTERS.map((filter) => [filter, 0])) as Record<
     InventoryFilter,
     number

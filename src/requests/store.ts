@@ -115,13 +115,10 @@ export type HomeSection =
   | { kind: "rotation-due"; activatedBefore: string };
 
 /**
- * One of a domain's current keys (an open request: pending, applying, failed; or the active
- * key), with only what `/dkim domains` decides a domain's state by: read for every key of the
- * fleet, so it is kept small.
+ * What decides a domain's state, of one of its current keys (an open request: pending,
+ * applying, failed; or the active key). `/dkim domains` reads this for every key of the fleet.
  */
-export interface KeySummary {
-  id: string;
-  domain: string;
+export interface KeyKind {
   state: "pending" | "applying" | "failed" | "active";
   channelId: string;
   teamId: string | null;
@@ -132,8 +129,19 @@ export interface KeySummary {
   rotation: boolean;
 }
 
+/**
+ * Current keys alike in all that decides a domain's state, and the domain of each: a fleet's
+ * keys come as a few such groups (by channel, state and verdict), not a row per key.
+ */
+export interface KeyGroup extends KeyKind {
+  /** One entry per key, in no order (a domain with two such keys is named twice). */
+  domains: string[];
+}
+
 /** A current key with what a line of `/dkim domains` (or its CSV) shows of it. */
-export interface CurrentKey extends KeySummary {
+export interface CurrentKey extends KeyKind {
+  id: string;
+  domain: string;
   selector: string;
   messageTs: string | null;
   createdAt: string;
@@ -218,17 +226,19 @@ export interface RequestStore {
   // --- /dkim domains: pages in name order through an index, whatever the history's size ---
 
   /**
-   * At most `limit` current keys (open requests and active keys), after `after`, in (domain,
-   * id) order, each as its summary. Finished requests are never read.
+   * The current keys (open requests and active keys) of the domains from `from` on (from the
+   * first when undefined), about `keys` of them and whole domains only, as groups; `next` is
+   * where the following call starts, undefined after the last domain. Finished requests are
+   * never read. A store whose database works off the event loop may answer more at once.
    */
-  listKeySummaries(after: KeyCursor | undefined, limit: number): Promise<KeySummary[]>;
-  /** The same pages with every column a line shows (the CSV). */
+  listKeyGroups(
+    from: string | undefined,
+    keys: number,
+  ): Promise<{ groups: KeyGroup[]; next: string | undefined }>;
+  /** At most `limit` current keys after `after`, in (domain, id) order, every column (the CSV). */
   listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]>;
-  /**
-   * These requests (a page's keys) with every column a line shows, by id, in no order; those
-   * no longer current keys (moved on since) are left out.
-   */
-  getCurrentKeys(ids: readonly string[]): Promise<CurrentKey[]>;
+  /** The current keys of these domains (a page's), every column, in (domain, id) order. */
+  getCurrentKeysOf(domains: readonly string[]): Promise<CurrentKey[]>;
   /**
    * A token that changes with every write of a request (insert, transition, update), on any
    * replica, in the same transaction as the write: what was read under one token is still

@@ -24,7 +24,7 @@ import type {
   EventInput,
   HomeSection,
   KeyCursor,
-  KeySummary,
+  KeyGroup,
   Lease,
   RequestChanges,
   RequestFilter,
@@ -38,9 +38,11 @@ import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./hom
 import {
   currentKeyFromRow,
   currentKeysQuery,
-  keySummariesQuery,
-  keySummaryFromRow,
-  keysByIdQuery,
+  keyBoundaryQuery,
+  keyGroupFromRow,
+  keyGroupsQuery,
+  keysOfDomainsQuery,
+  nextKeyDomainQuery,
   requestDomainsQuery,
 } from "./inventory-queries.js";
 import {
@@ -267,9 +269,32 @@ export class KyselyRequestStore implements RequestStore {
     return counts;
   }
 
-  async listKeySummaries(after: KeyCursor | undefined, limit: number): Promise<KeySummary[]> {
-    const rows = await this.read(() => keySummariesQuery(this.db, after, limit).execute());
-    return rows.map(keySummaryFromRow);
+  async listKeyGroups(
+    from: string | undefined,
+    keys: number,
+  ): Promise<{ groups: KeyGroup[]; next: string | undefined }> {
+    if (this.dialect === "postgres") {
+      // PostgreSQL works off this process's event loop and answers a fleet in a few grouped
+      // rows: one query, where ranges would only add round trips.
+      const rows = await this.read(() =>
+        keyGroupsQuery(this.db, this.dialect, from, undefined).execute(),
+      );
+      return { groups: rows.map(keyGroupFromRow), next: undefined };
+    }
+    // SQLite runs each statement on the event loop: a range of about `keys` keys at a time.
+    const boundary = await this.read(() =>
+      keyBoundaryQuery(this.db, from, Math.max(1, keys)).executeTakeFirst(),
+    );
+    let next = boundary?.domain;
+    if (next !== undefined && next === from) {
+      // One domain with more keys than a range holds: the range is that domain alone.
+      const after = await this.read(() =>
+        nextKeyDomainQuery(this.db, next ?? "").executeTakeFirst(),
+      );
+      next = after?.domain;
+    }
+    const rows = await this.read(() => keyGroupsQuery(this.db, this.dialect, from, next).execute());
+    return { groups: rows.map(keyGroupFromRow), next };
   }
 
   async listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]> {
@@ -277,9 +302,9 @@ export class KyselyRequestStore implements RequestStore {
     return rows.map(currentKeyFromRow);
   }
 
-  async getCurrentKeys(ids: readonly string[]): Promise<CurrentKey[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.read(() => keysByIdQuery(this.db, ids).execute());
+  async getCurrentKeysOf(domains: readonly string[]): Promise<CurrentKey[]> {
+    if (domains.length === 0) return [];
+    const rows = await this.read(() => keysOfDomainsQuery(this.db, domains).execute());
     return rows.map(currentKeyFromRow);
   }
 
