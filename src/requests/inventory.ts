@@ -4,10 +4,10 @@
  * the counts, a page of the domains that match a filter, and the domains a batch would set up
  * next. Without a cluster (dry run) the list is the bot's own domains.
  *
- * Cost: the cluster's list comes from the cache; the keys are read in pages through an index
- * that holds current keys only (inventory-queries.ts), never the history, and kept until a
- * request is written; the join is a map look-up per domain, with a yield to the event loop
- * every few thousand; only the page's keys are read with what their lines show.
+ * Cost: the cluster's list comes from the cache; the keys are read through an index that holds
+ * current keys only (inventory-queries.ts), never the history, as a few groups per range of
+ * domains, and kept until a request is written; the join is a map look-up per domain, with a
+ * yield to the event loop every few thousand; only the page's keys are read in full.
  *
  * Who may see what (the rule `/dkim status` follows, issue 14): a key of a request made in a
  * channel the person cannot read is left out. A cluster domain whose keys are all such is
