@@ -1,5 +1,6 @@
 /**
- * Issue 9, approvals from the wrong place and silent waits: the channel rule for every action
+ * Issue 9, approvals from the wrong place and silent waits: another workspace or org, the
+ * channel rule for every action
  * (a click from outside DKIM_ALLOWED_CHANNELS; a request whose channel was removed from it,
  * after a restart with a new list), the setup form's channel, group membership asked at each
  * click, a failing or slow group lookup told to the clicker at once, `/dkim status` hiding a
@@ -88,6 +89,34 @@ describe("the channel rule holds for clicks", () => {
     expectNothingApplied(request);
 
     // The same click from the request's own channel goes through.
+    await clickApprove(harness, request);
+    await waitForActive(harness, request);
+    expect(apiCallsFor(harness, request.domain)).toEqual(APPLIED);
+  });
+});
+
+describe("a request acts only for clicks from its own workspace", () => {
+  it("refuses an Approve from another workspace and from another org, then takes the real one", async () => {
+    const request = await readyRequest("other-workspace.example");
+    for (const elsewhere of [{ teamId: "T0OTHERTEAM" }, { enterpriseId: "E0OTHERORG" }]) {
+      const responseUrl = harness.slack.responseUrl();
+      const ack = await harness.click({
+        actionId: ACTION_IDS.approve,
+        value: buttonValue(request.posted, ACTION_IDS.approve),
+        userId: APPROVER,
+        channelId: CHANNEL,
+        messageTs: request.ts,
+        responseUrl,
+        ...elsewhere,
+      });
+      expect(ack.status).toBe(200);
+      const [answer] = await answersAt(harness, responseUrl, 1);
+      expect(answer).toBe(
+        "This request belongs to another Slack workspace (or organisation), so nothing was done. Act on it from the workspace where it was made.",
+      );
+      expectNothingApplied(request);
+    }
+
     await clickApprove(harness, request);
     await waitForActive(harness, request);
     expect(apiCallsFor(harness, request.domain)).toEqual(APPLIED);

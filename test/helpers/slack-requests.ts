@@ -36,6 +36,8 @@ export interface SlackHttpResponse {
 
 export interface WorkspaceOptions {
   teamId?: string;
+  /** An Enterprise Grid org: the click's `enterprise` (none by default). */
+  enterpriseId?: string;
   teamDomain?: string;
   apiAppId?: string;
   userName?: string;
@@ -219,7 +221,8 @@ export function blockActionPayload(args: BlockActionArgs): Record<string, unknow
     },
     trigger_id: args.triggerId ?? triggerId(),
     team: { id: workspace.teamId, domain: workspace.teamDomain },
-    enterprise: null,
+    enterprise:
+      args.enterpriseId === undefined ? null : { id: args.enterpriseId, name: "Other org" },
     is_enterprise_install: false,
     channel: { id: args.channelId, name: args.channelName ?? "dkim-requests" },
     state: { values: {} },

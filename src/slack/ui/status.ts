@@ -145,6 +145,19 @@ function group(title: string, entries: ReadonlyArray<StatusEntry>, now: Date): K
 }
 
 /**
+ * When monitoring last looked at a signing (or retiring) key's record: " (checked 3 h ago)".
+ * A pending request's DNS is checked every few minutes, so its time would only be noise.
+ */
+function monitoredWhen(request: DkimRequest, now: Date): string {
+  const checkedAt = request.lastDnsCheck?.checkedAt;
+  if (checkedAt === undefined || (request.state !== "active" && request.state !== "retiring")) {
+    return "";
+  }
+  const age = ageText(checkedAt, now);
+  return age === "" ? "" : ` (checked ${age})`;
+}
+
+/**
  * `• *example.com* `s202611` · :gear: Applying · DNS: :white_check_mark: live · 3 h ago`, the
  * age linked to the card, as Slack links a message's time to the message.
  */
@@ -158,7 +171,7 @@ export function statusLine(entry: StatusEntry, now: Date): string {
     stateBadge(request.state),
     dns === null
       ? "DNS: not checked"
-      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status]}`,
+      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status]}${monitoredWhen(request, now)}`,
     linked,
   ];
   return clip(parts.filter((part) => part !== "").join(" · "), 900);

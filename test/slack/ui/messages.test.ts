@@ -143,6 +143,17 @@ describe("statusAnswer", () => {
     );
   });
 
+  it("says when monitoring last checked a signing key's record", () => {
+    const checked = { ...live, checkedAt: "2026-11-03T11:00:00.000Z" };
+    const active = statusLine(
+      { request: makeRequest({ state: "active", lastDnsCheck: checked }) },
+      NOW,
+    );
+    expect(active).toContain("DNS: :white_check_mark: live (checked 2 h ago)");
+    const pending = statusLine({ request: makeRequest({ lastDnsCheck: checked }) }, NOW);
+    expect(pending).not.toContain("checked");
+  });
+
   it("says how many it did not show, and the filters that show them", () => {
     const entries = Array.from({ length: 15 }, (_, i) => ({
       request: makeRequest({ id: `r${i}`, domain: `d${i}.example.com` }),
