@@ -28,6 +28,7 @@ import { createGroupMembership, createSlackClient } from "./slack/slack-client.j
 import { createThreadNotifier } from "./slack/thread-notifier.js";
 import { createStoredThreadReplyStore } from "./slack/thread-replies.js";
 import { createSpamExpertsClient } from "./spamexperts/client.js";
+import { createDomainListCache } from "./spamexperts/domain-list-cache.js";
 import { createDryRunClient } from "./spamexperts/dry-run.js";
 import type { DkimApi } from "./spamexperts/types.js";
 
@@ -54,14 +55,25 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
   const eventHoldMs = 4 * leaseMs;
   const store = await openConfiguredStore(config, log, eventHoldMs);
 
-  const dkimApi: DkimApi =
+  const spamExperts =
     config.spamExperts === undefined
-      ? createDryRunClient()
+      ? undefined
       : createSpamExpertsClient({
           baseUrl: config.spamExperts.url,
           username: config.spamExperts.username,
           password: config.spamExperts.password,
           timeoutMs: config.spamExperts.timeoutMs,
+          // Every apply in flight has its connection; more applies wait in the client's queue.
+          connections: config.applyConcurrency,
+        });
+  const dkimApi: DkimApi = spamExperts ?? createDryRunClient();
+  // `/dkim domains`: the cluster's list, kept for DKIM_INVENTORY_MINUTES (none in a dry run).
+  const domainList =
+    spamExperts === undefined
+      ? undefined
+      : createDomainListCache({
+          inventory: spamExperts,
+          ttlMs: config.inventoryMinutes * 60_000,
         });
   // DKIM_DNS_PUBLISH_*: the bot writes the records of the zones it may itself.
   const dnsPublisher =
@@ -104,6 +116,8 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       remindEveryDays: REMIND_EVERY_DAYS,
     },
     defaultBits: config.defaultBits,
+    batchMax: config.batchMax,
+    ...(domainList === undefined ? {} : { domainList }),
     applyLeaseMs: leaseMs,
     homeTeamId: identity.teamId,
     ...(dnsPublisher === undefined ? {} : { dnsPublisher }),

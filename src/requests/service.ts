@@ -10,6 +10,7 @@ import {
   type KeyBits,
 } from "../dkim/keys.js";
 import { normaliseDomain } from "../dkim/names.js";
+import type { DomainListCache } from "../spamexperts/domain-list-cache.js";
 import type { DkimApi } from "../spamexperts/types.js";
 import { createApplier } from "./apply-request.js";
 import type { ApprovalPolicy, MembershipLookup } from "./approval-policy.js";
@@ -22,6 +23,7 @@ import { createPublication, type Publication, type RecordPublisher } from "./dns
 import { createExpiry } from "./expire-requests.js";
 import { createExpiryReminder } from "./expiry-reminder.js";
 import { createHomeOverview, type GetHomeOverview } from "./home-overview.js";
+import { createInventory, type Inventory } from "./inventory.js";
 import { createLifecycle, type Lifecycle } from "./lifecycle.js";
 import { type RequestsLogger, silentLogger } from "./logger.js";
 import type { Actor, AuditEvent, DkimRequest } from "./model.js";
@@ -35,6 +37,18 @@ export { type CreatedRequest, recordToPublish } from "./create-request.js";
 export { describeHandled, formatTime } from "./describe-handled.js";
 export type { CheckDns, DnsCheckOutcome } from "./dns-checks.js";
 export type { HomeList, HomeOverview, HomeViewer } from "./home-overview.js";
+export type {
+  DomainEntry,
+  DomainState,
+  Inventory,
+  InventoryCounts,
+  InventoryFilter,
+  InventoryPage,
+  InventoryQuery,
+  InventorySource,
+  InventoryViewer,
+  InventoryWhole,
+} from "./inventory.js";
 export type { RotateInput } from "./rotate-key.js";
 export type { QueuedSetups, SetupOutcome } from "./setup-intake.js";
 
@@ -62,6 +76,10 @@ export interface RequestServiceDeps {
   homeTeamId?: string;
   /** DKIM_DNS_PUBLISH_*: the bot writes the records of the zones it may (dns-publication.ts). */
   dnsPublisher?: RecordPublisher;
+  /** The cluster's domain list (DKIM_INVENTORY_MINUTES); absent in a dry run. */
+  domainList?: DomainListCache;
+  /** DKIM_BATCH_MAX: the most domains `/dkim domains` offers to set up at once. */
+  batchMax?: number;
 }
 
 export interface RequestService {
@@ -101,6 +119,8 @@ export interface RequestService {
   lifecycle: Lifecycle;
   /** App Home's lists and counts for one person (home-overview.ts). */
   homeOverview: GetHomeOverview;
+  /** `/dkim domains`: the cluster's domains joined with the bot's keys (inventory.ts). */
+  inventory: Inventory;
   checkPending(): Promise<DnsCheckOutcome[]>;
   get(id: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
@@ -129,6 +149,8 @@ export interface RequestService {
 }
 
 const DEFAULT_APPLY_LEASE_MS = 30_000;
+/** As DKIM_BATCH_MAX's default. */
+const DEFAULT_BATCH_MAX = 100;
 
 /** The events after which the bot writes (or removes, or revokes) a record it manages. */
 const PUBLICATION_TRIGGERS: ReadonlySet<AuditEvent["kind"]> = new Set([
@@ -199,6 +221,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     publication,
     lifecycle: createLifecycle(ctx, dns),
     homeOverview: createHomeOverview(ctx),
+    inventory: createInventory(ctx, {
+      domainList: deps.domainList,
+      batchMax: deps.batchMax ?? DEFAULT_BATCH_MAX,
+    }),
     checkPending: dns.checkPending,
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),

@@ -1,3 +1,4 @@
+import type { DkimCheckStatus } from "../dkim/check.js";
 import type {
   AuditDetails,
   AuditEvent,
@@ -113,6 +114,48 @@ export type HomeSection =
   | { kind: "monitor-problems" }
   | { kind: "rotation-due"; activatedBefore: string };
 
+/**
+ * What decides a domain's state, of one of its current keys (an open request: pending,
+ * applying, failed; or the active key). `/dkim domains` reads this for every key of the fleet.
+ */
+export interface KeyKind {
+  state: "pending" | "applying" | "failed" | "active";
+  channelId: string;
+  teamId: string | null;
+  enterpriseId: string | null;
+  /** The last DNS verdict (the DNS watch's, or monitoring's once active), if any yet. */
+  dnsStatus: DkimCheckStatus | null;
+  /** An open request that replaces the domain's active key (`/dkim rotate`). */
+  rotation: boolean;
+}
+
+/**
+ * Current keys alike in all that decides a domain's state, and the domain of each: a fleet's
+ * keys come as a few such groups (by channel, state and verdict), not a row per key.
+ */
+export interface KeyGroup extends KeyKind {
+  /** One entry per key, in no order (a domain with two such keys is named twice). */
+  domains: string[];
+}
+
+/** A current key with what a line of `/dkim domains` (or its CSV) shows of it. */
+export interface CurrentKey extends KeyKind {
+  id: string;
+  domain: string;
+  selector: string;
+  messageTs: string | null;
+  createdAt: string;
+  /** Active: when SpamExperts started signing with it (its age counts from here). */
+  activatedAt: string | null;
+  dnsCheckedAt: string | null;
+}
+
+/** Where the next page of current keys starts: after this domain and id. */
+export interface KeyCursor {
+  domain: string;
+  id: string;
+}
+
 /** A claim held by one replica until a time (ISO 8601): an apply, a scheduler cycle. */
 export interface Lease {
   owner: string;
@@ -179,6 +222,31 @@ export interface RequestStore {
   countHomeSection(section: HomeSection): Promise<number>;
   /** How many requests are in each of `states` (0 for none). */
   countByState(states: readonly RequestState[]): Promise<Record<RequestState, number>>;
+
+  // --- /dkim domains: pages in name order through an index, whatever the history's size ---
+
+  /**
+   * The current keys (open requests and active keys) of the domains from `from` on (from the
+   * first when undefined), about `keys` of them and whole domains only, as groups; `next` is
+   * where the following call starts, undefined after the last domain. Finished requests are
+   * never read. A store whose database works off the event loop may answer more at once.
+   */
+  listKeyGroups(
+    from: string | undefined,
+    keys: number,
+  ): Promise<{ groups: KeyGroup[]; next: string | undefined }>;
+  /** At most `limit` current keys after `after`, in (domain, id) order, every column (the CSV). */
+  listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]>;
+  /** The current keys of these domains (a page's), every column, in (domain, id) order. */
+  getCurrentKeysOf(domains: readonly string[]): Promise<CurrentKey[]>;
+  /**
+   * A token that changes with every write of a request (insert, transition, update), on any
+   * replica, in the same transaction as the write: what was read under one token is still
+   * what the store holds while the token stays the same.
+   */
+  requestsGeneration(): Promise<string>;
+  /** At most `limit` domains the bot has any request for, after `after`, each once, in name order. */
+  listRequestDomains(after: string | undefined, limit: number): Promise<string[]>;
 
   // --- telling the thread, once, whichever replica wrote the event -----------------------
 

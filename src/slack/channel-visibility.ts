@@ -1,6 +1,6 @@
 /**
- * Who may see what was posted in a channel, so that `/dkim status` shows a person only the
- * requests of channels they can read in Slack: a public channel is readable by everyone in the
+ * Who may see what was posted in a channel, so that `/dkim status` (and `/dkim domains`, App
+ * Home) shows a person only the requests of channels they can read in Slack: a public channel is readable by everyone in the
  * workspace (joined or not); a private channel, a group DM or a DM only by its members. A
  * channel that cannot be looked up (the bot was removed, Slack fails) is treated as not
  * visible: a listing may come out short, never too long.
@@ -14,6 +14,12 @@ import type { SlackClient } from "./slack-client.js";
 
 export interface ChannelVisibility {
   canSee(userId: string, channelId: string): Promise<boolean>;
+  /**
+   * Whether everyone who can read `where` can read `channelId` as well: the same channel, or a
+   * public one (the whole workspace reads it). What the bot posts in `where` for all its
+   * readers (the CSV of `/dkim domains`) holds only what this allows.
+   */
+  readableByAllOf(where: string, channelId: string): Promise<boolean>;
 }
 
 export const CHANNEL_CACHE_MS = 30_000;
@@ -66,17 +72,29 @@ export function createChannelVisibility(
     return members;
   }
 
+  function hidden(channelId: string, error: unknown): false {
+    options.logger?.event("warn", "Could not tell who may see a channel; hiding its requests", {
+      channel: channelId,
+      error,
+    });
+    return false;
+  }
+
   return {
     async canSee(userId, channelId) {
       try {
         if (await publicChannels.get(channelId, () => isPublic(channelId))) return true;
         return (await memberLists.get(channelId, () => membersOf(channelId))).has(userId);
       } catch (error) {
-        options.logger?.event("warn", "Could not tell who may see a channel; hiding its requests", {
-          channel: channelId,
-          error,
-        });
-        return false;
+        return hidden(channelId, error);
+      }
+    },
+    async readableByAllOf(where, channelId) {
+      if (channelId === where) return true;
+      try {
+        return await publicChannels.get(channelId, () => isPublic(channelId));
+      } catch (error) {
+        return hidden(channelId, error);
       }
     },
   };

@@ -1,3 +1,6 @@
+import { INVENTORY_FILTERS, type InventoryFilter, NAME_PART } from "../requests/inventory.js";
+import { MAX_DOMAINS_PAGE } from "./ui/ids.js";
+
 /**
  * Parses the text of `/dkim ...` into a command. Pure and total: any text gives either a
  * command or `{ kind: "error", message }`, never a throw. It checks the grammar only; whether
@@ -26,6 +29,8 @@ export type DkimCommand =
   /** `/dkim rotate <domain>`: a new key replacing the domain's active one. */
   | { kind: "rotate"; domain: string; selector?: string; bits?: number }
   | { kind: "status"; domain?: string }
+  /** `/dkim domains [<state> | <part of a name>]… [page=<n>]`: the cluster's domains. */
+  | { kind: "domains"; filter?: InventoryFilter; namePart?: string; page?: number }
   | { kind: "check"; domain: string; selector?: string };
 
 export type ParseError = { kind: "error"; message: string };
@@ -45,6 +50,7 @@ export const USAGE = {
     'setup <domain> [selector=<s>] [bits=1024|2048|4096] [user=<outgoing user>]... [testing] [reason="<text>"]',
   rotate: "rotate <domain> [selector=<s>] [bits=1024|2048|4096]",
   status: "status [<domain> | open | active | failed]",
+  domains: `domains [${INVENTORY_FILTERS.join(" | ")} | <part of a name>] [page=<n>]`,
   check: "check <domain> [<selector>]",
   help: "help",
 } as const;
@@ -81,6 +87,8 @@ export function parseDkimCommand(text: string, options: ParseOptions = {}): Pars
       return parseRotate(rest, command);
     case "status":
       return parseStatus(rest, command);
+    case "domains":
+      return parseDomains(rest, command);
     case "check":
       return parseCheck(rest, command);
     default:
@@ -234,6 +242,60 @@ function parseStatus(tokens: Token[], command: string): ParseResult {
     };
   }
   return { kind: "status", domain: domain.text };
+}
+
+/**
+ * `domains [<state>] [<part of a name>] [page=<n>]`, in any order, each at most once: a state
+ * word of INVENTORY_FILTERS (or `all`), anything else a part of a name (`shop`, `.nl`;
+ * `*` around it as in a shell pattern is dropped).
+ */
+function parseDomains(tokens: Token[], command: string): ParseResult {
+  const usage = `Use: ${usageOf("domains", command)}`;
+  const error = (message: string): ParseError => ({
+    kind: "error",
+    message: `${message} ${usage}`,
+  });
+  const result: { kind: "domains"; filter?: InventoryFilter; namePart?: string; page?: number } = {
+    kind: "domains",
+  };
+  let all = false;
+  for (const token of tokens) {
+    if (token.fromMention) {
+      return error(mentionMessage(token.text, "part of a domain name", "shop or .nl"));
+    }
+    const option = splitOption(token);
+    if (option !== undefined) {
+      if (option.key.toLowerCase() !== "page") return error(`Unknown option "${option.key}".`);
+      if (result.page !== undefined) return error('Option "page" is given twice.');
+      const page = Number(option.value);
+      if (!/^\d{1,6}$/.test(option.value) || page < 1 || page > MAX_DOMAINS_PAGE) {
+        return error(`"page" must be a page number such as 2, not "${option.value}".`);
+      }
+      result.page = page;
+      continue;
+    }
+    const word = token.text.toLowerCase();
+    const state = INVENTORY_FILTERS.find((filter) => filter === word);
+    if (!token.quoted && (state !== undefined || word === "all")) {
+      if (result.filter !== undefined || all) {
+        return error(`Give one state, not "${result.filter ?? "all"}" and "${word}".`);
+      }
+      if (state === undefined) all = true;
+      else result.filter = state;
+      continue;
+    }
+    const part = word.replace(/^\*+|\*+$/g, "");
+    if (result.namePart !== undefined) {
+      return error(`Give one part of a name, not "${result.namePart}" and "${part}".`);
+    }
+    if (!NAME_PART.test(part)) {
+      return error(
+        `"${token.text}" is not part of a domain name: give letters, digits, dots or hyphens, e.g. shop or .nl.`,
+      );
+    }
+    result.namePart = part;
+  }
+  return result;
 }
 
 function parseCheck(tokens: Token[], command: string): ParseResult {

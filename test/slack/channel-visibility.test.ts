@@ -40,6 +40,21 @@ describe("createChannelVisibility", () => {
     ]);
   });
 
+  it("tells what every reader of a channel may see: that channel, and public ones", async () => {
+    fake.setChannel("CPUBLIC", { isPrivate: false });
+    fake.setChannel("CPRIVATE", { isPrivate: true, members: ["UALICE"] });
+    fake.setChannel("COTHER", { isPrivate: true, members: ["UALICE"] });
+    fake.setChannel("CGONE", { exists: false });
+    const visibility = createChannelVisibility(client);
+    expect(await visibility.readableByAllOf("CPRIVATE", "CPRIVATE")).toBe(true);
+    expect(await visibility.readableByAllOf("CPRIVATE", "CPUBLIC")).toBe(true);
+    expect(await visibility.readableByAllOf("CPUBLIC", "CPRIVATE")).toBe(false);
+    expect(await visibility.readableByAllOf("CPRIVATE", "COTHER")).toBe(false);
+    expect(await visibility.readableByAllOf("CPUBLIC", "CGONE")).toBe(false);
+    // Who is in a channel does not matter here: members are never read.
+    expect(fake.calls("conversations.members")).toEqual([]);
+  });
+
   it("hides a channel it cannot look up (the bot was removed, or Slack fails)", async () => {
     fake.setChannel("CGONE", { exists: false });
     fake.setChannel("CFLAKY", { isPrivate: true, members: ["UALICE"] });

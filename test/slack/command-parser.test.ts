@@ -104,6 +104,18 @@ describe("parseDkimCommand: commands", () => {
     ["status", { kind: "status" }],
     ["status example.com", { kind: "status", domain: "example.com" }],
     ["status <http://example.com|example.com>", { kind: "status", domain: "example.com" }],
+    ["domains", { kind: "domains" }],
+    ["domains all", { kind: "domains" }],
+    ["domains FAILED", { kind: "domains", filter: "failed" }],
+    ["domains none page=3", { kind: "domains", filter: "none", page: 3 }],
+    ["domains shop", { kind: "domains", namePart: "shop" }],
+    ["domains *.NL*", { kind: "domains", namePart: ".nl" }],
+    [
+      "domains page=2 bücher active",
+      { kind: "domains", filter: "active", namePart: "bücher", page: 2 },
+    ],
+    // Quoted, a state word is a part of a name.
+    ['domains "gone"', { kind: "domains", namePart: "gone" }],
     ["check example.com", { kind: "check", domain: "example.com" }],
     ["check example.com s1", { kind: "check", domain: "example.com", selector: "s1" }],
     ["check example.com selector=s1", { kind: "check", domain: "example.com", selector: "s1" }],
@@ -144,6 +156,15 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
       ['Unexpected "b.com".', "Use: /dkim status [<domain> | open | active | failed]"],
     ],
     ["status domain=a.com", ['"status" takes no options.']],
+    ["domains active failed", ['Give one state, not "active" and "failed".', usageOf("domains")]],
+    ["domains all none", ['Give one state, not "all" and "none".']],
+    ["domains shop mail", ['Give one part of a name, not "shop" and "mail".']],
+    ["domains page=0", ['"page" must be a page number such as 2, not "0".']],
+    ["domains page=two", ['"page" must be a page number such as 2, not "two".']],
+    ["domains page=2 page=3", ['Option "page" is given twice.']],
+    ["domains state=failed", ['Unknown option "state".', usageOf("domains")]],
+    ["domains shop/mail", ['"shop/mail" is not part of a domain name']],
+    ["domains <!here>", ['"@here" is a Slack mention', "not part of a domain name"]],
     ["check", ["Missing domain.", "Use: /dkim check <domain> [<selector>]"]],
     ["check example.com s1 extra", ['Unexpected "extra".']],
     ["check example.com bits=2048", ['Unknown option "bits".']],
@@ -168,7 +189,14 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
   });
 
   it("has a usage line for every subcommand", () => {
-    expect(Object.keys(USAGE).sort()).toEqual(["check", "help", "rotate", "setup", "status"]);
+    expect(Object.keys(USAGE).sort()).toEqual([
+      "check",
+      "domains",
+      "help",
+      "rotate",
+      "setup",
+      "status",
+    ]);
   });
 });
 
@@ -235,7 +263,7 @@ describe("unwrapSlackMarkup", () => {
   });
 });
 
-const VALID_KINDS = new Set(["help", "setup-modal", "setup", "status", "check"]);
+const VALID_KINDS = new Set(["help", "setup-modal", "setup", "status", "domains", "check"]);
 
 function assertWellFormed(result: ParseResult): void {
   switch (result.kind) {
@@ -272,6 +300,9 @@ describe("parseDkimCommand: properties", () => {
     const piece = fc.constantFrom(
       "setup",
       "status",
+      "domains",
+      "page=",
+      "failed",
       "check",
       "help",
       "testing",

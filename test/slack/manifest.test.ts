@@ -23,6 +23,7 @@ const BOT_SCOPES = [
   "groups:read",
   "channels:history",
   "groups:history",
+  "files:write",
 ];
 
 /**
@@ -104,7 +105,7 @@ describe("manifest.yml: content", () => {
     expect(scalar(/^ {2}slash_commands:/, "description")?.length).toBeGreaterThan(10);
     const hint = scalar(/^ {2}slash_commands:/, "usage_hint") ?? "";
     expect(hint).toBe(
-      "setup <domain> [selector=…] [bits=2048] [user=…] | rotate <domain> | status | check | help",
+      "setup <domain> [selector=…] [bits=2048] [user=…] | rotate <domain> | status | domains [failed | none | …] | check | help",
     );
     // The hint and the parser agree on the subcommands.
     for (const subcommand of Object.keys(USAGE)) expect(hint).toContain(subcommand);

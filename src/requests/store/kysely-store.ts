@@ -20,8 +20,11 @@ import {
 import { type EncryptionKey, seal, unseal } from "../sealing.js";
 import { assertTransition, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
 import type {
+  CurrentKey,
   EventInput,
   HomeSection,
+  KeyCursor,
+  KeyGroup,
   Lease,
   RequestChanges,
   RequestFilter,
@@ -32,6 +35,16 @@ import type {
 } from "../store.js";
 import { retryWhileBusy } from "./busy.js";
 import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
+import {
+  currentKeyFromRow,
+  currentKeysQuery,
+  keyBoundaryQuery,
+  keyGroupFromRow,
+  keyGroupsQuery,
+  keysOfDomainsQuery,
+  nextKeyDomainQuery,
+  requestDomainsQuery,
+} from "./inventory-queries.js";
 import {
   changeColumns,
   EVENT_COLUMNS,
@@ -134,6 +147,7 @@ export class KyselyRequestStore implements RequestStore {
             .where("state", "=", "queued")
             .execute();
         }
+        await bumpGeneration(trx);
         return this.writeEvent(trx, { ...event, requestId: request.id, at: request.createdAt });
       });
     } catch (error) {
@@ -253,6 +267,57 @@ export class KyselyRequestStore implements RequestStore {
     const rows = await this.read(() => stateCountsQuery(this.db, states).execute());
     for (const row of rows) counts[row.state] = Number(row.count);
     return counts;
+  }
+
+  async listKeyGroups(
+    from: string | undefined,
+    keys: number,
+  ): Promise<{ groups: KeyGroup[]; next: string | undefined }> {
+    if (this.dialect === "postgres") {
+      // PostgreSQL works off this process's event loop and answers a fleet in a few grouped
+      // rows: one query, where ranges would only add round trips.
+      const rows = await this.read(() =>
+        keyGroupsQuery(this.db, this.dialect, from, undefined).execute(),
+      );
+      return { groups: rows.map(keyGroupFromRow), next: undefined };
+    }
+    // SQLite runs each statement on the event loop: a range of about `keys` keys at a time.
+    const boundary = await this.read(() =>
+      keyBoundaryQuery(this.db, from, Math.max(1, keys)).executeTakeFirst(),
+    );
+    let next = boundary?.domain;
+    if (next !== undefined && next === from) {
+      // One domain with more keys than a range holds: the range is that domain alone.
+      const after = await this.read(() =>
+        nextKeyDomainQuery(this.db, next ?? "").executeTakeFirst(),
+      );
+      next = after?.domain;
+    }
+    const rows = await this.read(() => keyGroupsQuery(this.db, this.dialect, from, next).execute());
+    return { groups: rows.map(keyGroupFromRow), next };
+  }
+
+  async listCurrentKeys(after: KeyCursor | undefined, limit: number): Promise<CurrentKey[]> {
+    const rows = await this.read(() => currentKeysQuery(this.db, after, limit).execute());
+    return rows.map(currentKeyFromRow);
+  }
+
+  async getCurrentKeysOf(domains: readonly string[]): Promise<CurrentKey[]> {
+    if (domains.length === 0) return [];
+    const rows = await this.read(() => keysOfDomainsQuery(this.db, domains).execute());
+    return rows.map(currentKeyFromRow);
+  }
+
+  async listRequestDomains(after: string | undefined, limit: number): Promise<string[]> {
+    const rows = await this.read(() => requestDomainsQuery(this.db, after, limit).execute());
+    return rows.map((row) => row.domain);
+  }
+
+  async requestsGeneration(): Promise<string> {
+    const row = await this.read(() =>
+      this.db.selectFrom("meta").select("value").where("name", "=", GENERATION).executeTakeFirst(),
+    );
+    return row === undefined ? "0" : String(row.value);
   }
 
   async transition(args: TransitionArgs): Promise<StoredChange | undefined> {
@@ -628,6 +693,7 @@ export class KyselyRequestStore implements RequestStore {
         if (alsoChanged.length > 0) throw new LostRace();
         return undefined;
       }
+      await bumpGeneration(trx);
       return alsoChanged.length === 0 ? change : { ...change, alsoChanged };
     }).catch((error: unknown) => {
       if (error instanceof LostRace) return undefined;
@@ -701,6 +767,24 @@ export class KyselyRequestStore implements RequestStore {
       .executeTakeFirstOrThrow();
     return { ...event, id: Number(row.id), details: JSON.parse(details) };
   }
+}
+
+/** The meta row that counts the writes of requests (requestsGeneration). */
+const GENERATION = "requests_generation";
+
+/**
+ * Counts a write of requests, in the writing transaction: readers see the new count exactly
+ * when they see the change, on every replica. A requests write locks its own rows first and
+ * this row last, so two writers never wait on each other in a cycle.
+ */
+async function bumpGeneration(trx: Transaction<StoreTables>): Promise<void> {
+  await trx
+    .insertInto("meta")
+    .values({ name: GENERATION, value: "1" })
+    .onConflict((oc) =>
+      oc.column("name").doUpdateSet({ value: sql`cast(cast(meta.value as bigint) + 1 as text)` }),
+    )
+    .execute();
 }
 
 /** Rolls a transaction back when its main move lost the race after linked moves were made. */

@@ -8,6 +8,7 @@ import { helpText } from "../ui/help.js";
 import { badCommandText, channelNotAllowedText, stillWorkingText } from "../ui/refusal.js";
 import { setupModal } from "../ui/setup-modal.js";
 import type { ListenerDeps } from "./deps.js";
+import { showDomains } from "./domains.js";
 import { type Audience, errorText, tell, withProgressNotice } from "./replies.js";
 import { finishSetup, recordSetup, setupChannelRefusal } from "./start-request.js";
 import { statusAnswerFor, statusFilterOf } from "./status.js";
@@ -148,6 +149,20 @@ export async function handleDkimCommand(
       } catch (error) {
         await tell(client, audience, errorText(error, { logger }), logger);
       }
+      return;
+    }
+    case "domains": {
+      await ack();
+      await showDomains(deps, client, audience, {
+        actor: {
+          actorId: command.user_id,
+          teamId: command.team_id,
+          ...(command.enterprise_id === undefined ? {} : { enterpriseId: command.enterprise_id }),
+        },
+        value: { filter: parsed.filter, namePart: parsed.namePart, page: parsed.page ?? 1 },
+        refresh: false,
+        command: command.command,
+      });
       return;
     }
     case "check": {

@@ -9,6 +9,14 @@ export const DNS_STATUS_EMOJI: Readonly<Record<DkimCheckStatus, string>> = {
   "lookup-failed": ":grey_question:",
 };
 
+/** A verdict in a word or two, for one-line listings (`/dkim status`, `/dkim domains`). */
+export const DNS_WORDS: Readonly<Record<DkimCheckStatus, string>> = {
+  live: "live",
+  missing: "not published",
+  wrong: "wrong",
+  "lookup-failed": "lookup failed",
+};
+
 const MAX_SUMMARY = 300;
 
 /** The DNS line of a request: not checked yet, or the last verdict and when it was reached. */

@@ -171,6 +171,14 @@ export function quoteLines(text: string): string {
     .join("\n");
 }
 
+/** What the bot links to (a card, built from the workspace's URL): nothing that breaks `<…|…>`. */
+const SAFE_LINK = /^https:\/\/[^\s<>|]+$/;
+
+/** `label` (mrkdwn, already escaped) linked to `url`; the label alone when there is no safe URL. */
+export function linkedText(url: string | undefined, label: string): string {
+  return url !== undefined && SAFE_LINK.test(url) && label !== "" ? `<${url}|${label}>` : label;
+}
+
 /** A message as chat.postMessage and chat.update take it: `text` is the notification fallback. */
 export interface SlackMessage {
   text: string;
@@ -183,6 +191,25 @@ export function section(text: string, blockId?: string): SectionBlock {
     text: { type: "mrkdwn", text: clip(text, LIMITS.sectionText) },
   };
   return blockId === undefined ? block : { ...block, block_id: blockId };
+}
+
+/**
+ * A heading, then one line each, packed into as few sections as the text limit allows (a
+ * listing of many short lines costs a few blocks, not one per line).
+ */
+export function packedSections(heading: string, lines: readonly string[]): SectionBlock[] {
+  const blocks: SectionBlock[] = [];
+  let text = heading;
+  for (const line of lines) {
+    if (text.length + 1 + line.length > LIMITS.sectionText) {
+      blocks.push(section(text));
+      text = line;
+    } else {
+      text = `${text}\n${line}`;
+    }
+  }
+  blocks.push(section(text));
+  return blocks;
 }
 
 export function context(text: string): ContextBlock {

@@ -52,6 +52,7 @@ export function helpText(options: HelpOptions): string {
     `• ${code(`${command} setup`)} alone opens a form with the same fields.`,
     `• ${code(usageOf("rotate", command))}: a new key for a domain that signs with one of the bot's keys, with a new selector and the same outgoing users; the old key stays published for the overlap. Example: ${code(`${command} rotate example.com`)}`,
     `• ${code(usageOf("status", command))}: open and recent requests.`,
+    `• ${code(usageOf("domains", command))}: every domain of the cluster and how its DKIM stands, counts first; a state word or part of a name narrows it down. Example: ${code(`${command} domains none`)} or ${code(`${command} domains .nl`)}`,
     `• ${code(usageOf("check", command))}: what DNS publishes for a domain, also one the bot did not set up. Example: ${code(`${command} check example.com ${example}`)}`,
     `• ${code(usageOf("help", command))}: this text.`,
     "",

@@ -19,6 +19,7 @@ import {
   context,
   escapeText,
   inlineCode,
+  linkedText,
   plainText,
   type SlackMessage,
   section,
@@ -129,10 +130,7 @@ function listBlocks(title: string, list: HomeList, parts: ListParts): KnownBlock
 /** `*example.com*` linked to its card, and its selector. */
 function domainText(request: DkimRequest, options: HomeViewOptions): string {
   const domain = escapeText(clip(request.domain, 120));
-  const link = options.permalink(request);
-  const name =
-    link !== undefined && /^https:\/\/[^\s<>|]+$/.test(link) ? `<${link}|${domain}>` : domain;
-  return `*${name}* ${inlineCode(clip(request.selector, 63))}`;
+  return `*${linkedText(options.permalink(request), domain)}* ${inlineCode(clip(request.selector, 63))}`;
 }
 
 function item(text: string, accessory?: Button): SectionBlock {

@@ -2,6 +2,7 @@
  * Every action id, block id and callback id the bot puts into Slack, in one place: the
  * listeners match on these and the UI builders emit them, so the two cannot drift apart.
  */
+import { INVENTORY_FILTERS, type InventoryFilter, NAME_PART } from "../../requests/inventory.js";
 
 export const ACTION_IDS = {
   checkDns: "dkim_check_dns",
@@ -11,6 +12,12 @@ export const ACTION_IDS = {
   cancel: "dkim_cancel",
   rotate: "dkim_rotate",
   markRetired: "dkim_mark_retired",
+  /** `/dkim domains`: the pages of the answer, a fresh list, the CSV, a batch of domains. */
+  domainsPrevious: "dkim_domains_previous",
+  domainsNext: "dkim_domains_next",
+  domainsRefresh: "dkim_domains_refresh",
+  domainsCsv: "dkim_domains_csv",
+  domainsSetupBatch: "dkim_domains_setup_batch",
 } as const;
 
 export type ActionId = (typeof ACTION_IDS)[keyof typeof ACTION_IDS];
@@ -22,6 +29,8 @@ export const BLOCK_IDS = {
   failedActions: "dkim_failed_actions",
   /** Rotate on a reminder or a monitoring alert; Mark retired on the retire-due notice. */
   noticeActions: "dkim_notice_actions",
+  /** The buttons under a `/dkim domains` answer. */
+  domainsActions: "dkim_domains_actions",
 } as const;
 
 export const CALLBACK_IDS = {
@@ -84,4 +93,51 @@ export function decodeActionValue(value: unknown): ActionValue | undefined {
   if (fingerprint === undefined) return { requestId };
   if (!FINGERPRINT.test(fingerprint)) return undefined;
   return { requestId, fingerprint };
+}
+
+/** What a `/dkim domains` button needs: which list (filter, part of a name) and which page. */
+export interface DomainsValue {
+  filter?: InventoryFilter | undefined;
+  namePart?: string | undefined;
+  page: number;
+}
+
+/** Pages people may ask for: far past any cluster's (10,000 domains are 200 pages of 50). */
+export const MAX_DOMAINS_PAGE = 100_000;
+
+/** `p=2;f=failed;n=shop`: the characters of a name part never include `;` or `=`. */
+export function encodeDomainsValue(value: DomainsValue): string {
+  const parts = [`p=${Math.max(1, Math.trunc(value.page))}`];
+  if (value.filter !== undefined) parts.push(`f=${value.filter}`);
+  if (value.namePart !== undefined) {
+    if (!NAME_PART.test(value.namePart)) {
+      throw new Error(`Not a part of a name: ${JSON.stringify(value.namePart)}.`);
+    }
+    parts.push(`n=${value.namePart}`);
+  }
+  return parts.join(";");
+}
+
+/** Reads a `/dkim domains` button's value back; anything encodeDomainsValue does not make: undefined. */
+export function decodeDomainsValue(value: unknown): DomainsValue | undefined {
+  if (typeof value !== "string" || value.length > 400) return undefined;
+  const fields = new Map<string, string>();
+  for (const part of value.split(";")) {
+    const match = /^([pfn])=(.+)$/u.exec(part);
+    if (match === null || fields.has(match[1] ?? "")) return undefined;
+    fields.set(match[1] ?? "", match[2] ?? "");
+  }
+  const pageText = fields.get("p") ?? "";
+  const page = Number(pageText);
+  if (!/^\d{1,6}$/.test(pageText) || page < 1 || page > MAX_DOMAINS_PAGE) return undefined;
+  const filterText = fields.get("f");
+  const filter = INVENTORY_FILTERS.find((each) => each === filterText);
+  if (filterText !== undefined && filter === undefined) return undefined;
+  const namePart = fields.get("n");
+  if (namePart !== undefined && !NAME_PART.test(namePart)) return undefined;
+  return {
+    page,
+    ...(filter === undefined ? {} : { filter }),
+    ...(namePart === undefined ? {} : { namePart }),
+  };
 }

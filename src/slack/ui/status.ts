@@ -7,7 +7,7 @@
 import type { KnownBlock } from "@slack/types";
 import type { DkimRequest } from "../../requests/model.js";
 import { isOpenState } from "../../requests/state-machine.js";
-import { DNS_STATUS_EMOJI } from "./dns-status.js";
+import { DNS_STATUS_EMOJI, DNS_WORDS } from "./dns-status.js";
 import {
   ageText,
   clip,
@@ -15,6 +15,8 @@ import {
   escapeText,
   inlineCode,
   LIMITS,
+  linkedText,
+  packedSections,
   type SlackMessage,
   section,
 } from "./format.js";
@@ -58,13 +60,6 @@ export interface StatusOptions {
 
 /** Lines shown at most: the message must stay within Slack's block limits. */
 export const MAX_LINES = 60;
-
-const DNS_WORDS: Readonly<Record<string, string>> = {
-  live: "live",
-  missing: "not published",
-  wrong: "wrong",
-  "lookup-failed": "lookup failed",
-};
 
 export function statusAnswer(input: StatusInput, options: StatusOptions): SlackMessage {
   const command = options.command ?? "/dkim";
@@ -143,19 +138,10 @@ function moreText(filter: StatusFilter, command: string, more: number, plus = ""
 
 /** A heading, then the lines packed into as few sections as the text limit allows. */
 function group(title: string, entries: ReadonlyArray<StatusEntry>, now: Date): KnownBlock[] {
-  const blocks: KnownBlock[] = [];
-  let text = `*${title}*`;
-  for (const entry of entries) {
-    const line = statusLine(entry, now);
-    if (text.length + 1 + line.length > LIMITS.sectionText) {
-      blocks.push(section(text));
-      text = line;
-    } else {
-      text = `${text}\n${line}`;
-    }
-  }
-  blocks.push(section(text));
-  return blocks;
+  return packedSections(
+    `*${title}*`,
+    entries.map((entry) => statusLine(entry, now)),
+  );
 }
 
 /**
@@ -179,16 +165,13 @@ export function statusLine(entry: StatusEntry, now: Date): string {
   const { request, permalink } = entry;
   const dns = request.lastDnsCheck;
   const age = ageText(request.createdAt, now);
-  const linked =
-    permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink) && age !== ""
-      ? `<${permalink}|${age}>`
-      : age;
+  const linked = linkedText(permalink, age);
   const parts = [
     `• *${escapeText(clip(request.domain, 120))}* ${inlineCode(clip(request.selector, 63))}`,
     stateBadge(request.state),
     dns === null
       ? "DNS: not checked"
-      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status] ?? dns.status}${monitoredWhen(request, now)}`,
+      : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status]}${monitoredWhen(request, now)}`,
     linked,
   ];
   return clip(parts.filter((part) => part !== "").join(" · "), 900);

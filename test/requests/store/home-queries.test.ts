@@ -3,10 +3,9 @@
  * that each is answered through an index (never a walk over the whole history), asked of the
  * database's own planner.
  */
-import { type Compilable, CompiledQuery, sql } from "kysely";
+import type { Compilable } from "kysely";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../../src/dkim/keys.js";
-import type { DkimRequest, RequestState, StoredDnsCheck } from "../../../src/requests/model.js";
 import {
   homeSectionCountQuery,
   homeSectionQuery,
@@ -14,79 +13,11 @@ import {
 } from "../../../src/requests/store/home-queries.js";
 import type { KyselyRequestStore } from "../../../src/requests/store/kysely-store.js";
 import type { HomeSection } from "../../../src/requests/store.js";
-import { sampleRequest, withKey } from "../../helpers/sample-request.js";
 import { DIALECTS, freshDatabase, openTestStore } from "../../helpers/test-stores.js";
 import { randomEncryptionKey } from "../support.js";
+import { iso, planOf, type Seed, seed, walksEverything } from "./seed-requests.js";
 
 const keyPair = await generateKeyPair(1024);
-const DAY = 24 * 60 * 60 * 1000;
-const T0 = Date.parse("2026-01-01T00:00:00.000Z");
-const iso = (days: number) => new Date(T0 + days * DAY).toISOString();
-
-function verdict(status: StoredDnsCheck["status"]): StoredDnsCheck {
-  return { status, problemCode: null, summary: status, checkedAt: iso(0) };
-}
-
-interface Seed {
-  id: string;
-  state: RequestState;
-  day: number;
-  requesterId?: string;
-  dns?: StoredDnsCheck["status"];
-  /** Active and retiring keys: when they turned active (days). */
-  activatedDay?: number;
-  rotationOf?: string;
-}
-
-/** Inserts a request and moves it to its state the way the service would. */
-async function seed(store: KyselyRequestStore, each: Seed): Promise<void> {
-  const at = iso(each.day);
-  const request: DkimRequest = sampleRequest({
-    id: each.id,
-    domain: `${each.id}.example`,
-    selector: "s1",
-    requesterId: each.requesterId ?? "UREQ",
-    channelId: "CCHAN",
-    ...withKey(keyPair),
-    rotationOf: each.rotationOf === undefined ? null : { id: each.rotationOf, selector: "s0" },
-    createdAt: at,
-    updatedAt: at,
-  });
-  await store.insert(request, keyPair.privateKeyPem, {
-    actorId: request.requesterId,
-    kind: "created",
-    details: {},
-  });
-  const move = async (from: RequestState, to: RequestState, changes = {}) => {
-    const change = await store.transition({
-      id: each.id,
-      from,
-      to,
-      at,
-      changes,
-      event: { actorId: "system", kind: "resumed", details: {} },
-    });
-    if (change === undefined) throw new Error(`could not move ${each.id} to ${to}`);
-  };
-  const signs = ["active", "retiring", "retired"].includes(each.state);
-  if (["applying", "failed", ...(signs ? [each.state] : [])].includes(each.state)) {
-    await move("pending", "applying");
-  }
-  if (each.state === "failed") await move("applying", "failed");
-  if (signs) await move("applying", "active", { activatedAt: iso(each.activatedDay ?? each.day) });
-  if (each.state === "retiring" || each.state === "retired") await move("active", "retiring");
-  if (each.state === "retired") await move("retiring", "retired");
-  if (["rejected", "cancelled", "expired"].includes(each.state)) await move("pending", each.state);
-  if (each.dns !== undefined) {
-    const state = each.state;
-    await store.update({
-      id: each.id,
-      whileState: state,
-      at,
-      changes: { lastDnsCheck: verdict(each.dns) },
-    });
-  }
-}
 
 const SEEDS: Seed[] = [
   { id: "waitold", state: "pending", day: 1, dns: "live", requesterId: "UALICE" },
@@ -116,37 +47,12 @@ const SECTIONS: Array<{ section: HomeSection; ids: string[] }> = [
   { section: { kind: "rotation-due", activatedBefore: iso(120) }, ids: ["oldkey", "broken"] },
 ];
 
-/** Every line of the database's plan for `query` with sequential scans made as dear as can be. */
-async function planOf(store: KyselyRequestStore, query: Compilable): Promise<string[]> {
-  const compiled = query.compile();
-  if (store.dialect === "sqlite") {
-    const result = await store.kysely.executeQuery<{ detail: string }>(
-      CompiledQuery.raw(`EXPLAIN QUERY PLAN ${compiled.sql}`, [...compiled.parameters]),
-    );
-    return result.rows.map((row) => row.detail);
-  }
-  return store.kysely.transaction().execute(async (trx) => {
-    // With few rows a sequential scan is cheapest; turned off, one is chosen only when no
-    // index can answer the query at all.
-    await sql`set local enable_seqscan = off`.execute(trx);
-    const result = await trx.executeQuery<{ "QUERY PLAN": string }>(
-      CompiledQuery.raw(`EXPLAIN ${compiled.sql}`, [...compiled.parameters]),
-    );
-    return result.rows.map((row) => row["QUERY PLAN"]);
-  });
-}
-
-/** A plan that reads the whole table (or a whole index) instead of the rows it needs. */
-function walksEverything(plan: string[]): string[] {
-  return plan.filter((line) => /^SCAN \w+/.test(line.trim()) || /Seq Scan/.test(line));
-}
-
 describe.each(DIALECTS)("App Home's queries on %s", (dialect) => {
   async function seeded(): Promise<KyselyRequestStore> {
     const store = await openTestStore(await freshDatabase(dialect), {
       encryptionKey: randomEncryptionKey(),
     });
-    for (const each of SEEDS) await seed(store, each);
+    for (const each of SEEDS) await seed(store, keyPair, each);
     return store;
   }
 

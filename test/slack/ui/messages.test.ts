@@ -37,6 +37,8 @@ describe("helpText", () => {
     expect(text).toContain("/dkim setup &lt;domain&gt; [selector=&lt;s&gt;]");
     expect(text).toContain("`/dkim setup example.com`");
     expect(text).toContain("/dkim status");
+    expect(text).toContain("/dkim domains [active | rotating | pending | failed | problems | none");
+    expect(text).toContain("`/dkim domains none`");
     expect(text).toContain("/dkim check");
     expect(text).toContain("s + the year and month in UTC, e.g. `s202611`");
     expect(text).toContain("<@U0ALICE> and <!subteam^S0OPS>");
