@@ -9,7 +9,10 @@
  * retries under its retry policy (about a second of backoff by default), and retries other
  * non-200 statuses too. That is what this server speaks.
  *
- * It also serves response_urls (`fake.responseUrl()`), where Bolt's `respond()` POSTs JSON.
+ * It also serves response_urls (`fake.responseUrl()`), where Bolt's `respond()` POSTs JSON,
+ * and file uploads as files.uploadV2 makes them: files.getUploadURLExternal gives an upload URL
+ * on this server, the bytes POSTed there are kept, and files.completeUploadExternal shares the
+ * files (`fake.uploadedFiles()`), posting them as a message in the channel or thread.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -78,6 +81,27 @@ export interface StoredMessage {
   /** chat.update calls applied to it. */
   edits: number;
   params: Record<string, unknown>;
+}
+
+/**
+ * A file shared with files.getUploadURLExternal, its upload, and files.completeUploadExternal
+ * (what @slack/web-api's filesUploadV2 does). Kept with its bytes so tests can read it.
+ */
+export interface UploadedFile {
+  id: string;
+  filename: string;
+  /** Declared to files.getUploadURLExternal. */
+  length: number;
+  /** What was POSTed to the upload URL (undefined until then). */
+  bytes: Buffer | undefined;
+  /** Set by files.completeUploadExternal. */
+  title?: string;
+  channel?: string;
+  threadTs?: string;
+  comment?: string;
+  /** The message the completion posted (with the comment), when it was shared in a channel. */
+  messageTs?: string;
+  completed: boolean;
 }
 
 export interface StoredView {
@@ -155,6 +179,7 @@ export class FakeSlack {
   private faults = new Map<string, PendingFault[]>();
   private messages = new Map<string, StoredMessage>();
   private views = new Map<string, StoredView>();
+  private files = new Map<string, UploadedFile>();
   private channels = new Map<string, ChannelSetup>();
   private usergroups = new Map<string, string[]>();
   private users = new Map<string, UserSetup>();
@@ -235,6 +260,13 @@ export class FakeSlack {
 
   view(viewId: string): StoredView | undefined {
     return this.views.get(viewId);
+  }
+
+  /** Files shared by files.completeUploadExternal (optionally in one channel), oldest first. */
+  uploadedFiles(channel?: string): UploadedFile[] {
+    return [...this.files.values()].filter(
+      (file) => file.completed && (channel === undefined || file.channel === channel),
+    );
   }
 
   /**
@@ -387,6 +419,7 @@ export class FakeSlack {
     this.faults.clear();
     this.messages.clear();
     this.views.clear();
+    this.files.clear();
   }
 
   async close(): Promise<void> {
@@ -403,7 +436,12 @@ export class FakeSlack {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.origin);
-    const rawBody = await readBody(req);
+    const bytes = await readBody(req);
+    if (req.method === "POST" && url.pathname.startsWith("/upload/")) {
+      await this.handleUpload(url, req, bytes, res);
+      return;
+    }
+    const rawBody = bytes.toString("utf8");
     if (req.method === "POST" && url.pathname.startsWith("/api/")) {
       await this.handleApiCall(decodeURIComponent(url.pathname.slice(5)), req, rawBody, res);
       return;
@@ -413,6 +451,36 @@ export class FakeSlack {
       return;
     }
     sendJson(res, 404, { ok: false, error: "unknown_url" });
+  }
+
+  /**
+   * The upload URL files.getUploadURLExternal gave: the bytes, raw or (as web-api sends them)
+   * as the one file of a multipart form. Answers 200 with text, as Slack's upload host does.
+   */
+  private async handleUpload(
+    url: URL,
+    req: IncomingMessage,
+    body: Buffer,
+    res: ServerResponse,
+  ): Promise<void> {
+    const file = this.files.get(decodeURIComponent(url.pathname.slice("/upload/".length)));
+    if (file === undefined) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("unknown upload");
+      return;
+    }
+    const type = req.headers["content-type"] ?? "";
+    if (/^multipart\/form-data/i.test(type)) {
+      const form = await new Response(new Uint8Array(body), {
+        headers: { "content-type": type },
+      }).formData();
+      const part = [...form.values()].find((value) => typeof value !== "string");
+      file.bytes =
+        part === undefined ? Buffer.alloc(0) : Buffer.from(await (part as Blob).arrayBuffer());
+    } else {
+      file.bytes = body;
+    }
+    res.writeHead(200, { "content-type": "text/plain" }).end(`OK - ${file.bytes.length}`);
+    this.notify();
   }
 
   private handleResponseUrl(url: URL, rawBody: string, res: ServerResponse): void {
@@ -613,6 +681,17 @@ export class FakeSlack {
             : `${base}?thread_ts=${stored.threadTs}&cid=${channel}`;
         return { ok: true, channel, permalink };
       },
+      "files.getUploadURLExternal": ({ params }) => {
+        const filename = stringParam(params, "filename");
+        const length = Number(stringParam(params, "length") ?? params.length);
+        if (filename === undefined || filename === "" || !Number.isInteger(length) || length < 1) {
+          return { ok: false, error: "invalid_arguments" };
+        }
+        const id = this.nextId("F");
+        this.files.set(id, { id, filename, length, bytes: undefined, completed: false });
+        return { ok: true, file_id: id, upload_url: `${this.origin}/upload/${id}` };
+      },
+      "files.completeUploadExternal": ({ params }) => this.completeUpload(params),
       "views.open": ({ params }) => this.openView("views.open", params),
       "views.push": ({ params }) => this.openView("views.push", params),
       "views.publish": ({ params }) => this.openView("views.publish", params),
@@ -692,6 +771,67 @@ export class FakeSlack {
           },
         };
       },
+    };
+  }
+
+  /**
+   * Shares uploaded files: each must have been uploaded in full (as many bytes as declared);
+   * with a channel they are posted there (in `thread_ts` when given), as one message carrying
+   * `initial_comment` and the files.
+   */
+  private completeUpload(params: Record<string, unknown>): Record<string, unknown> {
+    const listed = Array.isArray(params.files) ? params.files : undefined;
+    if (listed === undefined || listed.length === 0) {
+      return { ok: false, error: "invalid_arguments" };
+    }
+    const files: UploadedFile[] = [];
+    for (const entry of listed) {
+      const id = asRecord(entry)?.id;
+      const file = typeof id === "string" ? this.files.get(id) : undefined;
+      if (file === undefined || file.completed) return { ok: false, error: "file_not_found" };
+      if (file.bytes === undefined || file.bytes.length !== file.length) {
+        return { ok: false, error: "file_upload_size_mismatch" };
+      }
+      const title = asRecord(entry)?.title;
+      if (typeof title === "string") file.title = title;
+      files.push(file);
+    }
+    const channel = stringParam(params, "channel_id");
+    const threadTs = stringParam(params, "thread_ts");
+    const comment = stringParam(params, "initial_comment");
+    if (channel !== undefined) {
+      const refusal = this.refusePost(channel);
+      if (refusal) return refusal;
+      const ts = this.nextTs();
+      const stored: StoredMessage = {
+        channel,
+        ts,
+        text: comment ?? "",
+        blocks: undefined,
+        user: this.botUserId,
+        edits: 0,
+        params: { ...params, files: files.map((file) => this.fileJson(file)) },
+      };
+      if (threadTs !== undefined && threadTs !== "") stored.threadTs = threadTs;
+      this.messages.set(messageKey(channel, ts), stored);
+      for (const file of files) {
+        file.channel = channel;
+        file.messageTs = ts;
+        if (stored.threadTs !== undefined) file.threadTs = stored.threadTs;
+        if (comment !== undefined) file.comment = comment;
+      }
+    }
+    for (const file of files) file.completed = true;
+    return { ok: true, files: files.map((file) => this.fileJson(file)) };
+  }
+
+  private fileJson(file: UploadedFile): Record<string, unknown> {
+    return {
+      id: file.id,
+      name: file.filename,
+      title: file.title ?? file.filename,
+      size: file.length,
+      permalink: `https://${this.teamDomain}.slack.com/files/${this.botUserId}/${file.id}/${file.filename}`,
     };
   }
 
@@ -795,11 +935,11 @@ function messageKey(channel: string, ts: string): string {
   return `${channel}/${ts}`;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }

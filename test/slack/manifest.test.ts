@@ -23,6 +23,7 @@ const BOT_SCOPES = [
   "groups:read",
   "channels:history",
   "groups:history",
+  "files:write",
 ];
 
 /**
