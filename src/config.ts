@@ -56,6 +56,13 @@ export interface Config {
   rotateAfterDays: number;
   /** DKIM_ALERT_CHANNEL: where monitoring alerts and reminders also go; unset = the key's channel. */
   alertChannel: string | undefined;
+  /** DKIM_BATCH_MAX: most domains in one bulk setup (one batch card). */
+  batchMax: number;
+  /**
+   * DKIM_APPLY_CONCURRENCY: most applies in flight at once (a batch's approval, and the
+   * SpamExperts client's connections for the DKIM calls).
+   */
+  applyConcurrency: number;
   dataDir: string;
   /** `postgres://…`: the shared store of several replicas. Unset: SQLite in DATA_DIR. */
   databaseUrl: string | undefined;
@@ -101,6 +108,14 @@ const list = (value: string | undefined): string[] =>
     .split(",")
     .map((item) => item.trim())
     .filter((item) => item !== "");
+
+/**
+ * A batch card shows every domain's row (or a summary past Slack's block limit) and its keys are
+ * made in the background; beyond a thousand, one command is better split into several.
+ */
+const MAX_BATCH = 1000;
+/** More applies at once than this would only queue at the SpamExperts cluster. */
+const MAX_APPLY_CONCURRENCY = 32;
 
 const TRUE_WORDS = ["true", "1", "yes", "on"];
 const FALSE_WORDS = ["false", "0", "no", "off"];
@@ -251,6 +266,8 @@ export function loadConfig(env: Env): Config {
     rotationOverlapDays: read.decimal("DKIM_ROTATION_OVERLAP_DAYS", 7, 0, 365),
     rotateAfterDays: read.decimal("DKIM_ROTATE_AFTER_DAYS", 180, 0, 3650),
     alertChannel: readAlertChannel(read),
+    batchMax: read.integer("DKIM_BATCH_MAX", 100, 1, MAX_BATCH),
+    applyConcurrency: read.integer("DKIM_APPLY_CONCURRENCY", 4, 1, MAX_APPLY_CONCURRENCY),
     dataDir: read.text("DATA_DIR") ?? "./data",
     databaseUrl,
     leaseSeconds: read.integer("DKIM_LEASE_SECONDS", 30, 1, 3600),

@@ -62,6 +62,8 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
           username: config.spamExperts.username,
           password: config.spamExperts.password,
           timeoutMs: config.spamExperts.timeoutMs,
+          // Every apply in flight has its connection; more applies wait in the client's queue.
+          connections: config.applyConcurrency,
         });
   // DKIM_DNS_PUBLISH_*: the bot writes the records of the zones it may itself.
   const dnsPublisher =

@@ -35,6 +35,8 @@ describe("loadConfig", () => {
       encryptionKey: undefined,
       logLevel: "info",
       dnsPublish: undefined,
+      batchMax: 100,
+      applyConcurrency: 4,
     });
   });
 
@@ -55,6 +57,8 @@ describe("loadConfig", () => {
       DKIM_ALLOWED_CHANNELS: "C0123ABC,G0456DEF",
       DKIM_DNS_POLL_SECONDS: "60",
       DKIM_REQUEST_TTL_DAYS: "3",
+      DKIM_BATCH_MAX: "250",
+      DKIM_APPLY_CONCURRENCY: "8",
       DATA_DIR: "/var/lib/dkim-bot",
       DKIM_ENCRYPTION_KEY: key,
       LOG_LEVEL: "DEBUG",
@@ -74,6 +78,8 @@ describe("loadConfig", () => {
     expect(config.allowedChannels).toEqual(["C0123ABC", "G0456DEF"]);
     expect(config.dnsPollSeconds).toBe(60);
     expect(config.requestTtlDays).toBe(3);
+    expect(config.batchMax).toBe(250);
+    expect(config.applyConcurrency).toBe(8);
     expect(config.dataDir).toBe("/var/lib/dkim-bot");
     expect(config.encryptionKey?.bytes.equals(Buffer.alloc(32, 7))).toBe(true);
     expect(config.encryptionKey?.source).toBe("DKIM_ENCRYPTION_KEY");
@@ -120,6 +126,21 @@ describe("loadConfig", () => {
       expect(text).toContain(name);
     }
     expect(problems).toHaveLength(12);
+  });
+
+  it("refuses a batch size or an apply concurrency out of range, naming the range", () => {
+    const problems = problemsOf({
+      ...minimal,
+      DKIM_BATCH_MAX: "0",
+      DKIM_APPLY_CONCURRENCY: "four",
+    });
+    expect(problems).toEqual([
+      'DKIM_BATCH_MAX must be a whole number from 1 to 1000, not "0".',
+      'DKIM_APPLY_CONCURRENCY must be a whole number from 1 to 32, not "four".',
+    ]);
+    expect(
+      problemsOf({ ...minimal, DKIM_BATCH_MAX: "1001", DKIM_APPLY_CONCURRENCY: "33" }),
+    ).toHaveLength(2);
   });
 
   it("says how to create the Slack app and where each token comes from", () => {
