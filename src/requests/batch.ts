@@ -128,13 +128,20 @@ export function isLive(request: Pick<DkimRequest, "state" | "lastDnsCheck">): bo
 }
 
 /**
- * A short digest of requests and their keys, in any order: the card puts it in its "Approve
- * all live (N)" (and "Retry failed (N)") button, and a click acts only when the requests
- * it would act on are exactly those, with those keys.
+ * A short digest of requests and their keys, in any order, and of the runs the batch had: the
+ * card puts it in its "Approve all live (N)" (and "Retry failed (N)") button, and a click acts
+ * only when the requests it would act on are exactly those, with those keys, and no run was
+ * started since the card was drawn (a second click on the same card does nothing twice).
  */
-export function digestOf(requests: ReadonlyArray<Pick<DkimRequest, "id" | "fingerprint">>): string {
+export function digestOf(
+  batch: Pick<Batch, "runs">,
+  requests: ReadonlyArray<Pick<DkimRequest, "id" | "fingerprint">>,
+): string {
   const lines = requests.map((request) => `${request.id}:${request.fingerprint}`).sort();
-  return createHash("sha256").update(lines.join("\n")).digest("base64url").slice(0, 22);
+  return createHash("sha256")
+    .update(`runs:${batch.runs.length}\n${lines.join("\n")}`)
+    .digest("base64url")
+    .slice(0, 22);
 }
 
 /** The members a click of Approve all live acts on, and those of Retry failed. */

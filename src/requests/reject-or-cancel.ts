@@ -12,7 +12,12 @@ import { ActionRefusedError } from "./errors.js";
 import type { Actor, DkimRequest } from "./model.js";
 
 export interface RejectOrCancel {
-  reject(id: string, input: Actor & { reason?: string | undefined }): Promise<DkimRequest>;
+  /** `approverVia`: the actor was found to be an approver for this action already (a batch). */
+  reject(
+    id: string,
+    input: Actor & { reason?: string | undefined },
+    options?: { approverVia?: string },
+  ): Promise<DkimRequest>;
   /**
    * Whether `actor` may reject the request now, asked before Reject's form opens (nobody
    * types a reason only to be refused); the refusal is thrown, as `reject` would throw it.
@@ -23,11 +28,13 @@ export interface RejectOrCancel {
 
 export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
   /** Reject is the approvers' (with a reason); the requester withdraws with Cancel. */
-  async function checkReject(id: string, actor: Actor): Promise<DkimRequest> {
+  async function checkReject(id: string, actor: Actor, approverVia?: string): Promise<DkimRequest> {
     const request = await ctx.requireRequest(id);
     requireSameWorkspace(ctx, "NOT_ALLOWED", request, actor);
     try {
-      await requireApprover(ctx, "NOT_ALLOWED", request, actor.actorId, "reject this request");
+      if (approverVia === undefined) {
+        await requireApprover(ctx, "NOT_ALLOWED", request, actor.actorId, "reject this request");
+      }
     } catch (error) {
       if (
         actor.actorId === request.requesterId &&
@@ -53,9 +60,10 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
   async function reject(
     id: string,
     input: Actor & { reason?: string | undefined },
+    options: { approverVia?: string } = {},
   ): Promise<DkimRequest> {
     const reason = optionalText("reason", input.reason, MAX_REJECT_REASON);
-    const request = await checkReject(id, input);
+    const request = await checkReject(id, input, options.approverVia);
     return decide(ctx, {
       id,
       to: "rejected",

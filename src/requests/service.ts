@@ -14,6 +14,10 @@ import type { DkimApi } from "../spamexperts/types.js";
 import { createApplier } from "./apply-request.js";
 import type { ApprovalPolicy, MembershipLookup } from "./approval-policy.js";
 import { createApprove } from "./approve-request.js";
+import type { Batch } from "./batch.js";
+import { type BatchRuns, createBatchRuns } from "./batch-runs.js";
+import { type BatchSetup, createBatchSetup } from "./batch-setup.js";
+import { createBatchWrites } from "./batch-store-writes.js";
 import { createContext, type LifecyclePolicy } from "./context.js";
 import type { CreateRequestInput, InputProblem } from "./create-input.js";
 import { type CreatedRequest, createRequestCreation } from "./create-request.js";
@@ -30,6 +34,8 @@ import { createRotation, type RotateInput } from "./rotate-key.js";
 import { createQueuedSetups, type QueuedSetups } from "./setup-intake.js";
 import type { RequestFilter, RequestStore } from "./store.js";
 
+export type { RunStarted } from "./batch-runs.js";
+export type { BatchStartInput } from "./batch-setup.js";
 export type { CreateRequestInput, InputProblem } from "./create-input.js";
 export { type CreatedRequest, recordToPublish } from "./create-request.js";
 export { describeHandled, formatTime } from "./describe-handled.js";
@@ -37,6 +43,9 @@ export type { CheckDns, DnsCheckOutcome } from "./dns-checks.js";
 export type { HomeList, HomeOverview, HomeViewer } from "./home-overview.js";
 export type { RotateInput } from "./rotate-key.js";
 export type { QueuedSetups, SetupOutcome } from "./setup-intake.js";
+
+/** Bulk setup (batch-setup.ts) and what people do to a whole batch (batch-runs.ts). */
+export type Batches = BatchSetup & Omit<BatchRuns, "stop">;
 
 export interface RequestServiceDeps {
   store: RequestStore;
@@ -62,6 +71,12 @@ export interface RequestServiceDeps {
   homeTeamId?: string;
   /** DKIM_DNS_PUBLISH_*: the bot writes the records of the zones it may (dns-publication.ts). */
   dnsPublisher?: RecordPublisher;
+  /** DKIM_BATCH_MAX (default 100). */
+  batchMax?: number;
+  /** DKIM_APPLY_CONCURRENCY: a batch's run applies at most this many at once (default 4). */
+  applyConcurrency?: number;
+  /** Told about every batch written (the Slack layer redraws its card); like onEvent. */
+  onBatch?: (batch: Batch) => void;
 }
 
 export interface RequestService {
@@ -70,6 +85,11 @@ export interface RequestService {
   rotate(input: RotateInput): Promise<CreatedRequest>;
   /** Acked setups, recorded before the ack until the person saw their card or refusal. */
   setups: QueuedSetups;
+  /**
+   * Bulk setup: `batches.start({ domains, actor, channelId, options?, responseUrl? })` records
+   * a batch before the ack; then check, make, and the runs of its card's buttons.
+   */
+  batches: Batches;
   /** Every problem `create` would refuse the input for, without generating a key. */
   findInputProblems(input: CreateRequestInput): Promise<InputProblem[]>;
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
@@ -154,6 +174,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     homeTeamId: deps.homeTeamId,
     managedZone: deps.dnsPublisher?.zoneFor.bind(deps.dnsPublisher),
     onEvent: deps.onEvent,
+    onBatch: deps.onBatch,
   });
   const creation = createRequestCreation(ctx, {
     generateKeyPair: deps.generateKeyPair ?? generateRealKeyPair,
@@ -169,6 +190,20 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const dns = createDnsChecks(ctx, deps.checkDns);
   const applier = createApplier(ctx, deps.dkimApi);
   const decisions = createRejectOrCancel(ctx);
+  const approve = createApprove(ctx, dns, applier);
+  const batchWrites = createBatchWrites(ctx);
+  const batchSetup = createBatchSetup(ctx, creation, batchWrites, {
+    batchMax: deps.batchMax ?? 100,
+    defaultBits: deps.defaultBits ?? 2048,
+  });
+  const batchRuns = createBatchRuns(ctx, {
+    writes: batchWrites,
+    approve,
+    applier,
+    decisions,
+    concurrency: deps.applyConcurrency ?? 4,
+  });
+  const { stop: stopBatchRuns, ...runs } = batchRuns;
 
   async function withRequests(events: AuditEvent[]) {
     const items: Array<{ event: AuditEvent; request: DkimRequest }> = [];
@@ -185,7 +220,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     attachMessage: creation.attachMessage,
     rotate: (input) => rotate(input),
     setups: createQueuedSetups(ctx, creation, rotate),
-    approve: createApprove(ctx, dns, applier),
+    batches: { ...batchSetup, ...runs },
+    approve,
     reject: decisions.reject,
     mayReject: decisions.mayReject,
     cancel: decisions.cancel,
@@ -194,7 +230,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     expire: createExpiry(ctx),
     remindExpiring: createExpiryReminder(ctx),
     resumeInterrupted: applier.resumeUnclaimed,
-    stop: applier.stop,
+    async stop() {
+      // No batch run starts another request, no apply another call; then what is in flight ends.
+      await Promise.all([stopBatchRuns(), applier.stop()]);
+    },
     recordDnsCheck: dns.recordDnsCheck,
     publication,
     lifecycle: createLifecycle(ctx, dns),

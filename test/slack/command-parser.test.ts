@@ -111,7 +111,7 @@ describe("parseDkimCommand: commands", () => {
       { kind: "bulk-setup", domains: ["a.example", "b.example"], testing: false },
     ],
     [
-      "setup a.example\nb.example\n\nc.example\nselector=s1 bits=1024 testing reason=\"OPS-7\"",
+      'setup a.example\nb.example\n\nc.example\nselector=s1 bits=1024 testing reason="OPS-7"',
       {
         kind: "bulk-setup",
         domains: ["a.example", "b.example", "c.example"],

@@ -128,8 +128,9 @@ export async function updateBatch(
 
 /**
  * The card is posted: the batch, and every request of it without a message yet (made while
- * Slack did not answer), point at it, in the same transaction. A card already attached wins:
- * the batch as it is is returned.
+ * Slack did not answer, or while the card was being posted), point at it, in the same
+ * transaction. A card already attached wins: the requests point at that one, and the batch is
+ * returned as it is.
  */
 export async function attachBatchCard(
   trx: Transaction<StoreTables>,
@@ -139,11 +140,14 @@ export async function attachBatchCard(
   at: string,
 ): Promise<Batch | undefined> {
   const current = await getBatch(trx, id);
-  if (current === undefined || current.messageTs !== null) return current;
-  const next = await updateBatch(trx, id, current.version, at, { messageTs });
+  if (current === undefined) return undefined;
+  const next =
+    current.messageTs === null
+      ? await updateBatch(trx, id, current.version, at, { messageTs })
+      : current;
   await trx
     .updateTable("requests")
-    .set({ message_ts: messageTs, channel_id: channelId })
+    .set({ message_ts: next?.messageTs ?? messageTs, channel_id: channelId })
     .where("batch_id", "=", id)
     .where("message_ts", "is", null)
     .execute();
