@@ -45,6 +45,8 @@ export interface BatchSetup {
   attachCard(batchId: string, channelId: string, messageTs: string): Promise<Batch>;
   /** A once-only thread reply was told (`ref`: its ts or file id). */
   markTold(batchId: string, notice: BatchNotice, ref: string): Promise<Batch>;
+  /** A run's summary reply was posted (its ts), so it is not posted again. */
+  markRunTold(batchId: string, runId: string, ts: string): Promise<Batch>;
   /** Nothing more will happen (its card could not be posted): no work is left on it. */
   abandon(batchId: string): Promise<Batch>;
   get(batchId: string): Promise<Batch | undefined>;
@@ -214,21 +216,35 @@ export function createBatchSetup(
       writes.update(batchId, (batch) =>
         batch.told[notice] !== undefined ? undefined : { told: { ...batch.told, [notice]: ref } },
       ),
+    markRunTold: (batchId, runId, ts) =>
+      writes.update(batchId, (batch) =>
+        batch.runs.some((run) => run.id === runId && run.toldTs === null)
+          ? {
+              runs: batch.runs.map((run) =>
+                run.id === runId && run.toldTs === null ? { ...run, toldTs: ts } : run,
+              ),
+            }
+          : undefined,
+      ),
     abandon: (batchId) =>
       writes.update(batchId, (batch) =>
         batch.state === "refused" ? undefined : { state: "refused" },
       ),
     get: (batchId) => store.getBatch(batchId),
     members: (batchId) => store.list({ batchId }),
-    claimUnfinished: (limit = 20) =>
-      store.claimBatchesWithWork(
+    async claimUnfinished(limit = 20) {
+      const claimed = await store.claimBatchesWithWork(
         {
           owner: ctx.instanceId,
           until: new Date(Date.now() + 4 * ctx.applyLeaseMs).toISOString(),
         },
         new Date().toISOString(),
         limit,
-      ),
+      );
+      // This replica tells them from now on: their cards are drawn from the store again.
+      for (const batch of claimed) ctx.emitBatch(batch);
+      return claimed;
+    },
     held: (batchId, work) => writes.held(batchId, work),
   };
 }

@@ -70,8 +70,11 @@ export interface BatchRun {
   toldTs: string | null;
 }
 
-/** Thread replies told once per batch, by name: the records, "every record is live". */
-export type BatchNotice = "records" | "all-live";
+/**
+ * Thread replies told once per batch, by name: the domains not set up and why, the records
+ * (files), "every record is live", the expiry reminder.
+ */
+export type BatchNotice = "checked" | "records" | "all-live" | "expiry";
 
 export interface Batch {
   id: string;
@@ -92,7 +95,7 @@ export interface Batch {
   /** The batch card, once posted. */
   messageTs: string | null;
   runs: BatchRun[];
-  /** When each once-only reply was told (its ts), by name. */
+  /** Each once-only reply told, by name: its ts (or the records' first file id). */
   told: Partial<Record<BatchNotice, string>>;
   /** Grows with every write: a write names the version it read (optimistic concurrency). */
   version: number;
@@ -156,4 +159,89 @@ export function failedMembers(members: readonly DkimRequest[]): DkimRequest[] {
 /** Members a decision can still end (Reject all, Cancel). */
 export function endableMembers(members: readonly DkimRequest[]): DkimRequest[] {
   return members.filter((member) => member.state === "pending" || member.state === "failed");
+}
+
+/** Where a batch's requests stand, counted for its card and its replies. */
+export interface BatchTally {
+  /** Domains that go on (planned); those not made yet are counted in `making`. */
+  planned: number;
+  making: number;
+  /** Pending, by their last DNS verdict: live and matching, wrong, not published (or unknown). */
+  pending: number;
+  live: number;
+  wrong: number;
+  applying: number;
+  /** Active, or past it (retiring, retired): SpamExperts signs (or signed) with the key. */
+  active: number;
+  failed: number;
+  /** Rejected, cancelled or expired. */
+  ended: number;
+}
+
+export function tallyOf(
+  batch: Pick<Batch, "planned">,
+  members: readonly DkimRequest[],
+): BatchTally {
+  const tally: BatchTally = {
+    planned: batch.planned.length,
+    making: Math.max(0, batch.planned.length - members.length),
+    pending: 0,
+    live: 0,
+    wrong: 0,
+    applying: 0,
+    active: 0,
+    failed: 0,
+    ended: 0,
+  };
+  for (const member of members) {
+    switch (member.state) {
+      case "pending":
+        tally.pending += 1;
+        if (member.lastDnsCheck?.status === "live") tally.live += 1;
+        if (member.lastDnsCheck?.status === "wrong") tally.wrong += 1;
+        break;
+      case "applying":
+        tally.applying += 1;
+        break;
+      case "active":
+      case "retiring":
+      case "retired":
+        tally.active += 1;
+        break;
+      case "failed":
+        tally.failed += 1;
+        break;
+      default:
+        tally.ended += 1;
+    }
+  }
+  return tally;
+}
+
+/** A run's items as they stand: done (the step happened), failed, still to go. */
+export function runProgressOf(
+  run: Pick<BatchRun, "kind" | "items">,
+  members: readonly DkimRequest[],
+): { done: number; failed: number; toGo: number } {
+  const byId = new Map(members.map((member) => [member.id, member]));
+  let done = 0;
+  let failed = 0;
+  for (const item of run.items) {
+    const state = byId.get(item.requestId)?.state;
+    if (state === "failed" && (run.kind === "approve" || run.kind === "retry")) failed += 1;
+    else if (state !== undefined && settledBy(run.kind, state)) done += 1;
+  }
+  return { done, failed, toGo: run.items.length - done - failed };
+}
+
+/** Whether a request in `state` needs nothing more from a run of `kind`. */
+function settledBy(kind: BatchRunKind, state: DkimRequest["state"]): boolean {
+  switch (kind) {
+    case "approve":
+    case "retry":
+      return state !== "pending" && state !== "applying" && state !== "failed";
+    case "reject":
+    case "cancel":
+      return state !== "pending" && state !== "failed";
+  }
 }

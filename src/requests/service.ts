@@ -15,6 +15,7 @@ import { createApplier } from "./apply-request.js";
 import type { ApprovalPolicy, MembershipLookup } from "./approval-policy.js";
 import { createApprove } from "./approve-request.js";
 import type { Batch } from "./batch.js";
+import { type BatchDnsReport, createBatchDnsCheck } from "./batch-dns.js";
 import { type BatchRuns, createBatchRuns } from "./batch-runs.js";
 import { type BatchSetup, createBatchSetup } from "./batch-setup.js";
 import { createBatchWrites } from "./batch-store-writes.js";
@@ -45,7 +46,12 @@ export type { RotateInput } from "./rotate-key.js";
 export type { QueuedSetups, SetupOutcome } from "./setup-intake.js";
 
 /** Bulk setup (batch-setup.ts) and what people do to a whole batch (batch-runs.ts). */
-export type Batches = BatchSetup & Omit<BatchRuns, "stop">;
+export type Batches = BatchSetup &
+  Omit<BatchRuns, "stop"> & {
+    /** Check DNS on the card: every pending request's record, now (batch-dns.ts). */
+    checkDns(batchId: string, actor: Actor): Promise<BatchDnsReport>;
+  };
+export type { BatchDnsReport } from "./batch-dns.js";
 
 export interface RequestServiceDeps {
   store: RequestStore;
@@ -220,7 +226,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     attachMessage: creation.attachMessage,
     rotate: (input) => rotate(input),
     setups: createQueuedSetups(ctx, creation, rotate),
-    batches: { ...batchSetup, ...runs },
+    batches: { ...batchSetup, ...runs, checkDns: createBatchDnsCheck(ctx, dns, batchWrites) },
     approve,
     reject: decisions.reject,
     mayReject: decisions.mayReject,

@@ -156,6 +156,11 @@ export interface ActOptions {
   button?: string;
   /** What the action waits on when the Slack layer cannot see it (a DNS check, views.open). */
   waitingOn?: WaitingOn;
+  /**
+   * The channel of what is acted on when it is not a request (a batch card): the channel rule
+   * holds for it as for a request's channel.
+   */
+  subjectChannel?: string | undefined;
 }
 
 /**
@@ -171,7 +176,12 @@ export async function actFor(
   action: () => Promise<unknown>,
   options: ActOptions = {},
 ): Promise<void> {
-  const refusal = await channelRuleRefusal(deps, requestId, options.fromChannel);
+  const refusal = await channelRuleRefusal(
+    deps,
+    requestId,
+    options.fromChannel,
+    options.subjectChannel,
+  );
   if (refusal !== undefined) {
     await tell(client, audience, refusal, deps.logger);
     return;
@@ -198,6 +208,7 @@ async function channelRuleRefusal(
   deps: ActorDeps,
   requestId: string,
   fromChannel: string | undefined,
+  subjectChannel: string | undefined,
 ): Promise<string | undefined> {
   const allowed = deps.allowedChannels;
   if (allowed === undefined) return undefined;
@@ -208,13 +219,14 @@ async function channelRuleRefusal(
     });
     return clickChannelNotAllowedText(allowed);
   }
-  const request = await deps.service.get(requestId).catch(() => undefined);
-  if (request !== undefined && !allowed.includes(request.channelId)) {
+  const channel =
+    subjectChannel ?? (await deps.service.get(requestId).catch(() => undefined))?.channelId;
+  if (channel !== undefined && !allowed.includes(channel)) {
     deps.logger.event("info", "Refused an action on a request outside DKIM_ALLOWED_CHANNELS", {
       requestId,
-      channel: request.channelId,
+      channel,
     });
-    return requestChannelNotAllowedText(request.channelId, allowed);
+    return requestChannelNotAllowedText(channel, allowed);
   }
   return undefined;
 }

@@ -7,8 +7,15 @@ import type {
 import { CALLBACK_IDS } from "../ui/ids.js";
 import { noticeModal } from "../ui/notice-modal.js";
 import { missingReasonErrors, readRejectForm, readRejectMetadata } from "../ui/reject-modal.js";
-import { formErrors, readSetupForm, readSetupMetadata } from "../ui/setup-modal.js";
+import {
+  domainsOf,
+  formErrors,
+  readSetupForm,
+  readSetupMetadata,
+  type SetupForm,
+} from "../ui/setup-modal.js";
 import { actorDeps } from "./actions.js";
+import { finishBatch, recordBatch } from "./batch-setup.js";
 import type { ListenerDeps } from "./deps.js";
 import { type Audience, actFor, errorText } from "./replies.js";
 import { finishSetup, recordSetup, setupChannelRefusal } from "./start-request.js";
@@ -52,8 +59,13 @@ export async function handleSetupSubmission(deps: ListenerDeps, args: SubmitArgs
     await ack({ response_action: "update", view: noticeModal(channelRefusal, "Set up DKIM") });
     return;
   }
+  const domains = domainsOf(read.form.domain);
+  if (domains.length > 1) {
+    await submitBatchForm(deps, args, read.form, domains, metadata.channelId);
+    return;
+  }
   const input = {
-    domain: read.form.domain,
+    domain: domains[0] ?? read.form.domain,
     selector: read.form.selector,
     bits: read.form.bits,
     usernames: read.form.usernames,
@@ -85,6 +97,57 @@ export async function handleSetupSubmission(deps: ListenerDeps, args: SubmitArgs
   await ack();
   const audience: Audience = { userId: body.user.id, channelId: metadata.channelId };
   await finishSetup(deps, client, audience, recorded, { delayed: false });
+}
+
+/**
+ * The form with several domains: one batch (listeners/batch-setup.ts). Outgoing users work
+ * with one domain only; too many domains, or options no domain takes, go back to the form.
+ */
+async function submitBatchForm(
+  deps: ListenerDeps,
+  args: SubmitArgs,
+  form: SetupForm,
+  domains: string[],
+  channelId: string,
+): Promise<void> {
+  const { ack, body, client } = args;
+  if (form.usernames.length > 0) {
+    await ack({
+      response_action: "errors",
+      errors: formErrors([
+        {
+          field: "usernames",
+          message: `Outgoing users work with one domain only, and ${domains.length} are given: leave them empty (each domain signs for itself), or set up that domain on its own.`,
+        },
+      ]),
+    });
+    return;
+  }
+  const recorded = await recordBatch(deps, {
+    domains,
+    actor: {
+      actorId: body.user.id,
+      ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
+      ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
+    },
+    channelId,
+    options: {
+      selector: form.selector,
+      bits: form.bits,
+      testing: form.testing,
+      reason: form.reason,
+    },
+  });
+  if (typeof recorded === "string") {
+    await ack({
+      response_action: "errors",
+      errors: formErrors([{ field: "domain", message: recorded }]),
+    });
+    return;
+  }
+  await ack();
+  const audience: Audience = { userId: body.user.id, channelId };
+  await finishBatch(deps, client, audience, recorded, { delayed: false });
 }
 
 /** The reason for a rejection; blank is sent back to the form. */

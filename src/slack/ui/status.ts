@@ -160,16 +160,17 @@ function group(title: string, entries: ReadonlyArray<StatusEntry>, now: Date): K
 
 /**
  * `• *example.com* `s202611` · :gear: Applying · DNS: :white_check_mark: live · 3 h ago`, the
- * age linked to the card, as Slack links a message's time to the message.
+ * age linked to the card, as Slack links a message's time to the message; a request made in a
+ * batch ends with a link to the batch card instead.
  */
 export function statusLine(entry: StatusEntry, now: Date): string {
   const { request, permalink } = entry;
   const dns = request.lastDnsCheck;
   const age = ageText(request.createdAt, now);
-  const linked =
-    permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink) && age !== ""
-      ? `<${permalink}|${age}>`
-      : age;
+  const safe = permalink !== undefined && /^https:\/\/[^\s<>|]+$/.test(permalink);
+  // A batch's request has no card of its own: the link goes to the batch card, and says so.
+  const inBatch = request.batchId !== null;
+  const linked = safe && !inBatch && age !== "" ? `<${permalink}|${age}>` : age;
   const parts = [
     `• *${escapeText(clip(request.domain, 120))}* ${inlineCode(clip(request.selector, 63))}`,
     stateBadge(request.state),
@@ -177,6 +178,7 @@ export function statusLine(entry: StatusEntry, now: Date): string {
       ? "DNS: not checked"
       : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status] ?? dns.status}`,
     linked,
+    inBatch ? (safe ? `<${permalink}|batch card>` : "in a batch") : "",
   ];
   return clip(parts.filter((part) => part !== "").join(" · "), 900);
 }
