@@ -46,7 +46,7 @@ export interface BatchCardOptions {
 }
 
 export const BATCH_DRY_RUN_NOTICE =
-  "*DRY RUN*: no SpamExperts cluster is configured; Approve all live shows the calls it would make, and nothing is signed.";
+  "*DRY RUN*: no SpamExperts cluster is configured; Approve all live goes through every step without calling it, and nothing is signed.";
 
 /** Characters of table the card shows at most; past it the rest is summarised. */
 export const TABLE_BUDGET = 12_000;

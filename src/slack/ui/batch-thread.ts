@@ -127,18 +127,46 @@ export function checkedReply(batch: Batch): SlackMessage {
   return { text: head, blocks };
 }
 
-/** "*Not valid* (2):" and one line per domain with its reason, the first few. */
+/**
+ * "*Not valid* (2):" and one line per domain with its reason, the first few; when domains share
+ * a reason (a hundred records not published yet), one line per reason naming its domains.
+ */
 export function listOf(title: string, entries: readonly LeftOut[]): string[] {
   if (entries.length === 0) return [];
-  const shown = entries
-    .slice(0, LISTED)
-    .map(
-      (entry) =>
-        `• *${escapeText(clip(entry.domain, 80))}*: ${escapeText(clip(entry.reason, MAX_REASON))}`,
-    );
-  const more = entries.length > LISTED ? [`…and ${entries.length - LISTED} more.`] : [];
-  return [`*${title}* (${entries.length}):`, ...shown, ...more];
+  const byReason = new Map<string, string[]>();
+  for (const entry of entries) {
+    byReason.set(entry.reason, [...(byReason.get(entry.reason) ?? []), entry.domain]);
+  }
+  const lines =
+    byReason.size === entries.length
+      ? entries
+          .slice(0, LISTED)
+          .map(
+            (entry) =>
+              `• *${escapeText(clip(entry.domain, 80))}*: ${escapeText(clip(entry.reason, MAX_REASON))}`,
+          )
+      : [...byReason.entries()]
+          .slice(0, LISTED)
+          .map(
+            ([reason, domains]) =>
+              `• ${escapeText(clip(reason, MAX_REASON))} (${domains.length}): ${domainsText(domains)}`,
+          );
+  const shown = byReason.size === entries.length ? entries.length : byReason.size;
+  const more = shown > LISTED ? [`…and ${shown - LISTED} more.`] : [];
+  return [`*${title}* (${entries.length}):`, ...lines, ...more];
 }
+
+/** "*a.example*, *b.example* and 31 more". */
+function domainsText(domains: readonly string[]): string {
+  const named = domains
+    .slice(0, DOMAINS_NAMED)
+    .map((domain) => `*${escapeText(clip(domain, 80))}*`);
+  const more = domains.length - named.length;
+  return more > 0 ? `${named.join(", ")} and ${more} more` : named.join(", ");
+}
+
+/** Domains a grouped line names before "and N more". */
+const DOMAINS_NAMED = 8;
 
 // ---- once-only news ----------------------------------------------------------------------
 
@@ -236,15 +264,23 @@ function headOf(run: BatchRun, count: number, options: BatchReplyOptions): strin
   }
 }
 
-/** Each failed request with the API's own words (its last error), the first few. */
+/**
+ * The failed requests with the API's own words (their last error), grouped by those words: a
+ * hundred domains the cluster does not know make one quote and a list of names.
+ */
 function failuresText(failed: readonly DkimRequest[]): string {
-  const shown = failed.slice(0, LISTED).map((member) => {
-    const said = member.lastError === null ? "" : `\n${quoteLines(clip(member.lastError, 200))}`;
-    return `• *${escapeText(member.domain)}*${said}`;
+  const byError = new Map<string, string[]>();
+  for (const member of failed) {
+    const error = member.lastError ?? "";
+    byError.set(error, [...(byError.get(error) ?? []), member.domain]);
+  }
+  const shown = [...byError.entries()].slice(0, LISTED).map(([error, domains]) => {
+    const said = error === "" ? "" : `\n${quoteLines(clip(error, 300))}`;
+    return `• ${domainsText(domains)}${said}`;
   });
   const more =
-    failed.length > LISTED
-      ? [`…and ${failed.length - LISTED} more (\`/dkim status failed\`).`]
+    byError.size > LISTED
+      ? [`…and ${byError.size - LISTED} more errors (\`/dkim status failed\`).`]
       : [];
   const text = [
     `:x: *Failed* (${failed.length}): fix the cause, then click *Retry failed (${failed.length})*: each goes on from the step that failed.`,
