@@ -59,6 +59,7 @@ export async function handleDkimCommand(
           dryRun: deps.dryRun,
           defaultBits: config.defaultBits,
           requestTtlDays: config.requestTtlDays,
+          batchMax: config.batchMax,
           allowedChannels: config.allowedChannels,
           now,
           lifecycle: {

@@ -311,7 +311,7 @@ function buttonsFor(
       confirm: confirmOf(
         `Approve ${plural(live.length, "DKIM key")}?`,
         options.dryRun
-          ? `DRY RUN: this shows the calls it would make for the ${plural(live.length, "domain")} whose record is live, and changes nothing.`
+          ? `DRY RUN: this goes through the steps for the ${plural(live.length, "domain")} whose record is live, without calling SpamExperts; nothing is signed.`
           : `This installs the ${plural(live.length, "key")} whose record is live and matches on the SpamExperts cluster and enables signing for each domain.`,
         "Approve",
       ),
