@@ -94,6 +94,7 @@ describe("/dkim setup with three domains", () => {
 
     // Published; Check DNS tells the clicker, and the card offers Approve all live (3).
     publishRows(harness, rows);
+    await waitForCard(harness, batch, /Check DNS/);
     const checkedDns = await clickCard(harness, batch, BATCH_ACTIONS.batchCheckDns);
     expect((await answersAt(harness, checkedDns, 1))[0]).toContain("3 live and matching");
     await waitForCard(harness, batch, /Approve all live \(3\)/);
