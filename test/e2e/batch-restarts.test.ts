@@ -82,4 +82,32 @@ describe("a restart in the middle of a batch", () => {
       replyTextsOf(harness, batch).filter((text) => /\*Approved\* by/.test(text)),
     ).toHaveLength(1);
   });
+
+  it("stops without waiting on a rate-limited backlog, and tells it at the next start", async () => {
+    const domains = ["stop-a.batch.example", "stop-b.batch.example", "stop-c.batch.example"];
+    const batch = await bulkSetUp(harness, domains);
+    const { rows } = await attachedRecords(harness, batch);
+    publishRows(harness, rows);
+    await waitForCard(harness, batch, /Check DNS/);
+    await clickCard(harness, batch, BATCH_ACTIONS.batchCheckDns);
+    await waitForCard(harness, batch, /Approve all live \(3\)/);
+    // From now on Slack holds every post and edit back for a minute.
+    harness.slack.rateLimit("chat.update", 60, 1000);
+    harness.slack.rateLimit("chat.postMessage", 60, 1000);
+    await clickCard(harness, batch, BATCH_ACTIONS.batchApproveLive);
+    await eventually(
+      () => domains.every((domain) => apiCallsFor(harness, domain).length === 2),
+      "every domain applied",
+    );
+    // A clean stop, without waiting out the minute: what is not told stays in the store.
+    const stopping = harness.bot;
+    expect(await stopping.stop()).toBe(0);
+    expect(stopping.lines.some((line) => line.includes('"msg":"Stopped"'))).toBe(true);
+
+    harness.slack.clearFaults();
+    await harness.startBot(ENV);
+    await waitForCard(harness, batch, /3 active/, 60_000);
+    await waitForBatchReply(harness, batch, /\*Approved\* by/, 60_000);
+    for (const domain of domains) expect(apiCallsFor(harness, domain)).toHaveLength(2);
+  });
 });
