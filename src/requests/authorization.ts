@@ -123,3 +123,28 @@ export async function requireApprover(
     `Only ${who}${describeApprovers(policy)} can ${verb}: ask one of them.`,
   );
 }
+
+/**
+ * Rejecting is the approvers' (with a reason); a requester who is not one is told to withdraw
+ * with Cancel instead (`requesterSentence`), rather than only who may reject.
+ */
+export async function requireRejecter(
+  ctx: RequestsContext,
+  subject: Subject & Pick<DkimRequest, "requesterId">,
+  actorId: string,
+  verb: string,
+  requesterSentence: string,
+): Promise<string> {
+  try {
+    return await requireApprover(ctx, "NOT_ALLOWED", subject, actorId, verb);
+  } catch (error) {
+    if (
+      actorId === subject.requesterId &&
+      error instanceof ActionRefusedError &&
+      error.reason === "not-approver"
+    ) {
+      throw refuse(ctx, "NOT_ALLOWED", "not-approver", subject, requesterSentence);
+    }
+    throw error;
+  }
+}

@@ -15,8 +15,9 @@ import { createLimiter } from "../dkim/concurrency-limit.js";
 import { isCodedError } from "../errors.js";
 import type { Applier } from "./apply-request.js";
 import { RETRY_VERB } from "./apply-request.js";
+import { describeApprovers } from "./approval-policy.js";
 import { APPROVE_VERB, type Approve } from "./approve-request.js";
-import { refuse, requireApprover, requireSameWorkspace } from "./authorization.js";
+import { refuse, requireApprover, requireRejecter, requireSameWorkspace } from "./authorization.js";
 import {
   type Batch,
   type BatchRun,
@@ -132,25 +133,13 @@ export function createBatchRuns(ctx: RequestsContext, deps: BatchRunDeps): Batch
   async function checkRejectAll(batchId: string, actor: Actor) {
     const batch = await writes.require(batchId);
     requireSameWorkspace(ctx, "NOT_ALLOWED", batch, actor);
-    let via: string;
-    try {
-      via = await requireApprover(ctx, "NOT_ALLOWED", batch, actor.actorId, "reject a batch");
-    } catch (error) {
-      if (
-        actor.actorId === batch.requesterId &&
-        error instanceof ActionRefusedError &&
-        error.reason === "not-approver"
-      ) {
-        throw refuse(
-          ctx,
-          "NOT_ALLOWED",
-          "not-approver",
-          batch,
-          `${error.message} You asked for this batch: click Cancel on its card to withdraw it.`,
-        );
-      }
-      throw error;
-    }
+    const via = await requireRejecter(
+      ctx,
+      batch,
+      actor.actorId,
+      "reject a batch",
+      `Only ${describeApprovers(ctx.policy)} can reject a batch. You asked for this batch: click Cancel on its card to withdraw it.`,
+    );
     const endable = endableMembers(await store.list({ batchId }));
     if (endable.length === 0) throw nothingOpen(batch, "reject");
     return { batch, via, endable };

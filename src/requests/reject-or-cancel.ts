@@ -4,11 +4,10 @@
  * erase its key.
  */
 import { describeApprovers } from "./approval-policy.js";
-import { alreadyHandled, refuse, requireApprover, requireSameWorkspace } from "./authorization.js";
+import { alreadyHandled, refuse, requireRejecter, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import { MAX_REJECT_REASON, optionalText } from "./create-input.js";
 import { decide } from "./decide.js";
-import { ActionRefusedError } from "./errors.js";
 import type { Actor, DkimRequest } from "./model.js";
 
 export interface RejectOrCancel {
@@ -31,25 +30,14 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
   async function checkReject(id: string, actor: Actor, approverVia?: string): Promise<DkimRequest> {
     const request = await ctx.requireRequest(id);
     requireSameWorkspace(ctx, "NOT_ALLOWED", request, actor);
-    try {
-      if (approverVia === undefined) {
-        await requireApprover(ctx, "NOT_ALLOWED", request, actor.actorId, "reject this request");
-      }
-    } catch (error) {
-      if (
-        actor.actorId === request.requesterId &&
-        error instanceof ActionRefusedError &&
-        error.reason === "not-approver"
-      ) {
-        throw refuse(
-          ctx,
-          "NOT_ALLOWED",
-          "not-approver",
-          request,
-          `Only ${describeApprovers(ctx.policy)} can reject a request. You asked for this one: click Cancel on its card to withdraw it.`,
-        );
-      }
-      throw error;
+    if (approverVia === undefined) {
+      await requireRejecter(
+        ctx,
+        request,
+        actor.actorId,
+        "reject this request",
+        `Only ${describeApprovers(ctx.policy)} can reject a request. You asked for this one: click Cancel on its card to withdraw it.`,
+      );
     }
     if (request.state !== "pending" && request.state !== "failed") {
       throw alreadyHandled(ctx, "NOT_ALLOWED", request);

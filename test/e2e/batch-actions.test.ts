@@ -96,6 +96,7 @@ describe("Reject all and Cancel", () => {
   it("lets an approver reject all with a reason, and not the requester nor an outsider", async () => {
     const batch = await bulkSetUp(harness, ["r1.reject.example", "r2.reject.example"]);
     await attachedRecords(harness, batch);
+    await waitForCard(harness, batch, /Reject all/);
     for (const [userId, expected] of [
       [REQUESTER, /click Cancel on its card to withdraw it/],
       [OUTSIDER, /Only .* can reject a batch/],
@@ -125,6 +126,7 @@ describe("Reject all and Cancel", () => {
   it("lets the requester cancel, and nobody else", async () => {
     const batch = await bulkSetUp(harness, ["c1.cancel.example", "c2.cancel.example"]);
     await attachedRecords(harness, batch);
+    await waitForCard(harness, batch, /Cancel/);
     const other = await clickCard(harness, batch, BATCH_ACTIONS.batchCancel, { userId: APPROVER });
     expect((await answersAt(harness, other, 1))[0]).toContain(
       `Only <@${REQUESTER}>, who asked for this batch, can cancel it`,

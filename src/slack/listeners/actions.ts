@@ -11,7 +11,14 @@ import { unknownRequestText, unreadableClickText } from "../ui/refusal.js";
 import { rejectModal } from "../ui/reject-modal.js";
 import type { ListenerDeps } from "./deps.js";
 import { type HomeClick, homeClick } from "./home.js";
-import { type ActOptions, type ActorDeps, type Audience, actFor, tell } from "./replies.js";
+import {
+  type ActOptions,
+  type ActorDeps,
+  type Audience,
+  actFor,
+  actorOf,
+  tell,
+} from "./replies.js";
 import { finishSetup, recordSetup } from "./start-request.js";
 
 export type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
@@ -50,11 +57,7 @@ export async function clicked<V = ActionValue>(
   await ack();
   const fromChannel = body.channel?.id;
   // Where the click came from: a request acts only for clicks from its own workspace.
-  const actor: Actor = {
-    actorId: body.user.id,
-    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
-    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
-  };
+  const actor = actorOf(body);
   // A button of App Home: no channel; its answers are shown on Home (listeners/home.ts).
   const home =
     fromChannel === undefined && body.view?.type === "home"

@@ -4,23 +4,16 @@
  * failed, the digest of what the card showed), checked against the channel rule, handed to
  * requests/ (batch-runs.ts), and answered to the person who clicked; refusals likewise.
  */
-import type {
-  AllMiddlewareArgs,
-  App,
-  BlockButtonAction,
-  SlackViewMiddlewareArgs,
-  ViewSubmitAction,
-} from "@slack/bolt";
+import type { App, BlockButtonAction, ViewSubmitAction } from "@slack/bolt";
 import { endableMembers } from "../../requests/batch.js";
-import type { Actor } from "../../requests/model.js";
 import { dnsCheckedText, runStartedText } from "../ui/batch-answers.js";
 import { batchRejectModal, readBatchRejectMetadata } from "../ui/batch-reject-modal.js";
 import { ACTION_IDS, type BatchActionValue, CALLBACK_IDS, decodeBatchValue } from "../ui/ids.js";
 import { unknownRequestText } from "../ui/refusal.js";
-import { missingReasonErrors, readRejectForm } from "../ui/reject-modal.js";
 import { actorDeps, type ButtonArgs, type Click, clicked } from "./actions.js";
 import type { ListenerDeps } from "./deps.js";
-import { type ActOptions, type Audience, actFor, tell } from "./replies.js";
+import { type ActOptions, type Audience, actFor, actorOf, tell } from "./replies.js";
+import { readReasonSubmission, type SubmitArgs } from "./views.js";
 
 export function registerBatchActions(app: App, deps: ListenerDeps): void {
   app.action<BlockButtonAction>(ACTION_IDS.batchCheckDns, (args) =>
@@ -135,32 +128,15 @@ export function handleRejectAll(deps: ListenerDeps, args: ButtonArgs): Promise<v
   );
 }
 
-type SubmitArgs = AllMiddlewareArgs & SlackViewMiddlewareArgs<ViewSubmitAction>;
-
 /** The reason for Reject all; blank is sent back to the form. */
 export async function handleBatchRejectSubmission(
   deps: ListenerDeps,
   args: SubmitArgs,
 ): Promise<void> {
-  const { ack, view, body, client } = args;
-  const metadata = readBatchRejectMetadata(view.private_metadata);
-  const read = readRejectForm(view.state.values);
-  if (read.ok && read.form.reason === "") {
-    await ack({ response_action: "errors", errors: missingReasonErrors() });
-    return;
-  }
-  await ack();
-  if (metadata === undefined || !read.ok) {
-    deps.logger.event("warn", "Could not read a batch reject form submission", {
-      problem: read.ok ? "bad private_metadata" : read.problem,
-    });
-    return;
-  }
-  const actor: Actor = {
-    actorId: body.user.id,
-    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
-    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
-  };
+  const { body, client } = args;
+  const submitted = await readReasonSubmission(deps, args, readBatchRejectMetadata);
+  if (submitted === undefined) return;
+  const { metadata, reason } = submitted;
   const audience: Audience = { userId: body.user.id, channelId: metadata.channelId };
   // The channel rule holds for the batch's own channel, as stored (not as the form says).
   const batch = await deps.service.batches.get(metadata.batchId).catch(() => undefined);
@@ -172,11 +148,11 @@ export async function handleBatchRejectSubmission(
     actorDeps(deps),
     client,
     audience,
-    metadata.batchId,
+    batch.id,
     async () => {
-      const started = await deps.service.batches.rejectAll(metadata.batchId, {
-        ...actor,
-        reason: read.form.reason,
+      const started = await deps.service.batches.rejectAll(batch.id, {
+        ...actorOf(body),
+        reason,
       });
       await tell(client, audience, runStartedText(started), deps.logger);
     },

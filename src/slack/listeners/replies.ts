@@ -2,7 +2,7 @@ import type { RespondFn } from "@slack/bolt";
 import { isCodedError } from "../../errors.js";
 import type { AppLogger } from "../../logger.js";
 import { ActionRefusedError, RequestConflictError } from "../../requests/errors.js";
-import type { DkimRequest } from "../../requests/model.js";
+import type { Actor, DkimRequest } from "../../requests/model.js";
 import type { RequestService } from "../../requests/service.js";
 import type { SlackClient } from "../slack-client.js";
 import { escapeText, type SlackMessage, withMentions } from "../ui/format.js";
@@ -16,6 +16,22 @@ import {
   type WaitingOn,
 } from "../ui/refusal.js";
 import { trackWaits } from "../waiting-on.js";
+
+/**
+ * Who acted, and from which workspace (and Enterprise Grid org), from a click's or a form's
+ * payload: a request acts only for actors from its own workspace.
+ */
+export function actorOf(body: {
+  user: { id: string };
+  team?: { id?: string } | null;
+  enterprise?: { id?: string } | null;
+}): Actor {
+  return {
+    actorId: body.user.id,
+    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
+    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
+  };
+}
 
 /** Where an ephemeral answer for one person goes. */
 export interface Audience {

@@ -7,15 +7,14 @@ import { z } from "zod";
 import { plural } from "./batch-card.js";
 import { parseJson } from "./form-values.js";
 import { plainText, section } from "./format.js";
-import { CALLBACK_IDS, REJECT_FIELDS } from "./ids.js";
+import { CALLBACK_IDS } from "./ids.js";
+import { reasonInput } from "./reject-modal.js";
 
 export interface BatchRejectMetadata {
   batchId: string;
   /** The card's channel: where the answer goes. */
   channelId: string;
 }
-
-const MAX_REASON = 500;
 
 export function batchRejectModal(
   batch: { id: string; channelId: string },
@@ -33,18 +32,7 @@ export function batchRejectModal(
       section(
         `Reject the ${plural(openRequests, "open request")} of this batch? Their keys are erased; requests already applied are not touched. The reason is posted in the batch's thread.`,
       ),
-      {
-        type: "input",
-        block_id: REJECT_FIELDS.reason.blockId,
-        label: plainText("Reason", 2000),
-        element: {
-          type: "plain_text_input",
-          action_id: REJECT_FIELDS.reason.actionId,
-          multiline: true,
-          max_length: MAX_REASON,
-          placeholder: plainText("These domains move to another cluster (OPS-1234)", 150),
-        },
-      },
+      reasonInput("These domains move to another cluster (OPS-1234)"),
     ],
   };
 }
