@@ -267,7 +267,10 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
   };
 }
 
-/** How long a stop waits for Slack to take the thread replies still queued. */
+/**
+ * How long a stop waits for Slack calls already sent to be answered; what still waits for its
+ * channel's turn (the pacer) is not waited on: it stays undelivered for the next start.
+ */
 const STOP_GRACE_MS = 5000;
 /** A key that stays too old is reminded again this often. */
 const REMIND_EVERY_DAYS = 30;
