@@ -20,13 +20,17 @@ import { acquireInstanceLock } from "./requests/store/instance-lock.js";
 import { openStore } from "./requests/store/open-store.js";
 import type { RequestStore } from "./requests/store.js";
 import { createApp } from "./slack/app.js";
+import { createBatchNotifier } from "./slack/batch-notifier.js";
+import { createChannelPacer } from "./slack/channel-pacer.js";
 import { checkBotToken } from "./slack/check-token.js";
+import { finishUnfinishedBatches } from "./slack/listeners/batch-setup.js";
 import { finishUnfinishedSetups } from "./slack/listeners/start-request.js";
 import { permalinkOf } from "./slack/permalink.js";
-import { createCardPoster } from "./slack/post-card.js";
+import { createBatchCardPoster, createCardPoster } from "./slack/post-card.js";
 import { createGroupMembership, createSlackClient } from "./slack/slack-client.js";
 import { createThreadNotifier } from "./slack/thread-notifier.js";
 import { createStoredThreadReplyStore } from "./slack/thread-replies.js";
+import { createFileUploader } from "./slack/upload-file.js";
 import { createSpamExpertsClient } from "./spamexperts/client.js";
 import { createDomainListCache } from "./spamexperts/domain-list-cache.js";
 import { createDryRunClient } from "./spamexperts/dry-run.js";
@@ -45,7 +49,9 @@ export interface RunningBot {
 
 export async function startBot(config: Config, logger: AppLogger): Promise<RunningBot> {
   const log = requestsLogger(logger);
-  const slackClient = createSlackClient(config, logger);
+  // One queue per channel for every post and edit the bot makes, whichever flow makes it.
+  const pacer = createChannelPacer();
+  const slackClient = createSlackClient(config, logger, pacer);
   // A wrong token is found now, with one sentence, not on the first command.
   const identity = await checkBotToken(config, logger);
 
@@ -83,6 +89,25 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
   );
   const checkDns = checkDkimRecord.bind(null, lookup);
 
+  // A batch's card and thread: its requests' events fold into it (batch-notifier.ts).
+  const batchNotifier = createBatchNotifier({
+    client: slackClient,
+    dryRun: dkimApi.dryRun,
+    approvers: config.approvers,
+    logger,
+    // `service` is defined below; these run only once batches exist.
+    load: async (batchId) => {
+      const batch = await service.batches.get(batchId);
+      return batch === undefined
+        ? undefined
+        : { batch, members: await service.batches.members(batchId) };
+    },
+    markDelivered: (eventId) => service.markEventDelivered(eventId),
+    markTold: async (batchId, told, ref) => {
+      if ("notice" in told) await service.batches.markTold(batchId, told.notice, ref);
+      else await service.batches.markRunTold(batchId, told.runId, ref);
+    },
+  });
   const notifier = createThreadNotifier({
     client: slackClient,
     dryRun: dkimApi.dryRun,
@@ -98,6 +123,7 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       release: (eventIds) => store.releaseEventHolds(eventIds),
       everyMs: eventHoldMs / 4,
     },
+    batches: batchNotifier,
   });
   const service = createRequestService({
     store,
@@ -118,6 +144,8 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     defaultBits: config.defaultBits,
     batchMax: config.batchMax,
     ...(domainList === undefined ? {} : { domainList }),
+    applyConcurrency: config.applyConcurrency,
+    onBatch: (batch) => batchNotifier.redraw(batch.id),
     applyLeaseMs: leaseMs,
     homeTeamId: identity.teamId,
     ...(dnsPublisher === undefined ? {} : { dnsPublisher }),
@@ -137,6 +165,12 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       return request;
     },
   };
+  const posterOptions = {
+    token: config.slack.botToken,
+    apiUrl: config.slack.apiUrl,
+    logger,
+    pacer,
+  };
   const listenerDeps = {
     service: slackService,
     checkDns,
@@ -144,11 +178,10 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
     config,
     logger,
     permalink: (channel: string, ts: string) => permalinkOf(identity.url, channel, ts),
-    postCard: createCardPoster({
-      token: config.slack.botToken,
-      apiUrl: config.slack.apiUrl,
-      logger,
-    }),
+    postCard: createCardPoster(posterOptions),
+    postBatchCard: createBatchCardPoster(posterOptions),
+    uploadFiles: createFileUploader(slackClient),
+    threadClient: slackClient,
   };
   const slack = createApp(config, { ...listenerDeps, identity });
   let started: Awaited<ReturnType<typeof slack.start>>;
@@ -176,6 +209,8 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
         notifier.replay(await service.claimUndeliveredEvents(eventHoldMs));
         // Acked setups a stop cut short: their keys are made and their cards posted now.
         await finishUnfinishedSetups(listenerDeps, slackClient);
+        // Batches likewise (keys, card, records), and the runs on them a stop cut short.
+        await finishUnfinishedBatches(listenerDeps, slackClient);
         await service.resumeInterrupted();
       },
     },
@@ -231,7 +266,10 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       // Let the API call in flight finish and be recorded before the client and store close;
       // what is left resumes at the next start.
       await service.stop();
-      // What Slack has not taken within the grace stays in the store for the next start.
+      // What still waits for its turn in a channel is not waited on: it stays undelivered in
+      // the store and is told at the next start. Calls already sent get the grace.
+      pacer.stop();
+      batchNotifier.stop();
       await notifier.stop(STOP_GRACE_MS);
       await dkimApi.close();
       await dnsPublisher?.close();
@@ -240,7 +278,10 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
   };
 }
 
-/** How long a stop waits for Slack to take the thread replies still queued. */
+/**
+ * How long a stop waits for Slack calls already sent to be answered; what still waits for its
+ * channel's turn (the pacer) is not waited on: it stays undelivered for the next start.
+ */
 const STOP_GRACE_MS = 5000;
 /** A key that stays too old is reminded again this often. */
 const REMIND_EVERY_DAYS = 30;

@@ -15,7 +15,7 @@ import { alreadyHandled, requireApprover, requireSameWorkspace } from "./authori
 import type { RequestsContext } from "./context.js";
 import { type Actor, type AuditDetails, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
 import { describeFailure, redactSecrets } from "./redact.js";
-import type { Lease, RequestChanges, StoredChange, TransitionArgs } from "./store.js";
+import type { RequestChanges, StoredChange, TransitionArgs } from "./store.js";
 
 interface StepRecord {
   changes: RequestChanges;
@@ -25,7 +25,13 @@ interface StepRecord {
 export interface Applier {
   /** Runs (or joins) the apply of a request in `applying`. */
   apply(id: string): Promise<DkimRequest>;
-  retry(id: string, input: Actor): Promise<DkimRequest>;
+  /** `approverVia`: as for approve, the actor was checked once for a whole batch. */
+  retry(id: string, input: Actor, options?: { approverVia?: string }): Promise<DkimRequest>;
+  /**
+   * Goes on with one `applying` request nobody runs (a batch's run after a restart): joins the
+   * apply this process runs, or takes it over ("resumed") once its lease ran out.
+   */
+  resume(id: string): Promise<DkimRequest>;
   /**
    * Takes over every `applying` request whose apply nobody holds (left by a stop, a crash, a
    * dead replica, a store that failed mid-way) and goes on from its last recorded step.
@@ -38,6 +44,9 @@ export interface Applier {
    */
   stop(): Promise<void>;
 }
+
+/** "Only … can retry DKIM requests". */
+export const RETRY_VERB = "retry DKIM requests";
 
 export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
   const { store, logger } = ctx;
@@ -222,10 +231,16 @@ export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
     return dkimApi.setDkimCertificate(request.domain, request.selector, privateKeyPem);
   }
 
-  async function retry(id: string, input: Actor): Promise<DkimRequest> {
+  async function retry(
+    id: string,
+    input: Actor,
+    options: { approverVia?: string } = {},
+  ): Promise<DkimRequest> {
     const request = await ctx.requireRequest(id);
     requireSameWorkspace(ctx, "NOT_ALLOWED", request, input);
-    await requireApprover(ctx, "NOT_ALLOWED", request, input.actorId, "retry DKIM requests");
+    if (options.approverVia === undefined) {
+      await requireApprover(ctx, "NOT_ALLOWED", request, input.actorId, RETRY_VERB);
+    }
     if (request.state !== "failed") throw alreadyHandled(ctx, "NOT_ALLOWED", request);
     const change = await store.transition({
       id,
@@ -247,27 +262,47 @@ export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
     return apply(id);
   }
 
+  /** Ids being taken over now: two callers (recovery, a batch's run) resume one once. */
+  const resuming = new Set<string>();
+
+  /**
+   * Takes over an `applying` request whose lease ran out and goes on with it, saying so
+   * ("resumed"); joins the apply when this process runs it. Undefined when another replica
+   * holds it or it is not applying any more.
+   */
+  async function resumeOne(id: string): Promise<DkimRequest | undefined> {
+    const current = running.get(id);
+    if (current !== undefined) return current;
+    if (resuming.has(id) || stopping) return undefined;
+    resuming.add(id);
+    try {
+      const request = await store.claimApply(id, ctx.applyLease(), ctx.now());
+      if (request === undefined) return undefined; // another replica took it, or it moved on
+      const event = await store.appendEvent({
+        requestId: request.id,
+        at: ctx.now(),
+        actorId: SYSTEM_ACTOR,
+        kind: "resumed",
+        details: {
+          certificateInstalled: request.progress.certificateInstalled,
+          enabledUsernames: request.progress.enabledUsernames,
+        },
+      });
+      ctx.emit(event, request);
+      return await apply(request.id);
+    } finally {
+      resuming.delete(id);
+    }
+  }
+
   async function resumeUnclaimed(): Promise<DkimRequest[]> {
     const resumed: DkimRequest[] = [];
     if (stopping) return resumed;
     for (const candidate of await store.listUnclaimedApplies(ctx.now())) {
-      if (running.has(candidate.id)) continue;
+      if (running.has(candidate.id) || resuming.has(candidate.id)) continue;
       try {
-        const lease: Lease = ctx.applyLease();
-        const request = await store.claimApply(candidate.id, lease, ctx.now());
-        if (request === undefined) continue; // another replica took it first
-        const event = await store.appendEvent({
-          requestId: request.id,
-          at: ctx.now(),
-          actorId: SYSTEM_ACTOR,
-          kind: "resumed",
-          details: {
-            certificateInstalled: request.progress.certificateInstalled,
-            enabledUsernames: request.progress.enabledUsernames,
-          },
-        });
-        ctx.emit(event, request);
-        resumed.push(await apply(request.id));
+        const request = await resumeOne(candidate.id);
+        if (request !== undefined) resumed.push(request);
       } catch (error) {
         logger.error("Could not resume an interrupted DKIM request.", {
           requestId: candidate.id,
@@ -281,6 +316,9 @@ export function createApplier(ctx: RequestsContext, dkimApi: DkimApi): Applier {
   return {
     apply,
     retry,
+    async resume(id) {
+      return (await resumeOne(id)) ?? ctx.requireRequest(id);
+    },
     resumeUnclaimed,
     async stop() {
       stopping = true;

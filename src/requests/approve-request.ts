@@ -11,23 +11,27 @@ import { decide } from "./decide.js";
 import type { DnsChecks } from "./dns-checks.js";
 import { type Actor, type DkimRequest, recordNameOf } from "./model.js";
 
+/**
+ * `approverVia`: the actor was found to be an approver for this very action already (a batch
+ * asks Slack once per click, not once per request): how they qualified.
+ */
 export type Approve = (
   id: string,
   input: Actor & { fingerprintShown: string },
+  options?: { approverVia?: string },
 ) => Promise<DkimRequest>;
+
+/** "Only … can approve DKIM requests": the words of every approval refusal. */
+export const APPROVE_VERB = "approve DKIM requests";
 
 export function createApprove(ctx: RequestsContext, dns: DnsChecks, applier: Applier): Approve {
   const { policy } = ctx;
-  return async function approve(id, input) {
+  return async function approve(id, input, options = {}) {
     const request = await ctx.requireRequest(id);
     requireSameWorkspace(ctx, "APPROVAL_REFUSED", request, input);
-    const via = await requireApprover(
-      ctx,
-      "APPROVAL_REFUSED",
-      request,
-      input.actorId,
-      "approve DKIM requests",
-    );
+    const via =
+      options.approverVia ??
+      (await requireApprover(ctx, "APPROVAL_REFUSED", request, input.actorId, APPROVE_VERB));
     if (request.state !== "pending") throw alreadyHandled(ctx, "APPROVAL_REFUSED", request);
     if (input.actorId === request.requesterId && !policy.allowSelfApproval) {
       throw refuse(

@@ -17,11 +17,14 @@ import type { Actor, DkimRequest } from "./model.js";
 
 export type RefusalCode = "APPROVAL_REFUSED" | "NOT_ALLOWED";
 
+/** What a refusal is about: a request, or a batch of them (its id is logged and kept). */
+type Subject = Pick<DkimRequest, "id">;
+
 export function refuse(
   ctx: RequestsContext,
   code: RefusalCode,
   reason: RefusalReason,
-  request: DkimRequest,
+  request: Subject,
   message: string,
 ): ActionRefusedError {
   ctx.logger.info("Refused an action on a DKIM request.", { requestId: request.id, reason });
@@ -51,7 +54,7 @@ export function alreadyHandled(
 export function requireSameWorkspace(
   ctx: RequestsContext,
   code: RefusalCode,
-  request: DkimRequest,
+  request: Subject & Pick<DkimRequest, "teamId" | "enterpriseId">,
   actor: Actor,
 ): void {
   if (isSameWorkspace(ctx, request, actor)) return;
@@ -84,7 +87,7 @@ export function isSameWorkspace(
 export async function requireApprover(
   ctx: RequestsContext,
   code: RefusalCode,
-  request: DkimRequest,
+  request: Subject,
   actorId: string,
   verb: string,
   alsoAllowed?: string,
@@ -119,4 +122,29 @@ export async function requireApprover(
     request,
     `Only ${who}${describeApprovers(policy)} can ${verb}: ask one of them.`,
   );
+}
+
+/**
+ * Rejecting is the approvers' (with a reason); a requester who is not one is told to withdraw
+ * with Cancel instead (`requesterSentence`), rather than only who may reject.
+ */
+export async function requireRejecter(
+  ctx: RequestsContext,
+  subject: Subject & Pick<DkimRequest, "requesterId">,
+  actorId: string,
+  verb: string,
+  requesterSentence: string,
+): Promise<string> {
+  try {
+    return await requireApprover(ctx, "NOT_ALLOWED", subject, actorId, verb);
+  } catch (error) {
+    if (
+      actorId === subject.requesterId &&
+      error instanceof ActionRefusedError &&
+      error.reason === "not-approver"
+    ) {
+      throw refuse(ctx, "NOT_ALLOWED", "not-approver", subject, requesterSentence);
+    }
+    throw error;
+  }
 }

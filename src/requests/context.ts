@@ -4,6 +4,7 @@
  * service.ts and handed to each use-case module, so no module reaches for another's state.
  */
 import type { ApprovalPolicy, MembershipLookup } from "./approval-policy.js";
+import type { Batch } from "./batch.js";
 import { requestNotFound } from "./errors.js";
 import type { RequestsLogger } from "./logger.js";
 import type { AuditEvent, DkimRequest } from "./model.js";
@@ -51,6 +52,8 @@ export interface RequestsContext {
   readonly managedZone: (recordName: string) => string | undefined;
   /** `emit` for a change just stored; returns its request. */
   emitChange(change: StoredChange): DkimRequest;
+  /** Hands a batch just written to the listener (the Slack layer redraws its card); never throws. */
+  emitBatch(batch: Batch): void;
 }
 
 export interface ContextDeps {
@@ -65,6 +68,7 @@ export interface ContextDeps {
   homeTeamId?: string | undefined;
   managedZone?: ((recordName: string) => string | undefined) | undefined;
   onEvent?: ((event: AuditEvent, request: DkimRequest) => void | Promise<void>) | undefined;
+  onBatch?: ((batch: Batch) => void) | undefined;
 }
 
 export function createContext(deps: ContextDeps): RequestsContext {
@@ -129,6 +133,16 @@ export function createContext(deps: ContextDeps): RequestsContext {
       for (const linked of change.alsoChanged ?? []) emit(linked.event, linked.request);
       emit(change.event, change.request);
       return change.request;
+    },
+    emitBatch(batch) {
+      try {
+        deps.onBatch?.(batch);
+      } catch (error) {
+        logger.warn("A batch listener failed; the batch goes on.", {
+          batchId: batch.id,
+          error: describeFailure(error),
+        });
+      }
     },
   };
 }

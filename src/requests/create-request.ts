@@ -24,18 +24,35 @@ export interface CreatedRequest {
   record: RecordToPublish;
 }
 
-export interface RequestCreation {
+export interface CreateOptions {
+  /** The acked setup it comes from: marked done in the same transaction. */
+  setupId?: string;
   /**
-   * With `setupId`, the acked setup it comes from is marked done in the same transaction.
-   * With `rotationOf`, the new key replaces that active one (a rotation): the domain may have
-   * an active key then, and the outgoing users are the active key's.
+   * The new key replaces that active one (a rotation): the domain may have an active key then,
+   * and the outgoing users are the active key's.
    */
-  create(
-    input: CreateRequestInput,
-    options?: { setupId?: string; rotationOf?: DkimRequest },
-  ): Promise<CreatedRequest>;
+  rotationOf?: DkimRequest;
+  /** A member of a batch (requests/batch.ts): its card is the batch's, once posted. */
+  batch?: { id: string; messageTs: string | null };
+}
+
+/** What `create` would make of an input, and what it would refuse it for, without a key. */
+export interface Assessment {
+  /** Set when the input itself is acceptable (then the selector is the one it would get). */
+  valid: ValidCreateInput | undefined;
+  problems: InputError[];
+  /** The first refusal that comes from the domain's other requests (active key, open request). */
+  conflict: Error | undefined;
+  /** Every request the domain ever had, oldest first. */
+  history: DkimRequest[];
+}
+
+export interface RequestCreation {
+  create(input: CreateRequestInput, options?: CreateOptions): Promise<CreatedRequest>;
   /** Every problem `create` would refuse the input for, without generating a key. */
   findInputProblems(input: CreateRequestInput): Promise<InputProblem[]>;
+  /** The single case's checks, for a caller that sorts many inputs (a batch). */
+  assess(input: CreateRequestInput): Promise<Assessment>;
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
 }
 
@@ -101,25 +118,28 @@ export function createRequestCreation(
     return undefined;
   }
 
-  async function findInputProblems(input: CreateRequestInput): Promise<InputProblem[]> {
+  async function assess(input: CreateRequestInput): Promise<Assessment> {
     const history = await historyOf(input.domain);
     const { valid, problems } = check(input, history);
+    const conflict = valid === undefined ? undefined : conflictOf(valid, history, undefined);
+    return { valid, problems, conflict, history };
+  }
+
+  async function findInputProblems(input: CreateRequestInput): Promise<InputProblem[]> {
+    const { problems, conflict } = await assess(input);
     const found = problems.map((problem) => ({ field: problem.field, message: problem.message }));
-    if (valid !== undefined) {
-      const conflict = conflictOf(valid, history, undefined);
-      if (conflict !== undefined) {
-        found.push({
-          field: conflict instanceof DomainActiveError ? "domain" : "selector",
-          message: conflict.message,
-        });
-      }
+    if (conflict !== undefined) {
+      found.push({
+        field: conflict instanceof DomainActiveError ? "domain" : "selector",
+        message: conflict.message,
+      });
     }
     return found;
   }
 
   async function create(
     input: CreateRequestInput,
-    options: { setupId?: string; rotationOf?: DkimRequest } = {},
+    options: CreateOptions = {},
   ): Promise<CreatedRequest> {
     const history = await historyOf(input.domain);
     const { valid, problems } = check(
@@ -144,7 +164,7 @@ export function createRequestCreation(
       teamId: input.teamId ?? null,
       enterpriseId: input.enterpriseId ?? null,
       channelId: input.channelId,
-      messageTs: null,
+      messageTs: options.batch?.messageTs ?? null,
       publicKeyBase64: keyPair.publicKeyBase64,
       fingerprint: keyPair.fingerprint,
       recordValue: buildRecordValue(keyPair.publicKeyBase64, { testing: valid.testing }),
@@ -165,6 +185,7 @@ export function createRequestCreation(
       retiredBy: null,
       publication: publicationOf(ctx, valid),
       lastError: null,
+      batchId: options.batch?.id ?? null,
       createdAt: at,
       updatedAt: at,
     };
@@ -215,7 +236,7 @@ export function createRequestCreation(
     );
   }
 
-  return { create, findInputProblems, attachMessage };
+  return { create, findInputProblems, assess, attachMessage };
 }
 
 /** A record in a zone the bot writes: the bot publishes it (dns-publication.ts). */

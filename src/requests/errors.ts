@@ -11,7 +11,11 @@ export type RefusalReason =
   | "dns-not-ready"
   | "already-handled"
   | "not-requester"
-  | "other-workspace";
+  | "other-workspace"
+  /** A batch card's button was clicked after the card changed (another set of requests now). */
+  | "batch-changed"
+  /** A batch is busy with another run (approve all, retry failed, reject all, cancel). */
+  | "batch-busy";
 
 /**
  * A person may not do this to this request (now). `message` is the sentence for them;

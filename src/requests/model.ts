@@ -98,6 +98,11 @@ export interface DkimRequest {
   publication: { zone: string; state: string } | null;
   /** The API's own text (or another plain explanation) of the last failed apply; never secrets. */
   lastError: string | null;
+  /**
+   * The batch it was made in (several domains, one card: requests/batch.ts), or null. Its
+   * `messageTs` is then the batch card's, and its thread the batch's.
+   */
+  batchId: string | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -4,15 +4,19 @@
  * erase its key.
  */
 import { describeApprovers } from "./approval-policy.js";
-import { alreadyHandled, refuse, requireApprover, requireSameWorkspace } from "./authorization.js";
+import { alreadyHandled, refuse, requireRejecter, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
 import { MAX_REJECT_REASON, optionalText } from "./create-input.js";
 import { decide } from "./decide.js";
-import { ActionRefusedError } from "./errors.js";
 import type { Actor, DkimRequest } from "./model.js";
 
 export interface RejectOrCancel {
-  reject(id: string, input: Actor & { reason?: string | undefined }): Promise<DkimRequest>;
+  /** `approverVia`: the actor was found to be an approver for this action already (a batch). */
+  reject(
+    id: string,
+    input: Actor & { reason?: string | undefined },
+    options?: { approverVia?: string },
+  ): Promise<DkimRequest>;
   /**
    * Whether `actor` may reject the request now, asked before Reject's form opens (nobody
    * types a reason only to be refused); the refusal is thrown, as `reject` would throw it.
@@ -23,26 +27,17 @@ export interface RejectOrCancel {
 
 export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
   /** Reject is the approvers' (with a reason); the requester withdraws with Cancel. */
-  async function checkReject(id: string, actor: Actor): Promise<DkimRequest> {
+  async function checkReject(id: string, actor: Actor, approverVia?: string): Promise<DkimRequest> {
     const request = await ctx.requireRequest(id);
     requireSameWorkspace(ctx, "NOT_ALLOWED", request, actor);
-    try {
-      await requireApprover(ctx, "NOT_ALLOWED", request, actor.actorId, "reject this request");
-    } catch (error) {
-      if (
-        actor.actorId === request.requesterId &&
-        error instanceof ActionRefusedError &&
-        error.reason === "not-approver"
-      ) {
-        throw refuse(
-          ctx,
-          "NOT_ALLOWED",
-          "not-approver",
-          request,
-          `Only ${describeApprovers(ctx.policy)} can reject a request. You asked for this one: click Cancel on its card to withdraw it.`,
-        );
-      }
-      throw error;
+    if (approverVia === undefined) {
+      await requireRejecter(
+        ctx,
+        request,
+        actor.actorId,
+        "reject this request",
+        `Only ${describeApprovers(ctx.policy)} can reject a request. You asked for this one: click Cancel on its card to withdraw it.`,
+      );
     }
     if (request.state !== "pending" && request.state !== "failed") {
       throw alreadyHandled(ctx, "NOT_ALLOWED", request);
@@ -53,9 +48,10 @@ export function createRejectOrCancel(ctx: RequestsContext): RejectOrCancel {
   async function reject(
     id: string,
     input: Actor & { reason?: string | undefined },
+    options: { approverVia?: string } = {},
   ): Promise<DkimRequest> {
     const reason = optionalText("reason", input.reason, MAX_REJECT_REASON);
-    const request = await checkReject(id, input);
+    const request = await checkReject(id, input, options.approverVia);
     return decide(ctx, {
       id,
       to: "rejected",

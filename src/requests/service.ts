@@ -15,6 +15,11 @@ import type { DkimApi } from "../spamexperts/types.js";
 import { createApplier } from "./apply-request.js";
 import type { ApprovalPolicy, MembershipLookup } from "./approval-policy.js";
 import { createApprove } from "./approve-request.js";
+import type { Batch } from "./batch.js";
+import { type BatchDnsReport, createBatchDnsCheck } from "./batch-dns.js";
+import { type BatchRuns, createBatchRuns } from "./batch-runs.js";
+import { type BatchSetup, createBatchSetup } from "./batch-setup.js";
+import { createBatchWrites } from "./batch-store-writes.js";
 import { createContext, type LifecyclePolicy } from "./context.js";
 import type { CreateRequestInput, InputProblem } from "./create-input.js";
 import { type CreatedRequest, createRequestCreation } from "./create-request.js";
@@ -32,6 +37,8 @@ import { createRotation, type RotateInput } from "./rotate-key.js";
 import { createQueuedSetups, type QueuedSetups } from "./setup-intake.js";
 import type { RequestFilter, RequestStore } from "./store.js";
 
+export type { RunStarted } from "./batch-runs.js";
+export type { BatchStartInput } from "./batch-setup.js";
 export type { CreateRequestInput, InputProblem } from "./create-input.js";
 export { type CreatedRequest, recordToPublish } from "./create-request.js";
 export { describeHandled, formatTime } from "./describe-handled.js";
@@ -51,6 +58,14 @@ export type {
 } from "./inventory.js";
 export type { RotateInput } from "./rotate-key.js";
 export type { QueuedSetups, SetupOutcome } from "./setup-intake.js";
+
+/** Bulk setup (batch-setup.ts) and what people do to a whole batch (batch-runs.ts). */
+export type Batches = BatchSetup &
+  Omit<BatchRuns, "stop"> & {
+    /** Check DNS on the card: every pending request's record, now (batch-dns.ts). */
+    checkDns(batchId: string, actor: Actor): Promise<BatchDnsReport>;
+  };
+export type { BatchDnsReport } from "./batch-dns.js";
 
 export interface RequestServiceDeps {
   store: RequestStore;
@@ -78,8 +93,12 @@ export interface RequestServiceDeps {
   dnsPublisher?: RecordPublisher;
   /** The cluster's domain list (DKIM_INVENTORY_MINUTES); absent in a dry run. */
   domainList?: DomainListCache;
-  /** DKIM_BATCH_MAX: the most domains `/dkim domains` offers to set up at once. */
+  /** DKIM_BATCH_MAX (default 100): the most domains of a batch, and of `/dkim domains`' offer. */
   batchMax?: number;
+  /** DKIM_APPLY_CONCURRENCY: a batch's run applies at most this many at once (default 4). */
+  applyConcurrency?: number;
+  /** Told about every batch written (the Slack layer redraws its card); like onEvent. */
+  onBatch?: (batch: Batch) => void;
 }
 
 export interface RequestService {
@@ -88,6 +107,11 @@ export interface RequestService {
   rotate(input: RotateInput): Promise<CreatedRequest>;
   /** Acked setups, recorded before the ack until the person saw their card or refusal. */
   setups: QueuedSetups;
+  /**
+   * Bulk setup: `batches.start({ domains, actor, channelId, options?, responseUrl? })` records
+   * a batch before the ack; then check, make, and the runs of its card's buttons.
+   */
+  batches: Batches;
   /** Every problem `create` would refuse the input for, without generating a key. */
   findInputProblems(input: CreateRequestInput): Promise<InputProblem[]>;
   attachMessage(id: string, channelId: string, messageTs: string): Promise<DkimRequest>;
@@ -176,6 +200,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     homeTeamId: deps.homeTeamId,
     managedZone: deps.dnsPublisher?.zoneFor.bind(deps.dnsPublisher),
     onEvent: deps.onEvent,
+    onBatch: deps.onBatch,
   });
   const creation = createRequestCreation(ctx, {
     generateKeyPair: deps.generateKeyPair ?? generateRealKeyPair,
@@ -191,6 +216,20 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const dns = createDnsChecks(ctx, deps.checkDns);
   const applier = createApplier(ctx, deps.dkimApi);
   const decisions = createRejectOrCancel(ctx);
+  const approve = createApprove(ctx, dns, applier);
+  const batchWrites = createBatchWrites(ctx);
+  const batchSetup = createBatchSetup(ctx, creation, batchWrites, {
+    batchMax: deps.batchMax ?? DEFAULT_BATCH_MAX,
+    defaultBits: deps.defaultBits ?? 2048,
+  });
+  const batchRuns = createBatchRuns(ctx, {
+    writes: batchWrites,
+    approve,
+    applier,
+    decisions,
+    concurrency: deps.applyConcurrency ?? 4,
+  });
+  const { stop: stopBatchRuns, ...runs } = batchRuns;
 
   async function withRequests(events: AuditEvent[]) {
     const items: Array<{ event: AuditEvent; request: DkimRequest }> = [];
@@ -207,7 +246,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     attachMessage: creation.attachMessage,
     rotate: (input) => rotate(input),
     setups: createQueuedSetups(ctx, creation, rotate),
-    approve: createApprove(ctx, dns, applier),
+    batches: { ...batchSetup, ...runs, checkDns: createBatchDnsCheck(ctx, dns, batchWrites) },
+    approve,
     reject: decisions.reject,
     mayReject: decisions.mayReject,
     cancel: decisions.cancel,
@@ -216,7 +256,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     expire: createExpiry(ctx),
     remindExpiring: createExpiryReminder(ctx),
     resumeInterrupted: applier.resumeUnclaimed,
-    stop: applier.stop,
+    async stop() {
+      // No batch run starts another request, no apply another call; then what is in flight ends.
+      await Promise.all([stopBatchRuns(), applier.stop()]);
+    },
     recordDnsCheck: dns.recordDnsCheck,
     publication,
     lifecycle: createLifecycle(ctx, dns),

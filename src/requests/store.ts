@@ -1,4 +1,5 @@
 import type { DkimCheckStatus } from "../dkim/check.js";
+import type { Batch, BatchChanges } from "./batch.js";
 import type {
   AuditDetails,
   AuditEvent,
@@ -93,6 +94,8 @@ export interface RequestFilter {
   createdBefore?: string;
   /** Newest first when limited; otherwise oldest first. */
   limit?: number;
+  /** Only the requests of this batch. */
+  batchId?: string;
   /**
    * Only requests whose record the bot writes and whose DNS is not yet as their state asks
    * (dns-publication.ts): published while open or active, revoked once retired or due, removed
@@ -297,6 +300,37 @@ export interface RequestStore {
   setReplyRef(requestId: string, slot: string, ref: string): Promise<void>;
   deleteReplyRef(requestId: string, slot: string): Promise<void>;
 
+  // --- batches: several domains, one card (requests/batch.ts) ----------------------------
+
+  /** Records a batch, held by `hold.owner` (the replica that goes on with it). */
+  insertBatch(batch: Batch, hold: Lease): Promise<void>;
+  getBatch(id: string): Promise<Batch | undefined>;
+  /**
+   * Applies `changes` to the batch as read at `expectedVersion` (the version grows with every
+   * write); undefined when another write came first.
+   */
+  updateBatch(
+    id: string,
+    expectedVersion: number,
+    at: string,
+    changes: BatchChanges,
+  ): Promise<Batch | undefined>;
+  /**
+   * The batch card is posted: the batch and its requests without a message yet point at it,
+   * in one transaction. A card attached before wins (the batch is returned as it is).
+   */
+  attachBatchCard(
+    id: string,
+    channelId: string,
+    messageTs: string,
+    at: string,
+  ): Promise<Batch | undefined>;
+  /** Batches with work left that nobody holds, taken for `lease.owner`, oldest first. */
+  claimBatchesWithWork(lease: Lease, now: string, limit: number): Promise<Batch[]>;
+  /** Takes or extends the hold on a batch for `lease.owner`; false while another holds it. */
+  holdBatch(id: string, lease: Lease, now: string): Promise<boolean>;
+  releaseBatch(id: string, owner: string): Promise<void>;
+
   // --- schedulers: one replica runs each cycle --------------------------------------------
 
   /** Takes or extends the named lease for `lease.owner` unless another owner holds it unexpired. */
@@ -306,7 +340,7 @@ export interface RequestStore {
   leaseUntil(name: string): Promise<string | undefined>;
 
   /**
-   * Forgets every apply lease, delivery hold and setup hold. Only for a process known to be
+   * Forgets every apply lease, delivery hold, setup hold and batch hold. Only for a process known to be
    * the database's only user (SQLite under the instance lock): the holders are dead. The
    * periodic jobs' leases stay: they say when each job's next cycle is due.
    */

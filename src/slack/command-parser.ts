@@ -21,11 +21,27 @@ export type SetupCommand = {
   reason?: string;
 };
 
+/**
+ * `/dkim setup a.com b.com, c.com …`: several domains (spaces, commas or newlines between
+ * them), one batch. The options apply to every domain; `user=` is refused (each domain signs
+ * for itself). Whether each name is a domain, and repeats, are the service's to judge.
+ */
+export type BulkSetupCommand = {
+  kind: "bulk-setup";
+  /** As typed, in order, at least two. */
+  domains: string[];
+  selector?: string;
+  bits?: number;
+  testing: boolean;
+  reason?: string;
+};
+
 export type DkimCommand =
   | { kind: "help" }
   /** `/dkim setup` with nothing after it: open the modal form. */
   | { kind: "setup-modal" }
   | SetupCommand
+  | BulkSetupCommand
   /** `/dkim rotate <domain>`: a new key replacing the domain's active one. */
   | { kind: "rotate"; domain: string; selector?: string; bits?: number }
   | { kind: "status"; domain?: string }
@@ -47,7 +63,7 @@ export const DEFAULT_COMMAND = "/dkim";
 /** Usage lines without the command name, so that help texts and errors agree. */
 export const USAGE = {
   setup:
-    'setup <domain> [selector=<s>] [bits=1024|2048|4096] [user=<outgoing user>]... [testing] [reason="<text>"]',
+    'setup <domain> [<domain>...] [selector=<s>] [bits=1024|2048|4096] [user=<outgoing user>]... [testing] [reason="<text>"]',
   rotate: "rotate <domain> [selector=<s>] [bits=1024|2048|4096]",
   status: "status [<domain> | open | active | failed]",
   domains: `domains [${INVENTORY_FILTERS.join(" | ")} | <part of a name>] [page=<n>]`,
@@ -111,7 +127,7 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
     message: `${message} ${usage}`,
   });
 
-  let domain: string | undefined;
+  const domains: string[] = [];
   const seen = new Set<string>();
   const users: string[] = [];
   const result: Omit<SetupCommand, "domain"> = { kind: "setup", users, testing: false };
@@ -130,16 +146,24 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
       if (!token.quoted && isSetupKey(lower)) {
         return error(`Missing value for "${lower}": write ${lower}=<value>.`);
       }
-      if (domain === undefined) {
+      if (domains.length === 0 && word === "") {
         // `setup ""`: quotes around nothing are no domain.
-        if (word === "") return error("Missing domain.");
-        if (token.fromMention) return error(mentionMessage(word, "a domain name", "example.com"));
-        domain = word;
-        continue;
+        return error("Missing domain.");
       }
-      return error(
-        `Unexpected "${word}": after the domain, options are key=value (e.g. selector=${word}).`,
-      );
+      // `a.com, b.com` or `a.com,b.com`: commas separate domains as spaces do.
+      const pieces = token.quoted ? [word] : word.split(",").filter((piece) => piece !== "");
+      for (const piece of pieces) {
+        if (token.fromMention) return error(mentionMessage(piece, "a domain name", "example.com"));
+        // A word without a dot after the first domain is a forgotten `key=` (`setup a.com s1`),
+        // not a domain: a domain name has at least two labels.
+        if (domains.length > 0 && !piece.includes(".")) {
+          return error(
+            `Unexpected "${piece}": after the domain, options are key=value (e.g. selector=${piece}).`,
+          );
+        }
+        domains.push(piece);
+      }
+      continue;
     }
 
     const key = option.key.toLowerCase();
@@ -193,10 +217,18 @@ function parseSetup(tokens: Token[], command: string): ParseResult {
     }
   }
 
+  const [domain] = domains;
   if (domain === undefined) {
     return error("Missing domain.");
   }
-  return { ...result, domain };
+  if (domains.length === 1) return { ...result, domain };
+  if (users.length > 0) {
+    return error(
+      `"user=" works with one domain only, and ${domains.length} are given: in a batch each domain signs for itself. Set up a domain with its own outgoing users on its own.`,
+    );
+  }
+  const { kind: _kind, users: _users, ...options } = result;
+  return { kind: "bulk-setup", domains, ...options };
 }
 
 /**
@@ -209,6 +241,9 @@ function parseRotate(tokens: Token[], command: string): ParseResult {
   const setup = parseSetup(tokens, command);
   if (setup.kind === "error") {
     return { kind: "error", message: setup.message.replace(/Use: .*$/s, usage) };
+  }
+  if (setup.kind === "bulk-setup") {
+    return { kind: "error", message: `A rotation takes one domain. ${usage}` };
   }
   if (setup.kind !== "setup") return { kind: "error", message: `Missing domain. ${usage}` };
   if (setup.users.length > 0 || setup.testing || setup.reason !== undefined) {

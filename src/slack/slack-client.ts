@@ -1,22 +1,85 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { webApi } from "@slack/bolt";
 import type { Config } from "../config.js";
 import type { AppLogger } from "../logger.js";
 import type { MembershipLookup } from "../requests/approval-policy.js";
+import { type ChannelPacer, retryAfterMsOf } from "./channel-pacer.js";
 import { waitOn } from "./waiting-on.js";
 
 export type SlackClient = InstanceType<typeof webApi.WebClient>;
+type WebClientOptions = NonNullable<ConstructorParameters<typeof webApi.WebClient>[1]>;
+type ApiCallArguments = Parameters<SlackClient["apiCall"]>[1];
+type ApiCallResult = Awaited<ReturnType<SlackClient["apiCall"]>>;
+
+/** The methods that post or edit in a channel, and the argument that names it. */
+const PACED_METHODS: Readonly<Record<string, string>> = {
+  "chat.postMessage": "channel",
+  "chat.update": "channel",
+  "chat.delete": "channel",
+  "files.completeUploadExternal": "channel_id",
+};
+
+/** Calls not paced by channel wait out this many rate limits before they fail. */
+const UNPACED_RATE_LIMIT_RETRIES = 5;
+
+/**
+ * A Web API client whose posts and edits go through the channel's queue (channel-pacer.ts):
+ * about one a second per channel, shared by every flow that uses a client of the same pacer,
+ * and a `ratelimited` answer holds that channel alone for its Retry-After. Any other call
+ * waits out a rate limit itself, a few times.
+ */
+class PacedWebClient extends webApi.WebClient {
+  private readonly pacer: ChannelPacer;
+
+  constructor(token: string | undefined, options: WebClientOptions, pacer: ChannelPacer) {
+    // Rate limits come back to this class, which knows the channel, instead of pausing every call.
+    super(token, { ...options, rejectRateLimitedCalls: true });
+    this.pacer = pacer;
+  }
+
+  override async apiCall(method: string, options?: ApiCallArguments): Promise<ApiCallResult> {
+    const key = PACED_METHODS[method];
+    const channel = key === undefined ? undefined : (options as Record<string, unknown>)?.[key];
+    if (typeof channel === "string" && channel !== "") {
+      return this.pacer.run(channel, () => super.apiCall(method, options));
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await super.apiCall(method, options);
+      } catch (error) {
+        const retryAfterMs = retryAfterMsOf(error);
+        if (retryAfterMs === undefined || attempt >= UNPACED_RATE_LIMIT_RETRIES) throw error;
+        await delay(retryAfterMs);
+      }
+    }
+  }
+}
 
 /**
  * The Web API client the bot uses outside of listeners (thread replies, message updates,
- * group look-ups). Rate limits are waited out, never turned into failures: the client retries
- * after Retry-After on its own (rejectRateLimitedCalls stays false).
+ * group look-ups). Rate limits are waited out, never turned into failures; posts and edits are
+ * paced per channel by `pacer` (one for the whole bot, so every flow shares a channel's turns).
  */
-export function createSlackClient(config: Config, logger: AppLogger): SlackClient {
-  return new webApi.WebClient(config.slack.botToken, {
-    slackApiUrl: config.slack.apiUrl,
-    logger,
-    rejectRateLimitedCalls: false,
-  });
+export function createSlackClient(
+  config: Config,
+  logger: AppLogger,
+  pacer: ChannelPacer,
+  options: WebClientOptions = {},
+): SlackClient {
+  return new PacedWebClient(
+    config.slack.botToken,
+    { slackApiUrl: config.slack.apiUrl, logger, ...options },
+    pacer,
+  );
+}
+
+/** A paced client with its own options (the card poster's: no retries of its own). */
+export function createPacedClient(
+  token: string,
+  options: WebClientOptions,
+  pacer: ChannelPacer,
+): SlackClient {
+  return new PacedWebClient(token, options, pacer);
 }
 
 /** A lookup a person waits on: this long per attempt, and one retry, then it fails. */

@@ -2,6 +2,8 @@ import type { DkimCheckStatus } from "../dkim/check.js";
 import type { AppLogger } from "../logger.js";
 import type { AuditEvent, DkimRequest } from "../requests/model.js";
 import { recordToPublish } from "../requests/service.js";
+import type { BatchNotifier } from "./batch-notifier.js";
+import { PacerStoppedError } from "./channel-pacer.js";
 import type { SlackClient } from "./slack-client.js";
 import {
   createMemoryThreadReplyStore,
@@ -11,6 +13,7 @@ import {
 import {
   dnsStatusOf,
   failureButtonsApply,
+  foldsIntoBatch,
   isDnsEvent,
   noticeButtonsApply,
   planReply,
@@ -75,6 +78,11 @@ export interface ThreadNotifierOptions {
   alertChannel?: string | undefined;
   /** A link to a message, for the alert channel's copy of a notice. */
   permalink?: (channel: string, ts: string, threadTs: string | null) => string | undefined;
+  /**
+   * Requests made in a batch: their events up to Active fold into the batch card
+   * (thread-rules.ts foldsIntoBatch), and their card is the batch's.
+   */
+  batches?: BatchNotifier;
 }
 
 /**
@@ -135,7 +143,7 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
   function enqueue(requestId: string, work: () => Promise<void>): void {
     const previous = queues.get(requestId) ?? Promise.resolve();
     const next = previous.then(work).catch((error: unknown) => {
-      if (error instanceof StoppedError) return;
+      if (error instanceof StoppedError || error instanceof PacerStoppedError) return;
       logger.event("warn", "Could not post a request's progress to Slack", { requestId, error });
     });
     queues.set(requestId, next);
@@ -193,6 +201,11 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
   async function redrawCard(requestId: string): Promise<void> {
     const current = newest.get(requestId);
     if (current === undefined || current.request.messageTs === null) return;
+    // A batch's request has no card of its own: the batch card shows it.
+    if (current.request.batchId !== null) {
+      options.batches?.redraw(current.request.batchId);
+      return;
+    }
     if ((drawn.get(requestId) ?? -1) >= current.version) return;
     drawn.set(requestId, current.version);
     const { request } = current;
@@ -352,6 +365,10 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
 
   function onEvent(event: AuditEvent, request: DkimRequest): void {
     if (pending.has(event.id) || stopped) return;
+    if (request.batchId !== null && options.batches !== undefined && foldsIntoBatch(event)) {
+      options.batches.memberEvent(event, request);
+      return;
+    }
     pending.add(event.id);
     remember(request, event.id);
     let previousDns: DkimCheckStatus | null = null;
@@ -420,7 +437,8 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
     replay(items) {
       for (const { event, request } of items) {
         // A card never posted by the process that made the request will not be posted now.
-        if (event.kind === "created" && request.messageTs === null) {
+        // (A batch's card is posted by the batch's own recovery: its events wait for it.)
+        if (event.kind === "created" && request.messageTs === null && request.batchId === null) {
           enqueue(request.id, () => markDelivered(event.id));
         } else {
           onEvent(event, request);

@@ -139,3 +139,34 @@ export function isDnsEvent(event: AuditEvent): boolean {
 export function failureButtonsApply(request: Pick<DkimRequest, "state">): boolean {
   return request.state === "failed";
 }
+
+/**
+ * Events of a batch's request that fold into the batch card (batch-notifier.ts) instead of a
+ * reply of their own: everything up to the key signing, and its end. What comes after Active
+ * (monitoring, rotation, retirement) is about one domain, and is told in the batch's thread
+ * as it is told for a single request.
+ */
+export function foldsIntoBatch(event: Pick<AuditEvent, "kind">): boolean {
+  switch (event.kind) {
+    case "created":
+    case "dns-live":
+    case "dns-problem":
+    case "approved":
+    case "certificate-installed":
+    case "selector-enabled":
+    case "active":
+    case "failed":
+    case "retried":
+    case "resumed":
+    case "rejected":
+    case "cancelled":
+    case "expiry-reminder":
+    case "expired":
+    case "dns-published":
+    case "dns-publish-failed":
+    case "dns-removed":
+      return true;
+    default:
+      return false;
+  }
+}

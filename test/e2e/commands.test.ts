@@ -31,7 +31,9 @@ describe("/dkim help", () => {
     expect(answer.via).toBe("ack");
     expect(answer.body).toMatchObject({ response_type: "ephemeral" });
     const text = readable(answer.text);
-    expect(text).toContain("/dkim setup <domain> [selector=<s>] [bits=1024|2048|4096]");
+    expect(text).toContain(
+      "/dkim setup <domain> [<domain>...] [selector=<s>] [bits=1024|2048|4096]",
+    );
     expect(text).toContain("/dkim status [<domain> | open | active | failed]");
     expect(text).toContain("/dkim check <domain> [<selector>]");
     expect(text).toMatch(/Selector: s \+ the year and month in UTC, e\.g\. `s\d{6}`/);

@@ -1,8 +1,9 @@
 /**
  * The private key never leaves the bot except in the one API call that installs it: after a
- * full flow, a failing one whose API error echoes the query (and so the key), and a request
- * left pending, no recorded Slack Web API call, no response_url post and no log line holds
- * key material, the API password or the Basic token, and nothing in DATA_DIR holds a PEM.
+ * full flow, a failing one whose API error echoes the query (and so the key), a request left
+ * pending, and a batch with its records attached as files, no recorded Slack Web API call, no
+ * attached file, no response_url post and no log line holds key material, the API password or
+ * the Basic token, and nothing in DATA_DIR holds a PEM.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,6 +11,14 @@ import { describe, expect, it } from "vitest";
 import { publicKeyOf } from "../../src/dkim/keys.js";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { faults } from "../helpers/fake-spamexperts.js";
+import {
+  attachedRecords,
+  BATCH_ACTIONS,
+  bulkSetUp,
+  clickCard,
+  publishRows,
+  waitForCard,
+} from "./batch-flows.js";
 import {
   apiCallsFor,
   clickApprove,
@@ -94,7 +103,11 @@ function slackHaystacks(): Haystack[] {
   const posts = slack
     .responses()
     .map((post) => ({ where: `response_url #${post.seq}`, text: post.rawBody }));
-  return [...calls, ...posts];
+  // Files attached in threads (a batch's records): their bytes, as uploaded.
+  const files = slack
+    .uploadedFiles()
+    .map((file) => ({ where: `file ${file.filename}`, text: file.bytes?.toString("utf8") ?? "" }));
+  return [...calls, ...posts, ...files];
 }
 
 function logHaystacks(): Haystack[] {
@@ -149,6 +162,16 @@ describe("no private key material outside the install call", () => {
     const pending = await setUp(harness, "secrets-pending.example", "s1");
     await harness.command("status");
 
+    // 4. A batch of two, its records attached as files, approved to the end.
+    const batch = await bulkSetUp(harness, ["secrets-b1.example", "secrets-b2.example"]);
+    const { rows } = await attachedRecords(harness, batch);
+    publishRows(harness, rows);
+    await waitForCard(harness, batch, /Check DNS/);
+    await clickCard(harness, batch, BATCH_ACTIONS.batchCheckDns);
+    await waitForCard(harness, batch, /Approve all live \(2\)/);
+    await clickCard(harness, batch, BATCH_ACTIONS.batchApproveLive);
+    await waitForCard(harness, batch, /2 active/);
+
     const certificates = [
       ...new Set(
         spamExperts.requests
@@ -157,7 +180,7 @@ describe("no private key material outside the install call", () => {
       ),
     ];
     expect(apiCallsFor(harness, echo.domain)[0]).toBe("api_set_dkim_certificate");
-    expect(certificates).toHaveLength(2);
+    expect(certificates).toHaveLength(4);
     const windows = new Set(certificates.flatMap((pem) => [...secretWindows(pem)]));
     expect(windows.size).toBeGreaterThan(300);
     // The scan finds a key when one is there, even URL-encoded as the API call carries it.
@@ -169,6 +192,11 @@ describe("no private key material outside the install call", () => {
     // The scan covers what was posted: the public record values are there.
     for (const request of [ok, echo, pending]) {
       expect(slackText.some((h) => h.text.includes(request.value))).toBe(true);
+    }
+    for (const row of rows) {
+      expect(
+        slackText.some((h) => h.where.startsWith("file ") && h.text.includes(row[2] ?? "-")),
+      ).toBe(true);
     }
     expect(logs.length).toBeGreaterThan(20);
 

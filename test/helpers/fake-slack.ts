@@ -374,6 +374,11 @@ export class FakeSlack {
     this.faults.set(method, queue);
   }
 
+  /** Forgets every scripted fault still waiting (Slack is well again). */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
   /** The next `times` calls of `method` are answered only after `delayMs`. */
   delay(method: string, delayMs: number, times = 1): void {
     this.fail(method, { kind: "slow", delayMs }, times);

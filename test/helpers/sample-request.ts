@@ -38,6 +38,7 @@ export function sampleRequest(overrides: Partial<DkimRequest> = {}): DkimRequest
     retiredBy: null,
     publication: null,
     lastError: null,
+    batchId: null,
     createdAt: SAMPLE_AT,
     updatedAt: SAMPLE_AT,
     ...overrides,

@@ -10,7 +10,7 @@ import {
 } from "../../src/slack/command-parser.js";
 
 const SETUP_USAGE =
-  "Use: /dkim setup <domain> [selector=<s>] [bits=1024|2048|4096] [user=<outgoing user>]...";
+  "Use: /dkim setup <domain> [<domain>...] [selector=<s>] [bits=1024|2048|4096] [user=<outgoing user>]...";
 
 describe("parseDkimCommand: commands", () => {
   const cases: Array<[string, DkimCommand]> = [
@@ -101,6 +101,37 @@ describe("parseDkimCommand: commands", () => {
       "setup\u00a0example.com\nselector=s1",
       { kind: "setup", domain: "example.com", selector: "s1", users: [], testing: false },
     ],
+    // Several domains: spaces, commas or newlines between them make one batch.
+    [
+      "setup a.example b.example, c.example",
+      { kind: "bulk-setup", domains: ["a.example", "b.example", "c.example"], testing: false },
+    ],
+    [
+      "setup a.example,b.example",
+      { kind: "bulk-setup", domains: ["a.example", "b.example"], testing: false },
+    ],
+    [
+      'setup a.example\nb.example\n\nc.example\nselector=s1 bits=1024 testing reason="OPS-7"',
+      {
+        kind: "bulk-setup",
+        domains: ["a.example", "b.example", "c.example"],
+        selector: "s1",
+        bits: 1024,
+        testing: true,
+        reason: "OPS-7",
+      },
+    ],
+    [
+      "setup <http://a.example|a.example> , b.example",
+      { kind: "bulk-setup", domains: ["a.example", "b.example"], testing: false },
+    ],
+    // One domain and a stray comma: the single setup, as before.
+    ["setup a.example,", { kind: "setup", domain: "a.example", users: [], testing: false }],
+    [
+      // Repeats are kept here: the service says which were given twice.
+      "setup a.example A.example",
+      { kind: "bulk-setup", domains: ["a.example", "A.example"], testing: false },
+    ],
     ["status", { kind: "status" }],
     ["status example.com", { kind: "status", domain: "example.com" }],
     ["status <http://example.com|example.com>", { kind: "status", domain: "example.com" }],
@@ -150,6 +181,13 @@ describe("parseDkimCommand: errors name the problem and show the usage", () => {
     ['check ""', ["Missing domain."]],
     ["setup testing", ["Missing domain."]],
     ["setup example.com s202611", ['Unexpected "s202611"', "selector=s202611", SETUP_USAGE]],
+    ["setup a.example b.example s1", ['Unexpected "s1"', "selector=s1"]],
+    [
+      "setup a.example b.example user=mailer@a.example",
+      ['"user=" works with one domain only, and 2 are given', SETUP_USAGE],
+    ],
+    ["setup a.example <!channel>", ['"@channel" is a Slack mention']],
+    ["rotate a.example b.example", ["A rotation takes one domain.", "Use: /dkim rotate <domain>"]],
     ['setup example.com reason="unfinished', ["Unterminated quote", "close it with"]],
     [
       "status a.com b.com",

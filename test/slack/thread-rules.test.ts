@@ -4,6 +4,7 @@ import type { AuditDetails, AuditEvent, AuditEventKind } from "../../src/request
 import {
   dnsStatusOf,
   failureButtonsApply,
+  foldsIntoBatch,
   planReply,
   previousDnsOf,
   tellsDnsNews,
@@ -160,6 +161,30 @@ describe("failureButtonsApply", () => {
     expect(failureButtonsApply({ state: "failed" })).toBe(true);
     for (const state of ["applying", "active", "pending"] as const) {
       expect(failureButtonsApply({ state })).toBe(false);
+    }
+  });
+});
+
+describe("foldsIntoBatch", () => {
+  it("folds everything up to the key signing into the batch card, not what comes after", () => {
+    for (const kind of [
+      "created",
+      "dns-live",
+      "approved",
+      "selector-enabled",
+      "active",
+      "failed",
+    ] as const) {
+      expect(foldsIntoBatch({ kind }), kind).toBe(true);
+    }
+    for (const kind of [
+      "monitor-problem",
+      "monitor-recovered",
+      "rotation-due",
+      "retire-due",
+      "retiring",
+    ] as const) {
+      expect(foldsIntoBatch({ kind }), kind).toBe(false);
     }
   });
 });

@@ -2,7 +2,7 @@
  * `dkim-bot migrate-store`: copies everything from one store to another (SQLite to
  * PostgreSQL), as one transaction on the target: requests with their sealed keys (the same
  * encryption key opens them; they are copied sealed, never opened), events with their ids,
- * and nothing else (leases are per run). A target that already holds requests or events is
+ * the thread replies the bot edits later, batches, and nothing else (leases are per run). A target that already holds requests or events is
  * refused, so nothing is ever merged or overwritten. Counts are verified, and every copied
  * sealed key is opened once on the target to prove it is intact.
  */
@@ -65,6 +65,16 @@ export async function copyStore(
       await trx
         .insertInto("thread_replies")
         .values(replies.slice(at, at + PAGE))
+        .execute();
+    }
+    // Batches without their holds: the bot is stopped, so nobody holds them.
+    const batchRows = await from.selectFrom("batches").selectAll().execute();
+    for (let at = 0; at < batchRows.length; at += PAGE) {
+      await trx
+        .insertInto("batches")
+        .values(
+          batchRows.slice(at, at + PAGE).map((row) => ({ ...row, owner: null, lease_until: null })),
+        )
         .execute();
     }
     if (target.dialect === "postgres") {

@@ -7,6 +7,7 @@
  * `UPDATE requests SET … WHERE id = ? AND state = ? … RETURNING …`, then the event.
  */
 import { type ExpressionBuilder, sql, type Transaction } from "kysely";
+import type { Batch, BatchChanges } from "../batch.js";
 import { RequestConflictError } from "../errors.js";
 import {
   type AuditEvent,
@@ -33,6 +34,7 @@ import type {
   TransitionArgs,
   UpdateArgs,
 } from "../store.js";
+import * as batches from "./batch-store.js";
 import { retryWhileBusy } from "./busy.js";
 import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
 import {
@@ -211,6 +213,7 @@ export class KyselyRequestStore implements RequestStore {
     let query = this.db.selectFrom("requests").select(REQUEST_COLUMNS);
     if (filter.states !== undefined) query = query.where("state", "in", filter.states);
     if (filter.domain !== undefined) query = query.where("domain", "=", filter.domain);
+    if (filter.batchId !== undefined) query = query.where("batch_id", "=", filter.batchId);
     if (filter.createdBefore !== undefined) {
       query = query.where("created_at", "<", filter.createdBefore);
     }
@@ -603,6 +606,44 @@ export class KyselyRequestStore implements RequestStore {
     );
   }
 
+  async insertBatch(batch: Batch, hold: Lease): Promise<void> {
+    await this.write((trx) => batches.insertBatch(trx, batch, hold));
+  }
+
+  async getBatch(id: string): Promise<Batch | undefined> {
+    return this.read(() => batches.getBatch(this.db, id));
+  }
+
+  async updateBatch(
+    id: string,
+    expectedVersion: number,
+    at: string,
+    changes: BatchChanges,
+  ): Promise<Batch | undefined> {
+    return this.write((trx) => batches.updateBatch(trx, id, expectedVersion, at, changes));
+  }
+
+  async attachBatchCard(
+    id: string,
+    channelId: string,
+    messageTs: string,
+    at: string,
+  ): Promise<Batch | undefined> {
+    return this.write((trx) => batches.attachBatchCard(trx, id, channelId, messageTs, at));
+  }
+
+  async claimBatchesWithWork(lease: Lease, now: string, limit: number): Promise<Batch[]> {
+    return this.write((trx) => batches.claimBatchesWithWork(trx, lease, now, limit));
+  }
+
+  async holdBatch(id: string, lease: Lease, now: string): Promise<boolean> {
+    return this.write((trx) => batches.holdBatch(trx, id, lease, now));
+  }
+
+  async releaseBatch(id: string, owner: string): Promise<void> {
+    await this.write((trx) => batches.releaseBatch(trx, id, owner));
+  }
+
   async tryAcquireLease(name: string, lease: Lease, now: string): Promise<boolean> {
     const row = await this.write((trx) =>
       trx
@@ -648,6 +689,11 @@ export class KyselyRequestStore implements RequestStore {
         .where("delivered_at", "is", null)
         .execute();
       await trx.updateTable("setup_intake").set({ owner: null, lease_until: null }).execute();
+      await trx
+        .updateTable("batches")
+        .set({ owner: null, lease_until: null })
+        .where("owner", "is not", null)
+        .execute();
     });
   }
 

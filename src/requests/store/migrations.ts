@@ -308,7 +308,57 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
-  // 9 is bulk setup's (batches), built beside this one: a database carries both once merged.
+  {
+    version: 9,
+    description:
+      "batches: several domains set up by one command, one card; a batch id on its requests",
+    async up(db) {
+      await db.schema
+        .createTable("batches")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("requester_id", "text", (c) => c.notNull())
+        .addColumn("channel_id", "text", (c) => c.notNull())
+        .addColumn("team_id", "text")
+        .addColumn("enterprise_id", "text")
+        /** JSON: the domains and options as typed (requests/batch.ts BatchInput). */
+        .addColumn("input", "text", (c) => c.notNull())
+        .addColumn("response_url", "text")
+        .addColumn("state", "text", (c) =>
+          c.notNull().check(sql`state in ('queued', 'making', 'ready', 'refused')`),
+        )
+        /** JSON arrays: domains not valid, domains left alone, domains that go on. */
+        .addColumn("invalid", "text", (c) => c.notNull())
+        .addColumn("skipped", "text", (c) => c.notNull())
+        .addColumn("planned", "text", (c) => c.notNull())
+        .addColumn("message_ts", "text")
+        /** JSON: the runs people started (approve all, retry failed, reject all, cancel). */
+        .addColumn("runs", "text", (c) => c.notNull())
+        /** JSON: the once-only thread replies told, by name. */
+        .addColumn("told", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        /** 1 while a replica has something to make, post, run or tell (requests/batch.ts hasWork). */
+        .addColumn("has_work", "integer", (c) => c.notNull())
+        /** The replica doing that work, and until when (taken over after it). */
+        .addColumn("owner", "text")
+        .addColumn("lease_until", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("batches_with_work")
+        .on("batches")
+        .columns(["lease_until"])
+        .where(sql.ref("has_work"), "=", 1)
+        .execute();
+      await db.schema.alterTable("requests").addColumn("batch_id", "text").execute();
+      await db.schema
+        .createIndex("requests_by_batch")
+        .on("requests")
+        .columns(["batch_id", "created_at"])
+        .where(sql.ref("batch_id"), "is not", null)
+        .execute();
+    },
+  },
   {
     version: 10,
     description: "an index for /dkim domains: each domain's current keys, in name order",

@@ -53,6 +53,7 @@ export const REQUEST_COLUMNS = [
   "retired_by",
   "publish_zone",
   "publish_state",
+  "batch_id",
 ] as const;
 
 export type RequestRow = Pick<Selectable<RequestsTable>, (typeof REQUEST_COLUMNS)[number]>;
@@ -102,6 +103,7 @@ export function toRow(request: DkimRequest): RequestRow {
     retired_by: request.retiredBy,
     publish_zone: request.publication?.zone ?? null,
     publish_state: request.publication?.state ?? null,
+    batch_id: request.batchId,
   };
 }
 
@@ -188,6 +190,7 @@ export function fromRow(row: RequestRow): DkimRequest {
     publication:
       row.publish_zone === null ? null : { zone: row.publish_zone, state: row.publish_state ?? "" },
     lastError: row.last_error,
+    batchId: row.batch_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -58,6 +58,35 @@ export interface RequestsTable {
   retired_by: string | null;
   publish_zone: string | null;
   publish_state: string | null;
+  /** The batch the request was made in (several domains, one card); NULL for a single setup. */
+  batch_id: string | null;
+}
+
+export interface BatchesTable {
+  id: string;
+  requester_id: string;
+  channel_id: string;
+  team_id: string | null;
+  enterprise_id: string | null;
+  /** JSON of BatchInput. */
+  input: string;
+  response_url: string | null;
+  state: "queued" | "making" | "ready" | "refused";
+  /** JSON arrays of LeftOut, LeftOut and PlannedDomain. */
+  invalid: string;
+  skipped: string;
+  planned: string;
+  message_ts: string | null;
+  /** JSON array of BatchRun. */
+  runs: string;
+  /** JSON object: BatchNotice -> ts. */
+  told: string;
+  version: number;
+  has_work: number;
+  owner: string | null;
+  lease_until: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface SetupIntakeTable {
@@ -124,6 +153,7 @@ export interface StoreTables {
   leases: LeasesTable;
   setup_intake: SetupIntakeTable;
   thread_replies: ThreadRepliesTable;
+  batches: BatchesTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -11,10 +11,17 @@ import { unknownRequestText, unreadableClickText } from "../ui/refusal.js";
 import { rejectModal } from "../ui/reject-modal.js";
 import type { ListenerDeps } from "./deps.js";
 import { type HomeClick, homeClick } from "./home.js";
-import { type ActOptions, type ActorDeps, type Audience, actFor, tell } from "./replies.js";
+import {
+  type ActOptions,
+  type ActorDeps,
+  type Audience,
+  actFor,
+  actorOf,
+  tell,
+} from "./replies.js";
 import { finishSetup, recordSetup } from "./start-request.js";
 
-type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
+export type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
 
 /** The buttons on the request message, on thread replies, and on App Home. */
 export function registerActions(app: App, deps: ListenerDeps): void {
@@ -27,28 +34,30 @@ export function registerActions(app: App, deps: ListenerDeps): void {
   app.action<BlockButtonAction>(ACTION_IDS.markRetired, (args) => handleMarkRetired(deps, args));
 }
 
-/** Ack, then read the button's value; a value we did not make is answered, never acted on. */
-async function clicked(
+/** A click as read: its value, who clicked and from where, and where to answer. */
+export interface Click<V> {
+  value: V;
+  audience: Audience;
+  fromChannel: string | undefined;
+  actor: Actor;
+  home: HomeClick | undefined;
+}
+
+/**
+ * Ack, then read the button's value with `decode` (decodeActionValue for a request's button,
+ * decodeBatchValue for a batch card's); a value we did not make is answered, never acted on.
+ */
+export async function clicked<V = ActionValue>(
   deps: ListenerDeps,
   { ack, body, action, respond, client }: ButtonArgs,
-): Promise<
-  | {
-      value: ActionValue;
-      audience: Audience;
-      fromChannel: string | undefined;
-      actor: Actor;
-      home: HomeClick | undefined;
-    }
-  | undefined
-> {
+  decode: (value: unknown) => V | undefined = decodeActionValue as (
+    value: unknown,
+  ) => V | undefined,
+): Promise<Click<V> | undefined> {
   await ack();
   const fromChannel = body.channel?.id;
   // Where the click came from: a request acts only for clicks from its own workspace.
-  const actor: Actor = {
-    actorId: body.user.id,
-    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
-    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
-  };
+  const actor = actorOf(body);
   // A button of App Home: no channel; its answers are shown on Home (listeners/home.ts).
   const home =
     fromChannel === undefined && body.view?.type === "home"
@@ -59,7 +68,7 @@ async function clicked(
     channelId: fromChannel ?? body.user.id,
     respond,
   };
-  const value = decodeActionValue(action.value);
+  const value = decode(action.value);
   if (value === undefined) {
     deps.logger.event("warn", "Ignored a button with a value the bot did not make", {
       actionId: action.action_id,
@@ -93,7 +102,7 @@ async function actOnClick(
   options: Omit<ActOptions, "fromChannel">,
   act: (click: { value: ActionValue; audience: Audience; actor: Actor }) => Promise<unknown>,
 ): Promise<void> {
-  const click = await clicked(deps, args);
+  const click = await clicked(deps, args, decodeActionValue);
   if (click === undefined) return;
   await actFor(
     actorDeps(deps),

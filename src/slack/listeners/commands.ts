@@ -7,6 +7,7 @@ import { checkResultMessage } from "../ui/check-result.js";
 import { helpText } from "../ui/help.js";
 import { badCommandText, channelNotAllowedText, stillWorkingText } from "../ui/refusal.js";
 import { setupModal } from "../ui/setup-modal.js";
+import { finishBatch, recordBatch } from "./batch-setup.js";
 import type { ListenerDeps } from "./deps.js";
 import { showDomains } from "./domains.js";
 import { type Audience, errorText, tell, withProgressNotice } from "./replies.js";
@@ -59,6 +60,7 @@ export async function handleDkimCommand(
           dryRun: deps.dryRun,
           defaultBits: config.defaultBits,
           requestTtlDays: config.requestTtlDays,
+          batchMax: config.batchMax,
           allowedChannels: config.allowedChannels,
           now,
           lifecycle: {
@@ -83,6 +85,7 @@ export async function handleDkimCommand(
             channelId: command.channel_id,
             defaultSelector: defaultSelector(now),
             defaultBits: config.defaultBits,
+            batchMax: config.batchMax,
           }),
         });
       } catch (error) {
@@ -94,6 +97,37 @@ export async function handleDkimCommand(
           logger,
         );
       }
+      return;
+    }
+    case "bulk-setup": {
+      const refusal = setupChannelRefusal(command.channel_id, allowed, command.command);
+      if (refusal !== undefined) {
+        await ack({ response_type: "ephemeral", text: refusal });
+        return;
+      }
+      // Recorded before the ack, as a single setup is: an acked batch is done whatever happens.
+      const recorded = await recordBatch(deps, {
+        domains: parsed.domains,
+        actor: {
+          actorId: command.user_id,
+          teamId: command.team_id,
+          ...(command.enterprise_id === undefined ? {} : { enterpriseId: command.enterprise_id }),
+        },
+        channelId: command.channel_id,
+        options: {
+          selector: parsed.selector,
+          bits: parsed.bits,
+          testing: parsed.testing,
+          reason: parsed.reason,
+        },
+        responseUrl: command.response_url,
+      });
+      if (typeof recorded === "string") {
+        await ack({ response_type: "ephemeral", text: recorded });
+        return;
+      }
+      await ack();
+      await finishBatch(deps, client, audience, recorded, { delayed: false });
       return;
     }
     case "setup":

@@ -19,12 +19,12 @@ import type { Actor } from "../../requests/model.js";
 import type { InventoryViewer } from "../../requests/service.js";
 import type { SlackClient } from "../slack-client.js";
 import {
-  batchNotAvailableText,
   csvCommentText,
   csvPostedText,
   DOMAINS_PAGE_SIZE,
   domainListFailedText,
   domainsAnswer,
+  noDomainWithoutDkimText,
 } from "../ui/domains.js";
 import { domainsCsv } from "../ui/domains-csv.js";
 import type { SlackMessage } from "../ui/format.js";
@@ -36,8 +36,17 @@ import {
   unreadableClickText,
 } from "../ui/refusal.js";
 import { createFileUploader } from "../upload-file.js";
+import { startBatch } from "./batch-setup.js";
 import type { ListenerDeps } from "./deps.js";
-import { type Audience, errorText, slackErrorCode, tell, withProgressNotice } from "./replies.js";
+import {
+  type Audience,
+  actorOf,
+  errorText,
+  slackErrorCode,
+  tell,
+  withProgressNotice,
+} from "./replies.js";
+import { setupChannelRefusal } from "./start-request.js";
 
 type ButtonArgs = AllMiddlewareArgs & SlackActionMiddlewareArgs<BlockButtonAction>;
 
@@ -170,15 +179,52 @@ export async function handleDomainsCsv(deps: ListenerDeps, args: ButtonArgs): Pr
 }
 
 /**
- * "Set up DKIM for N domains without it". Bulk setup (batches) is being built beside this;
- * until it is in, the click is answered plainly and nothing is made.
+ * "Set up DKIM for N domains without it": a batch of the first DKIM_BATCH_MAX domains the
+ * person sees without DKIM, in name order, worked out again at the click (the list may have
+ * moved since the answer was drawn); the rest are the next click's. The batch is posted in
+ * this channel, under the rules of `/dkim setup a.com b.com …`.
  */
 export async function handleSetupBatch(deps: ListenerDeps, args: ButtonArgs): Promise<void> {
   await args.ack();
-  deps.logger.event("info", "Set up domains without DKIM: not in this version yet", {
-    user: args.body.user.id,
+  const audience = audienceOf(args);
+  const refusal = setupChannelRefusal(audience.channelId, deps.config.allowedChannels);
+  if (refusal !== undefined) {
+    await tell(args.client, audience, refusal, deps.logger);
+    return;
+  }
+  const actor = actorOf(args.body);
+  const notify = () => tell(args.client, audience, stillWorkingText("SpamExperts"), deps.logger);
+  let domains: readonly string[] | undefined;
+  await withProgressNotice(
+    async () => {
+      try {
+        const page = await deps.service.inventory.page(
+          personViewer(deps, actor, audience.channelId),
+          { page: 1, pageSize: 1 },
+        );
+        domains = page.nextBatch;
+      } catch (error) {
+        await tell(args.client, audience, failureText(deps, error), deps.logger);
+      }
+    },
+    notify,
+    deps.progress,
+  );
+  if (domains === undefined) return;
+  if (domains.length === 0) {
+    await tell(args.client, audience, noDomainWithoutDkimText(), deps.logger);
+    return;
+  }
+  deps.logger.event("info", "Set up domains without DKIM from /dkim domains", {
+    user: actor.actorId,
+    domains: domains.length,
   });
-  await tell(args.client, audienceOf(args), batchNotAvailableText(), deps.logger);
+  await startBatch(deps, args.client, audience, {
+    domains,
+    actor,
+    channelId: audience.channelId,
+    responseUrl: args.body.response_url,
+  });
 }
 
 interface Click {
@@ -206,12 +252,7 @@ async function clicked(deps: ListenerDeps, args: ButtonArgs): Promise<Click | un
     await tell(args.client, audience, unreadableClickText(), deps.logger);
     return undefined;
   }
-  const actor: Actor = {
-    actorId: body.user.id,
-    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
-    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
-  };
-  return { actor, audience, value };
+  return { actor: actorOf(body), audience, value };
 }
 
 function audienceOf({ body, respond }: ButtonArgs): Audience {

@@ -1,5 +1,6 @@
 import type { App } from "@slack/bolt";
 import { registerActions } from "./actions.js";
+import { registerBatchActions } from "./batch-actions.js";
 import { registerCommands } from "./commands.js";
 import type { ListenerDeps } from "./deps.js";
 import { registerDomains } from "./domains.js";
@@ -12,6 +13,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   registerCommands(app, deps);
   registerActions(app, deps);
   registerDomains(app, deps);
+  registerBatchActions(app, deps);
   registerViews(app, deps);
   registerHome(app, deps);
 }

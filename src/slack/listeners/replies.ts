@@ -2,7 +2,7 @@ import type { RespondFn } from "@slack/bolt";
 import { isCodedError } from "../../errors.js";
 import type { AppLogger } from "../../logger.js";
 import { ActionRefusedError, RequestConflictError } from "../../requests/errors.js";
-import type { DkimRequest } from "../../requests/model.js";
+import type { Actor, DkimRequest } from "../../requests/model.js";
 import type { RequestService } from "../../requests/service.js";
 import type { SlackClient } from "../slack-client.js";
 import { escapeText, type SlackMessage, withMentions } from "../ui/format.js";
@@ -16,6 +16,22 @@ import {
   type WaitingOn,
 } from "../ui/refusal.js";
 import { trackWaits } from "../waiting-on.js";
+
+/**
+ * Who acted, and from which workspace (and Enterprise Grid org), from a click's or a form's
+ * payload: a request acts only for actors from its own workspace.
+ */
+export function actorOf(body: {
+  user: { id: string };
+  team?: { id?: string } | null;
+  enterprise?: { id?: string } | null;
+}): Actor {
+  return {
+    actorId: body.user.id,
+    ...(body.team?.id === undefined ? {} : { teamId: body.team.id }),
+    ...(body.enterprise?.id === undefined ? {} : { enterpriseId: body.enterprise.id }),
+  };
+}
 
 /** Where an ephemeral answer for one person goes. */
 export interface Audience {
@@ -156,6 +172,11 @@ export interface ActOptions {
   button?: string;
   /** What the action waits on when the Slack layer cannot see it (a DNS check, views.open). */
   waitingOn?: WaitingOn;
+  /**
+   * The channel of what is acted on when it is not a request (a batch card): the channel rule
+   * holds for it as for a request's channel.
+   */
+  subjectChannel?: string | undefined;
 }
 
 /**
@@ -171,7 +192,12 @@ export async function actFor(
   action: () => Promise<unknown>,
   options: ActOptions = {},
 ): Promise<void> {
-  const refusal = await channelRuleRefusal(deps, requestId, options.fromChannel);
+  const refusal = await channelRuleRefusal(
+    deps,
+    requestId,
+    options.fromChannel,
+    options.subjectChannel,
+  );
   if (refusal !== undefined) {
     await tell(client, audience, refusal, deps.logger);
     return;
@@ -198,6 +224,7 @@ async function channelRuleRefusal(
   deps: ActorDeps,
   requestId: string,
   fromChannel: string | undefined,
+  subjectChannel: string | undefined,
 ): Promise<string | undefined> {
   const allowed = deps.allowedChannels;
   if (allowed === undefined) return undefined;
@@ -208,13 +235,14 @@ async function channelRuleRefusal(
     });
     return clickChannelNotAllowedText(allowed);
   }
-  const request = await deps.service.get(requestId).catch(() => undefined);
-  if (request !== undefined && !allowed.includes(request.channelId)) {
+  const channel =
+    subjectChannel ?? (await deps.service.get(requestId).catch(() => undefined))?.channelId;
+  if (channel !== undefined && !allowed.includes(channel)) {
     deps.logger.event("info", "Refused an action on a request outside DKIM_ALLOWED_CHANNELS", {
       requestId,
-      channel: request.channelId,
+      channel,
     });
-    return requestChannelNotAllowedText(request.channelId, allowed);
+    return requestChannelNotAllowedText(channel, allowed);
   }
   return undefined;
 }

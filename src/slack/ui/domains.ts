@@ -294,9 +294,9 @@ export function csvPostedText(rows: number, counts: InventoryCounts): string {
   return `Posted the CSV of ${number(rows)} ${rows === 1 ? "domain" : "domains"} in this channel.${hidden}`;
 }
 
-/** Until bulk setup is in this version: the button says plainly that it does nothing yet. */
-export function batchNotAvailableText(command = "/dkim"): string {
-  return `Setting up several domains in one batch is not in this version of dkim-bot yet, so nothing was done. Set them up one at a time with ${inlineCode(`${command} setup <domain>`)}.`;
+/** The batch button clicked when nothing is left without DKIM (set up since, or hidden). */
+export function noDomainWithoutDkimText(): string {
+  return "No domain you can see is without DKIM now (they were set up since the list was drawn, or are being set up), so nothing was started.";
 }
 
 /** 12,345 */

@@ -28,6 +28,8 @@ export interface HelpOptions {
   allowedChannels?: readonly string[] | undefined;
   /** For the example of the default selector. */
   now: Date;
+  /** DKIM_BATCH_MAX: most domains in one bulk setup. */
+  batchMax?: number;
   /** After Active (DKIM_ROTATION_OVERLAP_DAYS, DKIM_ROTATE_AFTER_DAYS, DKIM_MONITOR_HOURS). */
   lifecycle?: { overlapDays: number; rotateAfterDays: number; monitorHours: number };
 }
@@ -49,7 +51,8 @@ export function helpText(options: HelpOptions): string {
     "",
     "*Commands*",
     `• ${code(usageOf("setup", command))}: ask for DKIM on a domain. Example: ${code(`${command} setup example.com`)} or ${code(`${command} setup example.com selector=${example} bits=4096 user=mailer@example.com`)}`,
-    `• ${code(`${command} setup`)} alone opens a form with the same fields.`,
+    `• Several domains (spaces, commas or new lines between them) make one batch with one card${options.batchMax === undefined ? "" : `, up to ${options.batchMax}`}: ${code(`${command} setup a.example b.example, c.example`)}. The records come as a zone file and a CSV in its thread; *Approve all live (N)* approves every domain whose record is live. \`user=\` works with one domain only.`,
+    `• ${code(`${command} setup`)} alone opens a form with the same fields (one domain per line for a batch).`,
     `• ${code(usageOf("rotate", command))}: a new key for a domain that signs with one of the bot's keys, with a new selector and the same outgoing users; the old key stays published for the overlap. Example: ${code(`${command} rotate example.com`)}`,
     `• ${code(usageOf("status", command))}: open and recent requests.`,
     `• ${code(usageOf("domains", command))}: every domain of the cluster and how its DKIM stands, counts first; a state word or part of a name narrows it down. Example: ${code(`${command} domains none`)} or ${code(`${command} domains .nl`)}`,

@@ -18,6 +18,12 @@ export const ACTION_IDS = {
   domainsRefresh: "dkim_domains_refresh",
   domainsCsv: "dkim_domains_csv",
   domainsSetupBatch: "dkim_domains_setup_batch",
+  /** The batch card's buttons (and Retry failed on a run's summary reply). */
+  batchCheckDns: "dkim_batch_check_dns",
+  batchApproveLive: "dkim_batch_approve_live",
+  batchRetryFailed: "dkim_batch_retry_failed",
+  batchRejectAll: "dkim_batch_reject_all",
+  batchCancel: "dkim_batch_cancel",
 } as const;
 
 export type ActionId = (typeof ACTION_IDS)[keyof typeof ACTION_IDS];
@@ -31,11 +37,17 @@ export const BLOCK_IDS = {
   noticeActions: "dkim_notice_actions",
   /** The buttons under a `/dkim domains` answer. */
   domainsActions: "dkim_domains_actions",
+  /** The buttons under a batch card. */
+  batchActions: "dkim_batch_actions",
+  /** Retry failed (N) on a batch run's summary reply. */
+  batchRunActions: "dkim_batch_run_actions",
 } as const;
 
 export const CALLBACK_IDS = {
   setupForm: "dkim_setup_form",
   rejectForm: "dkim_reject_form",
+  /** Reject all, on a batch card: asks the reason once for every request it ends. */
+  batchRejectForm: "dkim_batch_reject_form",
   /** A view with nothing to submit (notice-modal.ts): only Close. */
   notice: "dkim_notice",
 } as const;
@@ -140,4 +152,34 @@ export function decodeDomainsValue(value: unknown): DomainsValue | undefined {
     ...(filter === undefined ? {} : { filter }),
     ...(namePart === undefined ? {} : { namePart }),
   };
+}
+
+/**
+ * What a batch card's button needs: which batch, and for Approve all live and Retry failed
+ * the digest of the requests and keys the card showed (requests/batch.ts digestOf).
+ */
+export interface BatchActionValue {
+  batchId: string;
+  digest?: string;
+}
+
+/** 22 characters of base64url: the first 132 bits of a SHA-256. */
+const DIGEST = /^[A-Za-z0-9_-]{22}$/;
+
+export function encodeBatchValue(value: BatchActionValue): string {
+  if (!REQUEST_ID.test(value.batchId)) {
+    throw new Error(`Not a batch id: ${JSON.stringify(value.batchId)}.`);
+  }
+  if (value.digest === undefined) return value.batchId;
+  if (!DIGEST.test(value.digest)) throw new Error(`Not a digest: ${JSON.stringify(value.digest)}.`);
+  return `${value.batchId}${SEPARATOR}${value.digest}`;
+}
+
+/** A batch button's value back from Slack's payload; anything else: undefined. */
+export function decodeBatchValue(value: unknown): BatchActionValue | undefined {
+  if (typeof value !== "string" || value.length > 200) return undefined;
+  const [batchId, digest, ...rest] = value.split(SEPARATOR);
+  if (batchId === undefined || rest.length > 0 || !REQUEST_ID.test(batchId)) return undefined;
+  if (digest === undefined) return { batchId };
+  return DIGEST.test(digest) ? { batchId, digest } : undefined;
 }

@@ -121,6 +121,9 @@ export function refusalText(
       return notRequesterText(request);
     case "other-workspace":
       return refusal.serviceMessage;
+    case "batch-changed":
+    case "batch-busy":
+      return withMentions(refusal.serviceMessage);
   }
 }
 

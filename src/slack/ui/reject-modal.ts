@@ -2,7 +2,7 @@
  * The small form behind Reject: a rejection always carries a reason, which goes into the
  * thread for the requester and the auditors.
  */
-import type { ModalView } from "@slack/types";
+import type { InputBlock, ModalView } from "@slack/types";
 import { z } from "zod";
 import type { DkimRequest } from "../../requests/model.js";
 import {
@@ -44,19 +44,24 @@ export function rejectModal(
       section(
         `Reject DKIM for *${escapeText(clip(request.domain, 253))}* (selector ${inlineCode(clip(request.selector, 63))})? The reason is posted in the request's thread.`,
       ),
-      {
-        type: "input",
-        block_id: REJECT_FIELDS.reason.blockId,
-        label: plainText("Reason", 2000),
-        element: {
-          type: "plain_text_input",
-          action_id: REJECT_FIELDS.reason.actionId,
-          multiline: true,
-          max_length: MAX_REASON,
-          placeholder: plainText("Wrong selector; use the one from ticket OPS-1234", 150),
-        },
-      },
+      reasonInput("Wrong selector; use the one from ticket OPS-1234"),
     ],
+  };
+}
+
+/** The reason field of a Reject form (a request's, or a batch's Reject all). */
+export function reasonInput(placeholder: string): InputBlock {
+  return {
+    type: "input",
+    block_id: REJECT_FIELDS.reason.blockId,
+    label: plainText("Reason", 2000),
+    element: {
+      type: "plain_text_input",
+      action_id: REJECT_FIELDS.reason.actionId,
+      multiline: true,
+      max_length: MAX_REASON,
+      placeholder: plainText(placeholder, 150),
+    },
   };
 }
 

@@ -32,6 +32,8 @@ export interface SetupModalOptions {
   channelId: string;
   defaultSelector: string;
   defaultBits: KeyBits;
+  /** DKIM_BATCH_MAX: the domain field takes several domains, one batch, up to this many. */
+  batchMax?: number;
   initial?: SetupModalInitial;
 }
 
@@ -68,9 +70,14 @@ export function setupModal(options: SetupModalOptions): ModalView {
       type: "input",
       block_id: SETUP_FIELDS.domain.blockId,
       label: plainText("Domain", 2000),
+      hint: plainText(
+        `Several domains (one per line) make one batch with one card${options.batchMax === undefined ? "" : `, up to ${options.batchMax}`}; outgoing users then stay empty (each domain signs for itself).`,
+        2000,
+      ),
       element: {
         type: "plain_text_input",
         action_id: SETUP_FIELDS.domain.actionId,
+        multiline: true,
         placeholder: plainText("example.com", 150),
         ...initialValue(initial.domain),
       },
@@ -160,6 +167,14 @@ export function setupModal(options: SetupModalOptions): ModalView {
     close: plainText("Cancel", 24),
     blocks,
   };
+}
+
+/**
+ * The domains typed in the form's domain field: one per line, or separated by spaces or
+ * commas, blanks dropped. One domain is a single setup; several, a batch.
+ */
+export function domainsOf(field: string): string[] {
+  return field.split(/[\s,]+/u).filter((domain) => domain !== "");
 }
 
 function bitsOption(bits: KeyBits): PlainTextOption {

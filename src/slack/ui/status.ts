@@ -157,15 +157,24 @@ function monitoredWhen(request: DkimRequest, now: Date): string {
   return age === "" ? "" : ` (checked ${age})`;
 }
 
+/** A link to a batch's card, or only that the request is in one when there is no safe link. */
+function batchCardText(permalink: string | undefined): string {
+  const link = linkedText(permalink, "batch card");
+  return link === "batch card" ? "in a batch" : link;
+}
+
 /**
  * `• *example.com* `s202611` · :gear: Applying · DNS: :white_check_mark: live · 3 h ago`, the
- * age linked to the card, as Slack links a message's time to the message.
+ * age linked to the card, as Slack links a message's time to the message; a request made in a
+ * batch ends with a link to the batch card instead.
  */
 export function statusLine(entry: StatusEntry, now: Date): string {
   const { request, permalink } = entry;
   const dns = request.lastDnsCheck;
   const age = ageText(request.createdAt, now);
-  const linked = linkedText(permalink, age);
+  // A batch's request has no card of its own: the link goes to the batch card, and says so.
+  const inBatch = request.batchId !== null;
+  const linked = inBatch ? age : linkedText(permalink, age);
   const parts = [
     `• *${escapeText(clip(request.domain, 120))}* ${inlineCode(clip(request.selector, 63))}`,
     stateBadge(request.state),
@@ -173,6 +182,7 @@ export function statusLine(entry: StatusEntry, now: Date): string {
       ? "DNS: not checked"
       : `DNS: ${DNS_STATUS_EMOJI[dns.status]} ${DNS_WORDS[dns.status]}${monitoredWhen(request, now)}`,
     linked,
+    inBatch ? batchCardText(permalink) : "",
   ];
   return clip(parts.filter((part) => part !== "").join(" · "), 900);
 }

@@ -41,8 +41,14 @@ describe.skipIf(!DIALECTS.includes("postgres"))("migrate-store: SQLite to Postgr
     const target = await openTestStore(await freshDatabase("postgres"), {
       encryptionKey: h.encryptionKey,
     });
+    const batch = await h.service.batches.start({
+      domains: ["b1.example", "b2.example"],
+      actor: { actorId: REQUESTER },
+      channelId: CHANNEL,
+    });
     const report = await copyStore(h.store, target);
     expect(report).toEqual({ requests: 3, events: await countEvents(h), sealedKeys: 1 });
+    expect(await target.getBatch(batch.id)).toEqual(await h.store.getBatch(batch.id));
     for (const request of await h.store.list()) {
       expect(await target.get(request.id)).toEqual(request);
       expect(await target.listEvents(request.id)).toEqual(await h.store.listEvents(request.id));

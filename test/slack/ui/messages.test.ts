@@ -33,8 +33,12 @@ describe("helpText", () => {
   };
 
   it("gives the grammar with examples, the selector rule and who may approve", () => {
-    const text = helpText(base);
-    expect(text).toContain("/dkim setup &lt;domain&gt; [selector=&lt;s&gt;]");
+    const text = helpText({ ...base, batchMax: 100 });
+    expect(text).toContain("/dkim setup &lt;domain&gt; [&lt;domain&gt;...] [selector=&lt;s&gt;]");
+    expect(text).toContain(
+      "make one batch with one card, up to 100: `/dkim setup a.example b.example, c.example`",
+    );
+    expect(text).toContain("*Approve all live (N)*");
     expect(text).toContain("`/dkim setup example.com`");
     expect(text).toContain("/dkim status");
     expect(text).toContain("/dkim domains [active | rotating | pending | failed | problems | none");
