@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { faults } from "../helpers/fake-spamexperts.js";
+import { batchCards, cardText, waitForCard } from "./batch-flows.js";
 import {
   type Answer,
   clickApprove,
@@ -19,7 +20,6 @@ import {
   waitForActive,
 } from "./flows.js";
 import { CHANNEL, OUTSIDER, REQUESTER, useBot } from "./harness.js";
-import { batchCards, cardText, waitForCard } from "./batch-flows.js";
 import { answerText, buttonsOf } from "./support.js";
 
 /** Private, with the requester in it but not the outsider. */
