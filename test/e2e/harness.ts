@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { type DnsTestServer, startDnsServer } from "../helpers/dns-server.js";
 import { type FakeSlack, startFakeSlack } from "../helpers/fake-slack.js";
 import { type FakeSpamExperts, startFakeSpamExperts } from "../helpers/fake-spamexperts.js";
@@ -295,11 +295,42 @@ export function useBot(env: Record<string, string> = {}): Harness {
   afterAll(async () => {
     await started?.close();
   });
+  printLogsOnFailure(() => started);
   // Tests keep this at module level, before beforeAll ran: every access goes to `started`.
   return new Proxy({} as Harness, {
     get(_target, key) {
       if (started === undefined) throw new Error("the harness starts in beforeAll");
       return Reflect.get(started, key);
     },
+  });
+}
+
+/** Lines of the bots' logs printed when a test fails: enough to see what they were doing. */
+const LOG_LINES_ON_FAILURE = 200;
+
+/**
+ * A failed test prints the end of every bot's log and the Web API calls fake Slack saw, so a
+ * failure seen only in CI (a loaded machine) can be understood from its output alone.
+ */
+export function printLogsOnFailure(current: () => Harness | undefined): void {
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      const harness = current();
+      if (harness === undefined) return;
+      const calls = harness.slack.calls().map((call) => {
+        const channel = typeof call.params.channel === "string" ? ` ${call.params.channel}` : "";
+        const thread =
+          typeof call.params.thread_ts === "string" ? ` thread ${call.params.thread_ts}` : "";
+        return `${call.method}${channel}${thread} -> ${call.response.ok === true ? "ok" : String(call.response.error)}`;
+      });
+      console.error(
+        [
+          `--- fake Slack saw ${calls.length} Web API calls:`,
+          ...calls.slice(-LOG_LINES_ON_FAILURE),
+          `--- the last ${LOG_LINES_ON_FAILURE} lines the bots logged:`,
+          ...harness.allLines.slice(-LOG_LINES_ON_FAILURE),
+        ].join("\n"),
+      );
+    });
   });
 }

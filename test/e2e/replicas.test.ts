@@ -28,6 +28,7 @@ import {
   type BotProcess,
   CHANNEL,
   type Harness,
+  printLogsOnFailure,
   REQUESTER,
   SIGNING_SECRET,
   startHarness,
@@ -55,6 +56,7 @@ describe.skipIf(!withPostgres)("two replicas on one PostgreSQL database", () => 
     a = await harness.startBot(env());
     b = await harness.startBot(env());
   });
+  printLogsOnFailure(() => harness);
   afterAll(async () => {
     await a?.stop();
     await harness?.close();
