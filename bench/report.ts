@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { AppResult, MemoryResult } from "./app.js";
 import type { KeygenResult, LoopDelayResult } from "./keygen.js";
 import type { Machine } from "./machine.js";
+import type { BenchSection, Verdict } from "./section.js";
 import { fixed, mb, mbSigned, ms, summarize } from "./stats.js";
 
 export interface BenchResults {
@@ -14,6 +15,8 @@ export interface BenchResults {
   loop: LoopDelayResult;
   app: AppResult;
   memory: MemoryResult;
+  /** The fleet's measurements, each a section of its own (bench/section.ts). */
+  sections: BenchSection[];
 }
 
 export const TARGETS = {
@@ -25,13 +28,7 @@ export const TARGETS = {
   rssPer100Bytes: 2 * 1024 * 1024,
 } as const;
 
-export interface Verdict {
-  name: string;
-  figure: string;
-  target: string;
-  /** undefined: reported without a target. */
-  met: boolean | undefined;
-}
+export type { Verdict } from "./section.js";
 
 export function evaluate(results: BenchResults): Verdict[] {
   const { keygen, loop, app, memory } = results;
@@ -81,6 +78,7 @@ export function evaluate(results: BenchResults): Verdict[] {
     target: `near zero (<= ${mb(TARGETS.rssPer100Bytes)})`,
     met: memory.rssPer100 <= TARGETS.rssPer100Bytes,
   });
+  verdicts.push(...results.sections.flatMap((section) => section.verdicts));
   return verdicts;
 }
 
@@ -269,14 +267,18 @@ export function renderReport(results: BenchResults): string {
     "",
   );
 
-  const logTotal = app.logs.warnings + app.logs.errors + memory.logs.warnings + memory.logs.errors;
+  for (const section of results.sections) push(...section.markdown, "");
+
+  const tallies = [app.logs, memory.logs, ...results.sections.flatMap((section) => section.logs)];
+  const logLines = tallies.reduce((total, tally) => total + tally.lines, 0);
+  const logTotal = tallies.reduce((total, tally) => total + tally.warnings + tally.errors, 0);
   push(
     "## Method notes",
     "",
     "- All traffic stays on 127.0.0.1 (the bot's HTTP server listens on an ephemeral port; the",
     "  stand-ins bind 127.0.0.1 only).",
     "- Times are `performance.now()` in the bench process; percentiles are nearest-rank.",
-    `- The bot logged ${app.logs.lines + memory.logs.lines} lines at info level, ${logTotal} of them warnings or errors.`,
+    `- The bot logged ${logLines} lines at info level, ${logTotal} of them warnings or errors.`,
     "- No timing assertions live in the test suite; this report is the only place figures are",
     "  judged.",
     "",

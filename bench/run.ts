@@ -11,8 +11,16 @@ import { measureApp, measureMemory } from "./app.js";
 import { measureKeygen, measureLoopDelay } from "./keygen.js";
 import { describeMachine } from "./machine.js";
 import { type BenchResults, evaluate, renderReport } from "./report.js";
+import type { BenchScenario, BenchSection } from "./section.js";
+
+/** The fleet's measurements (issue 16), in report order; sections 6 onwards. */
+const SCENARIOS: BenchScenario[] = [];
 
 const smoke = process.argv.includes("--smoke");
+/** `--only <id>`: one fleet scenario alone, printed, no report (while working on it). */
+const only = process.argv.includes("--only")
+  ? process.argv[process.argv.indexOf("--only") + 1]
+  : undefined;
 const REPORT = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
 
 const PLAN = smoke
@@ -55,6 +63,20 @@ async function main(): Promise<void> {
     `${machineBefore.cpuModel}, ${machineBefore.cores} cores, Node ${machineBefore.node}, ${machineBefore.openssl}`,
   );
 
+  if (only !== undefined) {
+    const scenario = SCENARIOS.find((candidate) => candidate.id === only);
+    if (scenario === undefined) {
+      throw new Error(
+        `bench: no scenario "${only}"; known: ${SCENARIOS.map((s) => s.id).join(", ")}`,
+      );
+    }
+    const done = step(scenario.title);
+    const section = await scenario.run({ smoke, number: 6 + SCENARIOS.indexOf(scenario) });
+    done();
+    printSections([section]);
+    return;
+  }
+
   let done = step("1. key generation, ours vs openssl genrsa, interleaved");
   const keygen = await measureKeygen({
     sizes: PLAN.keygen.sizes.map((size) => ({ ...size, bits: size.bits as 2048 | 4096 })),
@@ -74,6 +96,12 @@ async function main(): Promise<void> {
   );
   const memory = await measureMemory(PLAN.memory);
   done();
+  const sections: BenchSection[] = [];
+  for (const [index, scenario] of SCENARIOS.entries()) {
+    done = step(`${6 + index}. ${scenario.title}`);
+    sections.push(await scenario.run({ smoke, number: 6 + index }));
+    done();
+  }
 
   const results: BenchResults = {
     date: new Date(),
@@ -84,6 +112,7 @@ async function main(): Promise<void> {
     loop,
     app,
     memory,
+    sections,
   };
 
   console.log("");
@@ -94,7 +123,7 @@ async function main(): Promise<void> {
       `${mark} ${verdict.name}: ${verdict.figure}${verdict.target ? ` (target ${verdict.target})` : ""}`,
     );
   }
-  const logs = [app.logs, memory.logs];
+  const logs = [app.logs, memory.logs, ...sections.flatMap((section) => section.logs)];
   const warnings = logs.reduce((total, tally) => total + tally.warnings + tally.errors, 0);
   if (warnings > 0) {
     console.log(`\nThe bot logged ${warnings} warning(s)/error(s), e.g.:`);
@@ -109,6 +138,21 @@ async function main(): Promise<void> {
   }
   await writeFile(REPORT, renderReport(results));
   console.log(`\nwrote BENCHMARKS.md (${results.durationSeconds.toFixed(1)} s)`);
+}
+
+/** With --only: the section's verdicts and Markdown on the terminal. */
+function printSections(sections: BenchSection[]): void {
+  for (const section of sections) {
+    console.log("");
+    for (const verdict of section.verdicts) {
+      const mark =
+        verdict.met === undefined || smoke ? "INFO  " : verdict.met ? "MET   " : "MISSED";
+      console.log(
+        `${mark} ${verdict.name}: ${verdict.figure}${verdict.target ? ` (target ${verdict.target})` : ""}`,
+      );
+    }
+    console.log(`\n${section.markdown.join("\n")}`);
+  }
 }
 
 main().then(
