@@ -187,6 +187,69 @@ describe("loadConfig", () => {
   });
 });
 
+describe("loadConfig: a key's life (monitoring, overlap, key age, alert channel)", () => {
+  it("defaults to a check a day, a week of overlap, a reminder after 180 days, alerts in the key's channel", () => {
+    const config = loadConfig(minimal);
+    expect(config.monitorHours).toBe(24);
+    expect(config.rotationOverlapDays).toBe(7);
+    expect(config.rotateAfterDays).toBe(180);
+    expect(config.alertChannel).toBeUndefined();
+  });
+
+  it("takes decimals, so that a test or a trial runs a key's whole life in seconds", () => {
+    const config = loadConfig({
+      ...minimal,
+      DKIM_MONITOR_HOURS: "0.0003",
+      DKIM_ROTATION_OVERLAP_DAYS: "0.00005",
+      DKIM_ROTATE_AFTER_DAYS: "0.5",
+      DKIM_ALERT_CHANNEL: " C0ALERTS ",
+    });
+    expect(config.monitorHours).toBe(0.0003);
+    expect(config.rotationOverlapDays).toBe(0.00005);
+    expect(config.rotateAfterDays).toBe(0.5);
+    expect(config.alertChannel).toBe("C0ALERTS");
+    expect(loadConfig({ ...minimal, DKIM_ALERT_CHANNEL: "G0PRIVATE" }).alertChannel).toBe(
+      "G0PRIVATE",
+    );
+  });
+
+  it("turns the key-age reminder off with 0, and allows no overlap", () => {
+    const config = loadConfig({
+      ...minimal,
+      DKIM_ROTATE_AFTER_DAYS: "0",
+      DKIM_ROTATION_OVERLAP_DAYS: "0",
+    });
+    expect(config.rotateAfterDays).toBe(0);
+    expect(config.rotationOverlapDays).toBe(0);
+  });
+
+  it("refuses a bad value of each in one sentence naming the range, and a channel name for the alert channel", () => {
+    expect(
+      problemsOf({
+        ...minimal,
+        DKIM_MONITOR_HOURS: "0",
+        DKIM_ROTATION_OVERLAP_DAYS: "a week",
+        DKIM_ROTATE_AFTER_DAYS: "-1",
+        DKIM_ALERT_CHANNEL: "#dkim-alerts",
+      }),
+    ).toEqual([
+      'DKIM_MONITOR_HOURS must be a number from 0.0001 to 720 (decimals allowed), not "0".',
+      'DKIM_ROTATION_OVERLAP_DAYS must be a number from 0 to 365 (decimals allowed), not "a week".',
+      'DKIM_ROTATE_AFTER_DAYS must be a number from 0 to 3650 (decimals allowed), not "-1".',
+      'DKIM_ALERT_CHANNEL: "#dkim-alerts" is not a channel ID (C... or G...). In Slack, open the channel details; the ID is at the bottom of the About tab. Invite the bot there.',
+    ]);
+    expect(
+      problemsOf({
+        ...minimal,
+        DKIM_MONITOR_HOURS: "721",
+        DKIM_ROTATION_OVERLAP_DAYS: "366",
+        DKIM_ROTATE_AFTER_DAYS: "3651",
+        DKIM_ALERT_CHANNEL: "U012ABCDEF",
+      }),
+    ).toHaveLength(4);
+  });
+});
+
 describe("loadConfig: DNS publishing (DKIM_DNS_PUBLISH_*)", () => {
   const secret = Buffer.alloc(32, 9).toString("base64");
   const rfc2136 = {
