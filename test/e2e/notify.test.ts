@@ -2,7 +2,8 @@
  * Telling the people who must act (issue 14), end to end against the built bot: the card's
  * mentions of the approvers (users and groups), the "ready to approve" mention once per
  * request, Cancel by the requester only, Reject's form refused before it opens, and App Home
- * (app_home_opened -> views.publish, an Approve from Home with its thread reply).
+ * (app_home_opened -> views.publish; Approve, Check DNS and Rotate from Home, each with its
+ * thread reply and Home redrawn).
  */
 import { describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
@@ -265,6 +266,133 @@ describe("App Home", () => {
     const redrawn = homeText(await publishedHome(harness, APPROVER, before));
     expect(redrawn).toContain("*Approve* for *fromhome.example*: done.");
     expect(redrawn).not.toMatch(/\|fromhome\.example>\* `a1` · asked by/);
+  });
+});
+
+describe("App Home: Check DNS and Rotate", () => {
+  // A key is due for rotation about two seconds after it turned active.
+  const harness = useBot({ DKIM_ROTATE_AFTER_DAYS: "0.00002" });
+
+  /** Opens Home as `userId` until `find` finds something on it (a key becomes due in time). */
+  async function homeUntil<T>(
+    userId: string,
+    find: (view: Record<string, unknown>) => T | undefined,
+    description: string,
+  ): Promise<{ view: Record<string, unknown>; found: T }> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const view = await openHome(harness, userId);
+      const found = find(view);
+      if (found !== undefined) return { view, found };
+      if (Date.now() > deadline) throw new Error(`Home never showed ${description}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  function homeButton(
+    view: Record<string, unknown>,
+    actionId: string,
+    requestId: string,
+  ): string | undefined {
+    return buttonsOf(view.blocks).find(
+      (button) => button.action_id === actionId && button.value === requestId,
+    )?.value;
+  }
+
+  it("a Check DNS from Home checks as the card's does: the thread hears the record is live, Home shows the result and is redrawn", async () => {
+    const request = await setUp(harness, "checkhome.example", "k1");
+    const requestId = requestIdOf(harness, request.domain);
+    const { view, found: value } = await homeUntil(
+      REQUESTER,
+      (each) => homeButton(each, ACTION_IDS.checkDns, requestId),
+      "Check DNS for checkhome.example",
+    );
+    expect(homeText(view)).toMatch(/checkhome\.example>\* `k1` · .*DNS not checked yet/);
+
+    publish(harness, request);
+    const before = harness.slack.calls("views.publish").length;
+    const ack = await sendHomeBlockAction(harness.bot.url, SIGNING_SECRET, {
+      actionId: ACTION_IDS.checkDns,
+      value,
+      userId: REQUESTER,
+      viewId: "VHOMEREQUESTER",
+      blocks: view.blocks as unknown[],
+    });
+    expect(ack.status).toBe(200);
+    // The thread hears it as from the card: once, with the approvers mentioned.
+    const live = await waitForReply(harness, request, /DNS record is live/);
+    for (const mention of APPROVER_MENTIONS) expect(live.text).toContain(mention);
+    // Home shows the check's result on top, and its lists as they stand now.
+    const redrawn = homeText(await publishedHome(harness, REQUESTER, before));
+    expect(redrawn).toContain("`k1._domainkey.checkhome.example`");
+    expect(redrawn).toMatch(/checkhome\.example>\* `k1` · .*live: waiting for an approver/);
+    // Nothing went to the channel outside the thread, and no second "live" reply came.
+    await harness.slack.waitUntil(
+      () => harness.slack.calls("views.publish").length >= before + 2,
+      "Home drawn again once the click is done",
+    );
+    expect(
+      replies(harness, request).filter((reply) => /DNS record is live/.test(reply.text ?? "")),
+    ).toHaveLength(1);
+  });
+
+  it("a Rotate from Home starts a rotation as the card's does: its card, the old thread's reply, and Home redrawn", async () => {
+    const request = await setUp(harness, "rotatehome.example", "s1");
+    publish(harness, request);
+    await clickButton(harness, request.posted, ACTION_IDS.approve);
+    await waitForActive(harness, request);
+    const requestId = requestIdOf(harness, request.domain);
+    const { view, found: value } = await homeUntil(
+      APPROVER,
+      (each) => homeButton(each, ACTION_IDS.rotate, requestId),
+      "Rotate for rotatehome.example",
+    );
+    expect(homeText(view)).toMatch(/\*Keys due for rotation \(older than 0\.00002 days\)\* · 1/);
+
+    const before = harness.slack.calls("views.publish").length;
+    const ack = await sendHomeBlockAction(harness.bot.url, SIGNING_SECRET, {
+      actionId: ACTION_IDS.rotate,
+      value,
+      userId: APPROVER,
+      viewId: "VHOMEAPPROVER",
+      blocks: view.blocks as unknown[],
+    });
+    expect(ack.status).toBe(200);
+    // The rotation's card in the key's channel, asked by the clicker, naming the old selector.
+    const card = await harness.slack.waitUntil(
+      () =>
+        harness.slack
+          .postedMessages(CHANNEL)
+          .filter(
+            (message) =>
+              message.threadTs === undefined &&
+              textsOf(message.blocks).some((text) => text.includes("*rotatehome.example*")),
+          )[1],
+      "the rotation's card",
+    );
+    const cardText = textsOf(card.blocks).join("\n");
+    expect(cardText).toContain("replaces selector `s1`");
+    expect(cardText).toContain(`<@${APPROVER}>`);
+    // The old key's thread records it, as from the card's button.
+    await waitForReply(harness, request, /Rotation started/);
+    // Home is redrawn: what was done on top; the key is no longer due (a rotation is under
+    // way), and the rotation is among the clicker's open requests.
+    const redrawn = await harness.slack.waitUntil(
+      () =>
+        harness.slack
+          .calls("views.publish")
+          .slice(before)
+          .map((call) => call.params.view as Record<string, unknown>)
+          .find(
+            (each) =>
+              each !== undefined &&
+              homeText(each).includes("*Rotate* for *rotatehome.example*: done."),
+          ),
+      "Home redrawn after the Rotate",
+    );
+    expect(homeButton(redrawn, ACTION_IDS.rotate, requestId)).toBeUndefined();
+    expect(homeText(redrawn)).toContain("No key is due for rotation.");
+    expect(homeText(redrawn)).toMatch(/\*Your open requests\* · 1\n[\s\S]*rotatehome\.example/);
   });
 });
 
