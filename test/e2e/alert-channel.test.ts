@@ -1,7 +1,8 @@
 /**
  * DKIM_ALERT_CHANNEL set to a channel of its own (issue 12): a monitoring alert, its "back"
  * and the retire notice still reach the key's thread as a reply (not broadcast into the key's
- * channel), and the alert channel gets a copy of each with a link to that reply in the thread.
+ * channel), and the alert channel gets a copy of each with a link to that reply in the thread,
+ * and the button the reply has.
  */
 import { describe, expect, it } from "vitest";
 import { splitIntoStrings } from "../../src/dkim/record.js";
@@ -9,6 +10,7 @@ import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import type { StoredMessage } from "../helpers/fake-slack.js";
 import {
   clickApprove,
+  clickButton,
   eventually,
   publish,
   type RequestInSlack,
@@ -146,6 +148,11 @@ describe("DKIM_ALERT_CHANNEL set to a channel of its own", () => {
     expectCopyOf(copy, notice, old);
     expect(textsOf(copy.blocks).join("\n")).toContain("v=DKIM1; k=rsa; p=");
     expect(buttonIds(copy)).toEqual([ACTION_IDS.markRetired]);
+
+    // Its button works from the alert channel as from the thread, and the thread records it.
+    await clickButton(harness, copy, ACTION_IDS.markRetired);
+    await waitForState(harness, old, "Retired");
+    await waitForReply(harness, old, new RegExp(`\\*Retired\\* by <@${APPROVER}>`));
   });
 });
 
