@@ -59,6 +59,9 @@ export interface DeliveryHolds {
   everyMs: number;
 }
 
+/** Tries at telling one event (each after Slack's client retried on its own) before giving up. */
+const MAX_TELL_ATTEMPTS = 3;
+
 function isStep(event: AuditEvent): boolean {
   return event.kind === "certificate-installed" || event.kind === "selector-enabled";
 }
@@ -121,6 +124,11 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
   const replyOptions = { dryRun, approvers };
   /** Events this process has taken to tell and not yet marked: a replay does not take them twice. */
   const pending = new Set<number>();
+  /**
+   * Events whose reply Slack did not take (after the client's own retries), given back to the
+   * store for the recovery cycle to tell again: how often, and the DNS verdict they followed.
+   */
+  const givenBack = new Map<number, { attempts: number; previousDns: DkimCheckStatus | null }>();
   let stopped = false;
   const heartbeat =
     holds === undefined
@@ -372,7 +380,10 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
     pending.add(event.id);
     remember(request, event.id);
     let previousDns: DkimCheckStatus | null = null;
-    if (isDnsEvent(event)) {
+    const retry = givenBack.get(event.id);
+    if (retry !== undefined) {
+      previousDns = retry.previousDns;
+    } else if (isDnsEvent(event)) {
       previousDns = previousDnsOf(event, lastDns.get(request.id));
       lastDns.set(request.id, dnsStatusOf(event));
     }
@@ -404,8 +415,43 @@ export function createThreadNotifier(options: ThreadNotifierOptions): ThreadNoti
     if (planReply(event, previousDns).fold) {
       pendingFolds.set(request.id, (pendingFolds.get(request.id) ?? 0) + 1);
     }
-    enqueue(request.id, () => tell(event, request, previousDns));
+    enqueue(request.id, () => tellOrGiveBack(event, request, previousDns));
     enqueue(request.id, () => redrawCard(request.id));
+  }
+
+  /**
+   * A reply Slack did not take is not lost until the next start: its event leaves this
+   * process's hands (and its delivery hold), so the recovery cycle takes it again from the
+   * store. A reply Slack keeps refusing (a channel archived, the bot removed) is given up
+   * after a few tries, with a log line: the store's audit trail still holds the event.
+   */
+  async function tellOrGiveBack(
+    event: AuditEvent,
+    request: DkimRequest,
+    previousDns: DkimCheckStatus | null,
+  ): Promise<void> {
+    try {
+      await tell(event, request, previousDns);
+      givenBack.delete(event.id);
+    } catch (error) {
+      if (error instanceof StoppedError || error instanceof PacerStoppedError) throw error;
+      const attempts = (givenBack.get(event.id)?.attempts ?? 0) + 1;
+      if (attempts >= MAX_TELL_ATTEMPTS) {
+        givenBack.delete(event.id);
+        logger.event("warn", "Gave up telling a request's event in Slack", {
+          requestId: request.id,
+          event: event.kind,
+          attempts,
+          error,
+        });
+        await markDelivered(event.id);
+        return;
+      }
+      givenBack.set(event.id, { attempts, previousDns });
+      pending.delete(event.id);
+      await holds?.release([event.id]).catch(() => undefined);
+      throw error;
+    }
   }
 
   function cardPosted(request: DkimRequest): void {

@@ -334,4 +334,50 @@ describe("the thread of a request", () => {
     await story.bot.idle();
     expect(story.delivered).not.toContain(rejected.id);
   });
+
+  it("gives a reply Slack did not take back to the store, tells it when replayed, and gives up after 3 tries", async () => {
+    const released: number[] = [];
+    const holds = {
+      extend: async () => {},
+      release: async (ids: readonly number[]) => {
+        released.push(...ids);
+      },
+      everyMs: 60_000,
+    };
+    const story = new Story({}, (markDelivered) =>
+      createThreadNotifier({ client, dryRun: false, logger, markDelivered, holds }),
+    );
+    story.emit("created");
+    await story.post();
+    await story.bot.idle();
+
+    // Slack refuses once: the event is given back (its hold released), not kept in hand.
+    slack.fail("chat.postMessage", "internal_error");
+    const rejected = story.emit(
+      "rejected",
+      { state: "rejected", decidedBy: "U0BOB" },
+      { reason: "no" },
+    );
+    await story.bot.idle();
+    expect(story.delivered).not.toContain(rejected.id);
+    expect(released).toEqual([rejected.id]);
+
+    // The recovery cycle claims it from the store again: this time Slack takes it, once.
+    story.bot.replay([{ event: rejected, request: story.request }]);
+    await story.bot.idle();
+    expect(story.delivered).toContain(rejected.id);
+    expect(story.texts().filter((text) => /Rejected/.test(text))).toHaveLength(1);
+
+    // A reply Slack keeps refusing is given up on the third try (marked, no endless retries).
+    slack.fail("chat.postMessage", "channel_not_found", 3);
+    const expired = story.emit("expired", { state: "expired" });
+    for (let attempt = 1; attempt < 3; attempt++) {
+      await story.bot.idle();
+      expect(story.delivered).not.toContain(expired.id);
+      story.bot.replay([{ event: expired, request: story.request }]);
+    }
+    await story.bot.idle();
+    expect(story.delivered).toContain(expired.id);
+    expect(released.filter((id) => id === expired.id)).toHaveLength(2);
+  });
 });
