@@ -47,7 +47,31 @@ export interface RecordPublisher {
 
 export const REVOKED_RSA_VALUE = "v=DKIM1; k=rsa; p=";
 
-type Wanted = "published" | "removed" | "revoked";
+export type WantedRecord = "published" | "removed" | "revoked";
+
+/** What DNS should hold for a request in its state now: the rule of the comment above. */
+export function wantedRecord(
+  request: Pick<DkimRequest, "state" | "retireAfter">,
+  now: Date,
+): WantedRecord {
+  switch (request.state) {
+    case "pending":
+    case "applying":
+    case "failed":
+    case "active":
+      return "published";
+    case "retiring":
+      return request.retireAfter !== null && Date.parse(request.retireAfter) <= now.getTime()
+        ? "revoked"
+        : "published";
+    case "retired":
+      return "revoked";
+    case "rejected":
+    case "cancelled":
+    case "expired":
+      return "removed";
+  }
+}
 
 export interface Publication {
   /** The managed zone of a request's record, or undefined (published by hand). */
@@ -71,32 +95,11 @@ export function createPublication(
     return publisher?.zoneFor(recordNameOf(request));
   }
 
-  function wantedFor(request: DkimRequest): Wanted | undefined {
-    switch (request.state) {
-      case "pending":
-      case "applying":
-      case "failed":
-      case "active":
-        return "published";
-      case "retiring":
-        return request.retireAfter !== null &&
-          Date.parse(request.retireAfter) <= ctx.clock().getTime()
-          ? "revoked"
-          : "published";
-      case "retired":
-        return "revoked";
-      case "rejected":
-      case "cancelled":
-      case "expired":
-        return "removed";
-    }
-  }
-
   async function reconcile(request: DkimRequest): Promise<void> {
     if (publisher === undefined) return;
     const zone = request.publication?.zone ?? zoneOf(request);
-    const wanted = wantedFor(request);
-    if (zone === undefined || wanted === undefined) return;
+    const wanted = wantedRecord(request, ctx.clock());
+    if (zone === undefined) return;
     if (request.publication?.state === wanted) return;
     await limiter.run(async () => {
       const name = recordNameOf(request);

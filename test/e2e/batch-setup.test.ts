@@ -34,10 +34,6 @@ import { buttonsOf } from "./support.js";
 
 const harness = useBot();
 
-import { writeFileSync } from "node:fs";
-import { afterAll } from "vitest";
-
-afterAll(() => writeFileSync("/tmp/batch-e2e.log", harness.allLines.join("\n")));
 const zoneCheck = namedCheckzoneAvailability();
 
 describe("/dkim setup with three domains", () => {

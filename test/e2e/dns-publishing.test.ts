@@ -2,26 +2,63 @@
  * The bot publishes the records itself (issue 15), end to end against a real BIND 9 with a
  * TSIG key whose update-policy allows only TXT at *._domainkey.example.test (started by
  * scripts/test-servers/start-bind.sh): setup -> published -> live -> approved -> active;
- * rotation -> the old record revoked -> retired; a foreign record at the name left alone; a
- * domain outside the zones stays manual; a wrong TSIG secret is refused by BIND.
+ * rotation -> the old record revoked -> retired; a request that ends unused (cancelled,
+ * rejected, expired) gets its record removed; a foreign record at the name left alone; a
+ * domain outside the zones stays manual; a wrong TSIG secret is refused by BIND. Against
+ * PowerDNS's API: the same life, and a bulk setup that publishes every record of its batch.
+ * Each outcome is checked in DNS itself, as a resolver asking the zone's server sees it.
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { createTxtLookup } from "../../src/dkim/dns.js";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { bindFromEnv, describeWithServer, powerDnsFromEnv } from "../dns-publish/test-servers.js";
+import { attachedRecords, bulkSetUp, waitForCard } from "./batch-flows.js";
 import {
   clickApprove,
   clickButton,
+  openRejectForm,
   publish,
   type RequestInSlack,
+  recordName,
   requestMessagesFor,
   setUp,
+  submitRejectForm,
   waitForActive,
+  waitForFinal,
   waitForReply,
   waitForState,
 } from "./flows.js";
 import { CHANNEL, type Harness, REQUESTER, startHarness } from "./harness.js";
 import { recordValueShown, textsOf } from "./support.js";
+
+/** The values the zone's server gives for `name` (strings joined), [] when it has none. */
+function servedBy(server: string): (name: string) => Promise<string[]> {
+  const lookup = createTxtLookup({ servers: [server], timeoutMs: 3000, tries: 2 });
+  return async (name) => {
+    const result = await lookup(name);
+    if (result.kind === "nxdomain" || result.kind === "no-txt") return [];
+    if (result.kind !== "found") throw new Error(`lookup of ${name}: ${result.kind}`);
+    return result.records.map((strings) => strings.join(""));
+  };
+}
+
+/** Waits until the zone's server gives `values` at `name` (asking every 200 ms). */
+async function untilServed(
+  served: (name: string) => Promise<string[]>,
+  name: string,
+  values: string[],
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string[] = [];
+  while (Date.now() < deadline) {
+    last = await served(name);
+    if (JSON.stringify(last) === JSON.stringify(values)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${name}: served ${JSON.stringify(last)}, not ${JSON.stringify(values)}`);
+}
 
 const bind = bindFromEnv();
 
@@ -97,6 +134,10 @@ describeWithServer("publishing to BIND (RFC 2136 with TSIG)", bind, "start-bind.
       30_000,
     );
     await waitForState(harness, old, "Retired", 30_000);
+    // Revoked, not removed: the name holds the empty key, and the new key's record is there.
+    const served = servedBy(server.address);
+    expect(await served(recordName(old))).toEqual(["v=DKIM1; k=rsa; p="]);
+    expect(await served(recordName(next))).toEqual([next.value]);
   });
 
   it("removes the record of a request that ends without being used", async () => {
@@ -109,6 +150,24 @@ describeWithServer("publishing to BIND (RFC 2136 with TSIG)", bind, "start-bind.
       /\*Record removed\* from zone `example\.test` by dkim-bot/,
       20_000,
     );
+    expect(await servedBy(server.address)(recordName(request))).toEqual([]);
+  });
+
+  it("removes the record of a rejected request", async () => {
+    const served = servedBy(server.address);
+    const request = await rotation(fresh("r"));
+    await waitForReply(harness, request, /\*Published\* in zone/, 20_000);
+    await untilServed(served, recordName(request), [request.value]);
+    const form = await openRejectForm(harness, request);
+    await submitRejectForm(harness, form, "not this one");
+    await waitForFinal(harness, request, "Rejected");
+    await waitForReply(
+      harness,
+      request,
+      /\*Record removed\* from zone `example\.test` by dkim-bot/,
+      20_000,
+    );
+    expect(await served(recordName(request))).toEqual([]);
   });
 
   it("leaves a record it did not write alone, and says so", async () => {
@@ -179,6 +238,58 @@ describeWithServer(
       const key = process.env.DKIM_TEST_PDNS_API_KEY ?? "unset";
       expect(harness.slack.calls().some((call) => call.rawBody.includes(key))).toBe(false);
       expect(harness.allLines.some((line) => line.includes(key))).toBe(false);
+    });
+
+    it("publishes every record of a bulk setup, and the batch sees them all live", async () => {
+      const served = servedBy(server.dnsAddress);
+      const tag = randomBytes(3).toString("hex");
+      const domains = [1, 2, 3].map((n) => `bulk${n}-${tag}.${server.zone}`);
+      const batch = await bulkSetUp(harness, domains);
+      const { rows } = await attachedRecords(harness, batch);
+      expect(rows.map((row) => row[0]?.replace(/^[^.]+\._domainkey\./, ""))).toEqual(domains);
+      // Nobody published anything by hand: every record is in the zone, as the CSV gives it.
+      for (const [name, , value] of rows) {
+        await untilServed(served, name ?? "", [value ?? ""]);
+      }
+      await waitForCard(harness, batch, /Approve all live \(3\)/);
+    });
+  },
+);
+
+describeWithServer(
+  "publishing to PowerDNS, for a request that expires",
+  powerDns,
+  "start-powerdns.sh",
+  (server) => {
+    let harness: Harness;
+    beforeAll(async () => {
+      harness = await startHarness();
+      await harness.startBot({
+        DKIM_DNS_PUBLISH_PROVIDER: "powerdns",
+        DKIM_DNS_PUBLISH_URL: process.env.DKIM_TEST_PDNS_URL ?? "",
+        DKIM_DNS_PUBLISH_API_KEY: process.env.DKIM_TEST_PDNS_API_KEY ?? "",
+        DKIM_DNS_PUBLISH_SERVER_ID: process.env.DKIM_TEST_PDNS_SERVER_ID ?? "localhost",
+        DKIM_DNS_PUBLISH_ZONES: server.zone,
+        DKIM_DNS_SERVERS: server.dnsAddress,
+        DKIM_DNS_POLL_SECONDS: "1",
+        // About 17 s: the request expires unapproved during the test.
+        DKIM_REQUEST_TTL_DAYS: "0.0002",
+      });
+    });
+    afterAll(async () => {
+      await harness?.close();
+    });
+
+    it("removes the record of a request that expires unapproved", async () => {
+      const served = servedBy(server.dnsAddress);
+      const domain = `expiring-${randomBytes(3).toString("hex")}.${server.zone}`;
+      const request = await setUp(harness, domain, "s1");
+      await waitForReply(harness, request, /\*Published\* in zone/, 20_000);
+      await untilServed(served, recordName(request), [request.value]);
+      await waitForReply(harness, request, /\*Expired\*/, 40_000);
+      await waitForFinal(harness, request, "Expired");
+      await waitForReply(harness, request, /\*Record removed\* from zone `example\.test`/, 20_000);
+      expect(await served(recordName(request))).toEqual([]);
     });
   },
 );

@@ -5,7 +5,6 @@
  * of the name, the next page, Refresh, the cache, Download CSV (the uploaded bytes parsed),
  * domains the cluster no longer lists, the visibility rule, and the dry run.
  */
-import { writeFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACTION_IDS } from "../../src/slack/ui/ids.js";
 import { faults } from "../helpers/fake-spamexperts.js";
@@ -153,8 +152,6 @@ describe("/dkim domains", () => {
     const refreshed = await clickOn(all, ACTION_IDS.domainsRefresh);
     expect(listCalls()).toBe(1);
     expect(refreshed.text).toContain("1–50 of 2,000, page 1 of 40");
-
-    writeFileSync("/tmp/dkim-domains-answer.json", JSON.stringify(all.body));
   });
 
   it.each([

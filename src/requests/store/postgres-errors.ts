@@ -40,11 +40,12 @@ export function describeDatabaseError(error: unknown, target: string): string {
   if (/timeout/i.test(message)) {
     return `${where} did not answer within 5 s: check that it is up and reachable from the bot.`;
   }
-  if (/ssl|certificate|self[- ]signed/i.test(message)) {
-    return `${where}: the TLS connection failed (${message}). Check sslmode in DATABASE_URL; for a private CA, give its certificate with sslrootcert=<file> in DATABASE_URL or NODE_EXTRA_CA_CERTS.`;
-  }
+  // Before the general TLS sentence, whose pattern ("ssl") this message matches too.
   if (/does not support SSL/i.test(message)) {
     return `${where} does not support TLS, but DATABASE_URL asks for it: remove sslmode or enable TLS on the server.`;
+  }
+  if (/ssl|certificate|self[- ]signed/i.test(message)) {
+    return `${where}: the TLS connection failed (${message}). Check sslmode in DATABASE_URL; for a private CA, give its certificate with sslrootcert=<file> in DATABASE_URL or NODE_EXTRA_CA_CERTS.`;
   }
   return `${where} could not be used: ${message.replace(/postgres(ql)?:\/\/[^\s]*/gi, "DATABASE_URL")}`;
 }
