@@ -1,23 +1,21 @@
 /**
- * 3-5. The app under concurrent commands, the apply, and memory over whole flows, on the rig
+ * 3-4. The app under concurrent commands and the apply, on the rig
  * of bench/rig.ts (the real app in its own process against the test suite's stand-ins).
  */
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
-import type { CpuReading, LogTally, LoopReading, MemoryReading } from "./protocol.js";
+import type { CpuReading, LogTally, LoopReading } from "./protocol.js";
 import {
   approveClick,
   CHANNEL,
   expectOk,
   publishRecord,
   REQUESTER,
-  SELECTOR,
   SIGNING_SECRET,
   setupCommand,
   startRig,
 } from "./rig.js";
 import { type SignedRequest, signedCommand } from "./sender.js";
-import { mapLimit, slope } from "./stats.js";
 
 // ---- 3 and 4 --------------------------------------------------------------------------------
 
@@ -150,86 +148,6 @@ export async function measureApp(plan: {
     const applyLoop = await rig.bot.readLoop();
     const logs = await rig.bot.logs();
     return { commandsPerRound: plan.commandsPerRound, helpAckMs, rounds, apply, applyLoop, logs };
-  } finally {
-    await rig.close();
-  }
-}
-
-// ---- 5 --------------------------------------------------------------------------------------
-
-export interface MemoryStep {
-  requests: number;
-  reading: MemoryReading;
-  /** Wall time of the batch that led to this step. */
-  batchMs: number;
-}
-
-export interface MemoryResult {
-  bits: number;
-  concurrency: number;
-  steps: MemoryStep[];
-  /** Least-squares growth per 100 requests over the steps after the first batch (warm-up). */
-  heapPer100: number;
-  rssPer100: number;
-  logs: LogTally;
-}
-
-export async function measureMemory(plan: {
-  batches: number;
-  batchSize: number;
-  concurrency: number;
-  bits: number;
-}): Promise<MemoryResult> {
-  const rig = await startRig();
-  try {
-    const describe = () => rig.watch.describe();
-    const steps: MemoryStep[] = [{ requests: 0, reading: await rig.bot.memory(), batchMs: 0 }];
-    for (let batch = 0; batch < plan.batches; batch += 1) {
-      const domains = Array.from(
-        { length: plan.batchSize },
-        (_, index) => `mem${batch}-${index}.example.com`,
-      );
-      const started = performance.now();
-      await mapLimit(domains, plan.concurrency, async (domain) => {
-        const response = await rig.send(setupCommand(rig, domain, ` bits=${plan.bits}`));
-        expectOk(response.status, `/dkim setup ${domain}`);
-        await rig.watch.milestones.when(`posted:${domain}`, describe);
-        publishRecord(rig, domain);
-        const approved = await rig.send(approveClick(rig, domain));
-        expectOk(approved.status, `approve ${domain}`);
-        await Promise.all([
-          rig.watch.milestones.when(`active-reply:${domain}`, describe),
-          rig.watch.milestones.when(`final:${domain}`, describe),
-        ]);
-      });
-      const batchMs = performance.now() - started;
-      // Every request of the batch is active and its last Slack call made: the stand-ins can
-      // forget it, so only the bot's own memory is left to grow.
-      for (const domain of domains) {
-        rig.dns.remove(`${SELECTOR}._domainkey.${domain}`);
-        rig.watch.forget(domain);
-      }
-      rig.slack.reset();
-      rig.watch.resetCounters();
-      rig.spamExperts.reset();
-      steps.push({
-        requests: (batch + 1) * plan.batchSize,
-        reading: await rig.bot.memory(),
-        batchMs,
-      });
-    }
-    const afterWarmUp = steps.slice(1);
-    const per100 = (pick: (reading: MemoryReading) => number) =>
-      slope(afterWarmUp.map((step) => [step.requests, pick(step.reading)] as const)) * 100;
-    const logs = await rig.bot.logs();
-    return {
-      bits: plan.bits,
-      concurrency: plan.concurrency,
-      steps,
-      heapPer100: per100((reading) => reading.heapUsed),
-      rssPer100: per100((reading) => reading.rss),
-      logs,
-    };
   } finally {
     await rig.close();
   }

@@ -1,10 +1,10 @@
 /** Targets (../shared/docs/design.md, "Performance targets"), verdicts and BENCHMARKS.md. */
 import { readFileSync } from "node:fs";
-import type { AppResult, MemoryResult } from "./app.js";
+import type { AppResult } from "./app.js";
 import type { KeygenResult, LoopDelayResult } from "./keygen.js";
 import type { Machine } from "./machine.js";
 import type { BenchSection, Verdict } from "./section.js";
-import { fixed, mb, mbSigned, ms, summarize } from "./stats.js";
+import { fixed, mb, ms, summarize } from "./stats.js";
 
 export interface BenchResults {
   date: Date;
@@ -14,7 +14,6 @@ export interface BenchResults {
   keygen: KeygenResult;
   loop: LoopDelayResult;
   app: AppResult;
-  memory: MemoryResult;
   /** The fleet's measurements, each a section of its own (bench/section.ts). */
   sections: BenchSection[];
 }
@@ -31,7 +30,7 @@ export const TARGETS = {
 export type { Verdict } from "./section.js";
 
 export function evaluate(results: BenchResults): Verdict[] {
-  const { keygen, loop, app, memory } = results;
+  const { keygen, loop, app } = results;
   const verdicts: Verdict[] = keygen.sizes.map((size) => ({
     name: `key generation ${size.bits} bits, ours/openssl (keys/s, one at a time)`,
     figure: `${fixed(size.throughputRatio)} (ours ${fixed(size.oursKeysPerSecond)} keys/s, openssl ${fixed(size.opensslKeysPerSecond)} keys/s; ratio of medians ${fixed(size.medianRatio)})`,
@@ -66,18 +65,6 @@ export function evaluate(results: BenchResults): Verdict[] {
     target: "",
     met: undefined,
   });
-  verdicts.push({
-    name: "memory growth per 100 requests (heap used after GC)",
-    figure: `${mbSigned(memory.heapPer100)}`,
-    target: `near zero (<= ${mb(TARGETS.heapPer100Bytes)})`,
-    met: memory.heapPer100 <= TARGETS.heapPer100Bytes,
-  });
-  verdicts.push({
-    name: "memory growth per 100 requests (RSS after GC)",
-    figure: `${mbSigned(memory.rssPer100)}`,
-    target: `near zero (<= ${mb(TARGETS.rssPer100Bytes)})`,
-    met: memory.rssPer100 <= TARGETS.rssPer100Bytes,
-  });
   verdicts.push(...results.sections.flatMap((section) => section.verdicts));
   return verdicts;
 }
@@ -96,7 +83,7 @@ function investigation(): string[] {
 }
 
 export function renderReport(results: BenchResults): string {
-  const { machine, keygen, loop, app, memory } = results;
+  const { machine, keygen, loop, app } = results;
   const verdicts = evaluate(results);
   const lines: string[] = [];
   const push = (...more: string[]) => lines.push(...more);
@@ -240,36 +227,18 @@ export function renderReport(results: BenchResults): string {
     "",
   );
 
-  const first = memory.steps[0];
-  const last = memory.steps[memory.steps.length - 1];
   push(
     "## 5. Memory",
     "",
-    `A fresh bot process (same setup as 3); batches of ${memory.steps.length > 1 ? (memory.steps[1]?.requests ?? 0) : 0} requests, each through the`,
-    `whole flow (\`/dkim setup\` -> request message -> record published -> Approve -> Active`,
-    `in the thread and on the message), ${memory.concurrency} at a time, ${memory.bits}-bit keys (the key size`,
-    "does not change what is kept per request; it keeps the run short). After each batch the",
-    "stand-ins forget it, then the bot process runs a full GC three times (`--expose-gc`) and",
-    "reports `process.memoryUsage()`. Growth per 100 is the least-squares slope over the",
-    "steps after the first batch (warm-up: JIT, lazily loaded modules, SQLite page cache).",
-    "",
-    "| Requests done | RSS | Heap used | Heap total | External | Batch time |",
-    "| --- | --- | --- | --- | --- | --- |",
-    ...memory.steps.map(
-      (step) =>
-        `| ${step.requests}${step.requests === 0 ? " (after start)" : ""} | ${mb(step.reading.rss)} | ${mb(step.reading.heapUsed)} | ${mb(step.reading.heapTotal)} | ${mb(step.reading.external)} | ${step.batchMs === 0 ? "-" : `${(step.batchMs / 1000).toFixed(1)} s`} |`,
-    ),
-    "",
-    `Growth per 100 requests: heap used ${mbSigned(memory.heapPer100)} (${mark(memory.heapPer100 <= TARGETS.heapPer100Bytes)}, <= ${mb(TARGETS.heapPer100Bytes)}), RSS ${mbSigned(memory.rssPer100)} (${mark(memory.rssPer100 <= TARGETS.rssPer100Bytes)}, <= ${mb(TARGETS.rssPer100Bytes)}).`,
-    first !== undefined && last !== undefined
-      ? `From start to ${last.requests} requests: RSS ${mb(first.reading.rss)} -> ${mb(last.reading.rss)}, heap used ${mb(first.reading.heapUsed)} -> ${mb(last.reading.heapUsed)}.`
-      : "",
+    'Measured across 1,000 full flows over many channels in its own section below ("Memory',
+    'across 1000 full flows"), with the heap and RSS targets; it replaced the earlier 5 x 100',
+    "flows in one channel, which the per-channel pacing of Slack calls made slow.",
     "",
   );
 
   for (const section of results.sections) push(...section.markdown, "");
 
-  const tallies = [app.logs, memory.logs, ...results.sections.flatMap((section) => section.logs)];
+  const tallies = [app.logs, ...results.sections.flatMap((section) => section.logs)];
   const logLines = tallies.reduce((total, tally) => total + tally.lines, 0);
   const logTotal = tallies.reduce((total, tally) => total + tally.warnings + tally.errors, 0);
   push(

@@ -7,14 +7,16 @@
 import { writeFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { measureApp, measureMemory } from "./app.js";
+import { measureApp } from "./app.js";
+import { batchApply } from "./batch-apply.js";
 import { measureKeygen, measureLoopDelay } from "./keygen.js";
 import { describeMachine } from "./machine.js";
+import { memoryFlows } from "./memory-flows.js";
 import { type BenchResults, evaluate, renderReport } from "./report.js";
 import type { BenchScenario, BenchSection } from "./section.js";
 
 /** The fleet's measurements (issue 16), in report order; sections 6 onwards. */
-const SCENARIOS: BenchScenario[] = [];
+const SCENARIOS: BenchScenario[] = [batchApply, memoryFlows];
 
 const smoke = process.argv.includes("--smoke");
 /** `--only <id>`: one fleet scenario alone, printed, no report (while working on it). */
@@ -34,7 +36,6 @@ const PLAN = smoke
       },
       loop: { keysPerRound: 3, rounds: 1, resolutionMs: 5, idleMs: 100 },
       app: { commandsPerRound: 5, rounds: 1, applies: 2, warmUp: 1 },
-      memory: { batches: 2, batchSize: 5, concurrency: 5, bits: 1024 },
     }
   : {
       keygen: {
@@ -46,7 +47,6 @@ const PLAN = smoke
       },
       loop: { keysPerRound: 20, rounds: 3, resolutionMs: 5, idleMs: 1000 },
       app: { commandsPerRound: 50, rounds: 4, applies: 50, warmUp: 5 },
-      memory: { batches: 5, batchSize: 100, concurrency: 25, bits: 1024 },
     };
 
 function step(title: string): () => void {
@@ -91,11 +91,6 @@ async function main(): Promise<void> {
   );
   const app = await measureApp(PLAN.app);
   done();
-  done = step(
-    `5. memory: ${PLAN.memory.batches} x ${PLAN.memory.batchSize} requests through the whole flow`,
-  );
-  const memory = await measureMemory(PLAN.memory);
-  done();
   const sections: BenchSection[] = [];
   for (const [index, scenario] of SCENARIOS.entries()) {
     done = step(`${6 + index}. ${scenario.title}`);
@@ -111,7 +106,6 @@ async function main(): Promise<void> {
     keygen,
     loop,
     app,
-    memory,
     sections,
   };
 
@@ -123,7 +117,7 @@ async function main(): Promise<void> {
       `${mark} ${verdict.name}: ${verdict.figure}${verdict.target ? ` (target ${verdict.target})` : ""}`,
     );
   }
-  const logs = [app.logs, memory.logs, ...sections.flatMap((section) => section.logs)];
+  const logs = [app.logs, ...sections.flatMap((section) => section.logs)];
   const warnings = logs.reduce((total, tally) => total + tally.warnings + tally.errors, 0);
   if (warnings > 0) {
     console.log(`\nThe bot logged ${warnings} warning(s)/error(s), e.g.:`);

@@ -70,6 +70,12 @@ export function createBatchNotifier(options: BatchNotifierOptions): BatchNotifie
   const retryMs = options.retryMs ?? 5000;
   const replyOptions = { dryRun: options.dryRun, approvers: options.approvers };
   const cards = new Map<string, CardState>();
+  /**
+   * When cards forgotten (nothing left to draw) were last drawn, for minRedrawMs: a card's
+   * next event must not redraw it sooner because its state was forgotten in between (issue
+   * 16: a batch's apply redrew its card as each request came back, not once a second).
+   */
+  const drawnLately = new Map<string, number>();
   /** Run replies redrawn without their Retry failed button (a later run made it stale). */
   const buttonsDropped = new Set<string>();
   let stopped = false;
@@ -82,7 +88,7 @@ export function createBatchNotifier(options: BatchNotifierOptions): BatchNotifie
         timer: undefined,
         drawing: undefined,
         dirty: false,
-        lastDrawAt: 0,
+        lastDrawAt: drawnLately.get(batchId) ?? 0,
         lastDrawn: undefined,
         expiresAt: undefined,
       };
@@ -102,10 +108,19 @@ export function createBatchNotifier(options: BatchNotifierOptions): BatchNotifie
       state.drawing = draw(batchId, state).finally(() => {
         state.drawing = undefined;
         if (state.dirty) schedule(batchId);
-        else if (state.events.size === 0 && state.timer === undefined) cards.delete(batchId);
+        else if (state.events.size === 0 && state.timer === undefined) forget(batchId, state);
       });
     }, wait);
     state.timer.unref();
+  }
+
+  function forget(batchId: string, state: CardState): void {
+    cards.delete(batchId);
+    const now = Date.now();
+    for (const [id, at] of drawnLately) {
+      if (at + minRedrawMs <= now) drawnLately.delete(id);
+    }
+    if (state.lastDrawAt + minRedrawMs > now) drawnLately.set(batchId, state.lastDrawAt);
   }
 
   async function draw(batchId: string, state: CardState): Promise<void> {

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../../src/dkim/keys.js";
 import { CodedError } from "../../../src/errors.js";
@@ -8,7 +9,7 @@ import { RequestConflictError } from "../../../src/requests/errors.js";
 import type { DkimRequest } from "../../../src/requests/model.js";
 import { seal } from "../../../src/requests/sealing.js";
 import { MIGRATIONS } from "../../../src/requests/store/migrations.js";
-import { DATABASE_FILE } from "../../../src/requests/store/open-store.js";
+import { DATABASE_FILE, SQLITE_CACHE_KIB } from "../../../src/requests/store/open-store.js";
 import { sampleRequest, withKey } from "../../helpers/sample-request.js";
 import {
   adminQuery,
@@ -483,6 +484,15 @@ describe("the SQLite store", () => {
       MIGRATIONS.map((migration) => migration.version),
     );
     raw.close();
+  });
+
+  it("bounds its page cache (SQLITE_CACHE_KIB, not better-sqlite3's 16 MB)", async () => {
+    const database = await freshDatabase("sqlite");
+    const store = await openTestStore(database, { encryptionKey: randomEncryptionKey() });
+    const { rows } = await sql<{ cache_size: number }>`pragma cache_size`.execute(store.kysely);
+    expect(rows[0]?.cache_size).toBe(-SQLITE_CACHE_KIB);
+    expect(SQLITE_CACHE_KIB).toBeLessThan(16_000);
+    await store.close();
   });
 
   it("adopts a database of dkim-bot 0.1 (schema version in user_version, canary as a blob)", async () => {
