@@ -63,6 +63,11 @@ export interface Config {
    * SpamExperts client's connections for the DKIM calls).
    */
   applyConcurrency: number;
+  /**
+   * DKIM_SLACK_PACE_MS: after a burst of 3, one post or edit per channel per this long
+   * (Slack's pace is about one a second; lower it only for tests and trials).
+   */
+  slackPaceMs: number;
   dataDir: string;
   /** `postgres://…`: the shared store of several replicas. Unset: SQLite in DATA_DIR. */
   databaseUrl: string | undefined;
@@ -270,6 +275,7 @@ export function loadConfig(env: Env): Config {
     alertChannel: readAlertChannel(read),
     batchMax: read.integer("DKIM_BATCH_MAX", 100, 1, MAX_BATCH),
     applyConcurrency: read.integer("DKIM_APPLY_CONCURRENCY", 4, 1, MAX_APPLY_CONCURRENCY),
+    slackPaceMs: read.integer("DKIM_SLACK_PACE_MS", 1000, 1, 60_000),
     dataDir: read.text("DATA_DIR") ?? "./data",
     databaseUrl,
     leaseSeconds: read.integer("DKIM_LEASE_SECONDS", 30, 1, 3600),

@@ -50,7 +50,7 @@ export interface RunningBot {
 export async function startBot(config: Config, logger: AppLogger): Promise<RunningBot> {
   const log = requestsLogger(logger);
   // One queue per channel for every post and edit the bot makes, whichever flow makes it.
-  const pacer = createChannelPacer();
+  const pacer = createChannelPacer({ intervalMs: config.slackPaceMs });
   const slackClient = createSlackClient(config, logger, pacer);
   // A wrong token is found now, with one sentence, not on the first command.
   const identity = await checkBotToken(config, logger);

@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       dnsPublish: undefined,
       batchMax: 100,
       applyConcurrency: 4,
+      slackPaceMs: 1000,
     });
   });
 
@@ -60,6 +61,7 @@ describe("loadConfig", () => {
       DKIM_REQUEST_TTL_DAYS: "3",
       DKIM_BATCH_MAX: "250",
       DKIM_APPLY_CONCURRENCY: "8",
+      DKIM_SLACK_PACE_MS: "50",
       DATA_DIR: "/var/lib/dkim-bot",
       DKIM_ENCRYPTION_KEY: key,
       LOG_LEVEL: "DEBUG",
@@ -82,6 +84,7 @@ describe("loadConfig", () => {
     expect(config.requestTtlDays).toBe(3);
     expect(config.batchMax).toBe(250);
     expect(config.applyConcurrency).toBe(8);
+    expect(config.slackPaceMs).toBe(50);
     expect(config.dataDir).toBe("/var/lib/dkim-bot");
     expect(config.encryptionKey?.bytes.equals(Buffer.alloc(32, 7))).toBe(true);
     expect(config.encryptionKey?.source).toBe("DKIM_ENCRYPTION_KEY");
@@ -152,6 +155,9 @@ describe("loadConfig", () => {
     expect(
       problemsOf({ ...minimal, DKIM_BATCH_MAX: "1001", DKIM_APPLY_CONCURRENCY: "33" }),
     ).toHaveLength(2);
+    expect(problemsOf({ ...minimal, DKIM_SLACK_PACE_MS: "0" })).toEqual([
+      'DKIM_SLACK_PACE_MS must be a whole number from 1 to 60000, not "0".',
+    ]);
   });
 
   it("says how to create the Slack app and where each token comes from", () => {

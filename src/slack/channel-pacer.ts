@@ -16,6 +16,8 @@ export interface ChannelPacer {
   run<T>(channel: string, call: () => Promise<T>): Promise<T>;
   /** Calls waiting (not yet sent), in every channel. */
   readonly waiting: number;
+  /** Channels whose pace is still kept (busy, or resting after a burst). */
+  readonly channels: number;
   /** Gives every waiting call back (rejected with PacerStoppedError); nothing new is sent. */
   stop(): void;
 }
@@ -61,6 +63,8 @@ interface Lane {
   running: boolean;
   /** The head of the queue has been sent and not answered yet. */
   inFlight: boolean;
+  /** Set while the lane is empty and waits for its burst to be whole before it is forgotten. */
+  forgetTimer?: NodeJS.Timeout | undefined;
 }
 
 export const DEFAULT_BURST = 3;
@@ -150,8 +154,32 @@ export function createChannelPacer(options: PacerOptions = {}): ChannelPacer {
       }
     } finally {
       lane.running = false;
-      if (lane.queue.length === 0 && lanes.get(channel) === lane) lanes.delete(channel);
+      forgetWhenRested(channel, lane);
     }
+  }
+
+  /**
+   * An empty lane keeps its count until its burst is whole again: calls that come one after
+   * another, each once the last was answered, are paced like a queue of them. Then it is
+   * forgotten, so quiet channels cost nothing.
+   */
+  function forgetWhenRested(channel: string, lane: Lane): void {
+    if (lane.queue.length > 0 || lanes.get(channel) !== lane) return;
+    refill(lane);
+    const restedAt = Math.max(
+      lane.heldUntil,
+      lane.tokens >= burst ? 0 : lane.refilledAt + (burst - lane.tokens) * intervalMs,
+    );
+    const rest = restedAt - now();
+    if (rest <= 0) {
+      lanes.delete(channel);
+      return;
+    }
+    lane.forgetTimer = setTimeout(() => {
+      lane.forgetTimer = undefined;
+      if (!lane.running) forgetWhenRested(channel, lane);
+    }, rest);
+    lane.forgetTimer.unref();
   }
 
   return {
@@ -161,8 +189,15 @@ export function createChannelPacer(options: PacerOptions = {}): ChannelPacer {
       const done = new Promise<T>((resolve, reject) => {
         lane.queue.push({ call, resolve: resolve as (value: unknown) => void, reject });
       });
+      if (lane.forgetTimer !== undefined) {
+        clearTimeout(lane.forgetTimer);
+        lane.forgetTimer = undefined;
+      }
       if (!lane.running) void drain(channel, lane);
       return done;
+    },
+    get channels() {
+      return lanes.size;
     },
     get waiting() {
       let count = 0;
@@ -172,6 +207,7 @@ export function createChannelPacer(options: PacerOptions = {}): ChannelPacer {
     stop() {
       stopped = true;
       for (const lane of lanes.values()) {
+        if (lane.forgetTimer !== undefined) clearTimeout(lane.forgetTimer);
         // A call in flight finishes (or fails) on its own; the rest are given back now.
         const keep = lane.inFlight ? 1 : 0;
         for (const waiting of lane.queue.splice(keep)) waiting.reject(new PacerStoppedError());

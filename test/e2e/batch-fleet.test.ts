@@ -22,7 +22,7 @@ import {
 import { answersAt, apiCallsFor } from "./flows.js";
 import { CHANNEL, useBot } from "./harness.js";
 
-const harness = useBot({ DKIM_APPLY_CONCURRENCY: "4" });
+const harness = useBot({ DKIM_APPLY_CONCURRENCY: "4", DKIM_SLACK_PACE_MS: "1000" });
 const zoneCheck = namedCheckzoneAvailability();
 const POSTS = new Set(["chat.postMessage", "chat.update", "files.completeUploadExternal"]);
 

@@ -51,6 +51,31 @@ describe("createChannelPacer", () => {
     expect(sent.find(([channel]) => channel === "C2")?.[1]).toBe(0);
   });
 
+  it("paces calls made one after another (each once the last was answered) like a queue of them", async () => {
+    const clock = fakeClock();
+    const pacer = createChannelPacer({ burst: 3, intervalMs: 1000, ...clock });
+    const sent: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await pacer.run("C1", async () => {
+        sent.push(clock.now());
+      });
+    }
+    expect(sent).toEqual([0, 0, 0, 1000, 2000, 3000]);
+    pacer.stop();
+  });
+
+  it("forgets a quiet channel once its burst is whole again", async () => {
+    const pacer = createChannelPacer({ burst: 2, intervalMs: 10 });
+    for (let i = 0; i < 3; i++) await pacer.run("C1", async () => undefined);
+    expect(pacer.channels).toBe(1);
+    const deadline = Date.now() + 5000;
+    while (pacer.channels > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(pacer.channels).toBe(0);
+    pacer.stop();
+  });
+
   it("holds the channel for Retry-After and sends the same call again", async () => {
     const clock = fakeClock();
     const pacer = createChannelPacer({ burst: 3, intervalMs: 1000, ...clock });
