@@ -116,7 +116,7 @@ export interface LoopDelayResult {
   /** The same monitor over an idle second, for the machine's own noise. */
   idleP99: number;
   idleMax: number;
-  /** Keys per second with `keysPerRound` at once through our code (libuv's pool). */
+  /** Keys per second with `keysPerRound` at once through our code (a worker thread per core). */
   oursConcurrentKeysPerSecond: number;
   /** Keys per second with as many `openssl genrsa` processes at once as there are cores. */
   opensslConcurrentKeysPerSecond: number;

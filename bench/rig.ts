@@ -243,11 +243,15 @@ export class BotChild {
     });
   }
 
-  static async start(env: Record<string, string>): Promise<BotChild> {
+  static async start(env: Record<string, string>, ownSession = false): Promise<BotChild> {
     const extra = (process.env.BENCH_CHILD_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
     const child = fork(CHILD, [], {
       cwd: REPO_ROOT,
       env,
+      // A session of its own is a scheduling group of its own (Linux autogroups): the bot then
+      // shares the CPU with the bench's sender and stand-ins as it would with Slack's, as a
+      // process of its own, rather than thread by thread inside the bench's group.
+      detached: ownSession,
       execArgv: ["--expose-gc", ...extra, "--import", "tsx"],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
@@ -340,6 +344,8 @@ export interface RigOptions {
   /** Variables for the bot on top of (or instead of) the rig's own. */
   env?: Record<string, string>;
   spamExperts?: Partial<FakeSpamExpertsOptions>;
+  /** The bot in a session (Linux: a scheduling autogroup) of its own; see BotChild.start. */
+  ownSession?: boolean;
 }
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
@@ -379,7 +385,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   }
   let bot: BotChild;
   try {
-    bot = await BotChild.start(env);
+    bot = await BotChild.start(env, options.ownSession === true);
   } catch (error) {
     void watch.stop();
     await Promise.all([slack.close(), spamExperts.close(), dns.close()]);

@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { measureApp } from "./app.js";
 import { batchApply } from "./batch-apply.js";
+import { bulkKeys } from "./bulk-keys.js";
 import { measureKeygen, measureLoopDelay } from "./keygen.js";
 import { describeMachine } from "./machine.js";
 import { memoryFlows } from "./memory-flows.js";
@@ -16,7 +17,7 @@ import { type BenchResults, evaluate, renderReport } from "./report.js";
 import type { BenchScenario, BenchSection } from "./section.js";
 
 /** The fleet's measurements (issue 16), in report order; sections 6 onwards. */
-const SCENARIOS: BenchScenario[] = [batchApply, memoryFlows];
+const SCENARIOS: BenchScenario[] = [bulkKeys, batchApply, memoryFlows];
 
 const smoke = process.argv.includes("--smoke");
 /** `--only <id>`: one fleet scenario alone, printed, no report (while working on it). */

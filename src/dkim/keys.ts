@@ -1,12 +1,10 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { availableParallelism } from "node:os";
-import forge from "node-forge";
 import { CodedError } from "../errors.js";
-import { createLimiter } from "./concurrency-limit.js";
+import { createKeyWorkerPool, type KeyWorkerPool } from "./key-workers.js";
 
 export type KeyBits = 1024 | 2048 | 4096;
 export const KEY_SIZES: readonly KeyBits[] = [1024, 2048, 4096];
-const PUBLIC_EXPONENT = 0x10001;
 
 export interface DkimKeyPair {
   bits: KeyBits;
@@ -29,39 +27,30 @@ export function isKeyBits(value: number): value is KeyBits {
 }
 
 /**
- * Generates an RSA key pair. With a callback, node-forge hands the work to Node's native
- * `crypto.generateKeyPair`, which runs on libuv's thread pool: the event loop stays free.
+ * Generates an RSA key pair with node-forge (Node's native generator underneath) on a worker
+ * thread: one per core, each at the lowest scheduling priority, so a batch of keys uses every
+ * core while the event loop still gets a core the moment it has a request to answer
+ * (key-workers.ts). The PEM conversion and the consistency check run on the worker too.
  */
-export function generateKeyPair(bits: KeyBits): Promise<DkimKeyPair> {
-  return generationSlots.run(() => generateNow(bits));
+export async function generateKeyPair(bits: KeyBits): Promise<DkimKeyPair> {
+  try {
+    const key = await keyWorkers().generate(bits);
+    return { bits, ...key };
+  } catch (cause) {
+    throw generationFailed(bits, cause);
+  }
 }
 
-/**
- * At most one generation per core but one runs at a time: RSA prime search keeps a thread
- * pool thread fully busy, and with as many busy threads as cores the event loop waits for a
- * core (measured: ack p99 over 100 ms with 50 setups at once on 2 cores). Keeping one core for
- * the event loop keeps acks and clicks fast under a burst; a burst's keys arrive later instead.
- */
-const generationSlots = createLimiter(Math.max(1, availableParallelism() - 1));
+let pool: KeyWorkerPool | undefined;
 
-function generateNow(bits: KeyBits): Promise<DkimKeyPair> {
-  return new Promise((resolve, reject) => {
-    forge.pki.rsa.generateKeyPair({ bits, e: PUBLIC_EXPONENT }, (error, keyPair) => {
-      if (error) {
-        reject(generationFailed(bits, error));
-        return;
-      }
-      // A throw in this callback would escape the promise as an uncaught exception.
-      try {
-        const privateKeyPem = forge.pki.privateKeyToPem(keyPair.privateKey).replace(/\r\n/g, "\n");
-        const { publicKeyBase64, fingerprint } = publicKeyOf(privateKeyPem);
-        resolve({ bits, privateKeyPem, publicKeyBase64, fingerprint });
-      } catch (cause) {
-        reject(generationFailed(bits, cause));
-      }
-    });
-  });
+/** The process's key-generation workers, started with the first key asked for. */
+export function keyWorkers(): KeyWorkerPool {
+  pool ??= createKeyWorkerPool({ size: availableParallelism(), idleMs: WORKER_IDLE_MS });
+  return pool;
 }
+
+/** An idle worker is stopped after this long (its memory back); the next key starts one. */
+const WORKER_IDLE_MS = 60_000;
 
 function generationFailed(bits: KeyBits, cause: unknown): CodedError {
   return new CodedError("KEY_GENERATION_FAILED", `Could not generate a ${bits}-bit RSA key.`, {

@@ -6,6 +6,7 @@
  * of its own made by the single case's `create`, a few at a time. Each step is idempotent, so a
  * restart goes on from where the batch stands.
  */
+import { availableParallelism } from "node:os";
 import { createLimiter } from "../dkim/concurrency-limit.js";
 import type { KeyBits } from "../dkim/keys.js";
 import { InputError, isCodedError } from "../errors.js";
@@ -58,8 +59,12 @@ export interface BatchSetup {
   held<T>(batchId: string, work: () => Promise<T>): Promise<T>;
 }
 
-/** Keys made at once for one batch: generation is bounded anyway (dkim/keys.ts); this keeps order. */
-const MAKE_CONCURRENCY = 4;
+/**
+ * Requests made at once for one batch: generation is bounded anyway (one worker per core,
+ * dkim/keys.ts); this keeps order, and a key waiting on every worker while the others' requests
+ * are written, so no core idles between keys.
+ */
+const MAKE_CONCURRENCY = Math.max(4, 2 * availableParallelism());
 
 export function createBatchSetup(
   ctx: RequestsContext,
