@@ -167,6 +167,14 @@ const SLICE = 2000;
 /** Channels whose visibility is asked of Slack at once. */
 const VISIBILITY_LOOKUPS = 8;
 const PROBLEM_VERDICTS: ReadonlySet<string> = new Set(["missing", "wrong"]);
+/** Past this many domains written since the keys were read, they are all read again. */
+const CHANGED_DOMAINS = 500;
+
+/** What of a key decides its domain's state (the groups' fields), without the rest. */
+function kindOf(key: KeyKind): KeyKind {
+  const { state, channelId, teamId, enterpriseId, dnsStatus, rotation } = key;
+  return { state, channelId, teamId, enterpriseId, dnsStatus, rotation };
+}
 
 export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inventory {
   const { store } = ctx;
@@ -228,16 +236,29 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
 
   /**
    * What decides each domain's state, of each of its current keys: read as groups, a range of
-   * domains at a time, and read again only when a request was written since (on any replica:
-   * the store's generation moves in the writing transaction). Paging through the answer, its
-   * filters and Refresh then cost the cluster's list and the join, not a read of the fleet.
-   * The token is taken before the keys, so a write between the two only makes the next call
-   * read again.
+   * domains at a time, and kept while no request is written (on any replica: the store's
+   * generation moves in the writing transaction). Paging through the answer, its filters and
+   * Refresh then cost the cluster's list and the join, not a read of the fleet. Once requests
+   * were written, only their domains are read again (a few, through indexes), unless there
+   * are many. The token is taken before the keys, so a write between the two only makes the
+   * next call read again.
    */
   let kept: { generation: string; keys: Map<string, KeyKind[]> } | undefined;
   async function keyKinds(): Promise<Map<string, KeyKind[]>> {
     const generation = await store.requestsGeneration();
     if (kept !== undefined && kept.generation === generation) return kept.keys;
+    const since = kept;
+    if (since !== undefined && Number(generation) > Number(since.generation)) {
+      const changed = await store.listDomainsWrittenSince(since.generation, CHANGED_DOMAINS);
+      if (changed !== undefined) {
+        // A copy: an answer being joined from the kept map goes on with the map it read.
+        const keys = new Map(since.keys);
+        for (const domain of changed) keys.delete(domain);
+        for (const key of await store.getCurrentKeysOf(changed)) add(keys, key.domain, kindOf(key));
+        kept = { generation, keys };
+        return keys;
+      }
+    }
     const keys = new Map<string, KeyKind[]>();
     let from: string | undefined;
     do {

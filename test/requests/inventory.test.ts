@@ -219,6 +219,40 @@ describe.each(DIALECTS)("the inventory on %s", (dialect) => {
     ]);
   });
 
+  it("after writes, reads their domains again and answers as a fresh read of the whole fleet", async () => {
+    const h = await harness();
+    await fleet(h);
+    // Read (and kept) here; then written here and on another replica.
+    await h.service.inventory.page(viewer(STRANGER), query());
+    const replica = await h.replica();
+    const [pending] = await h.service.list({ domain: "pending.example" });
+    await h.service.cancel(pending?.id ?? "", { actorId: REQUESTER });
+    await replica.service.create({
+      domain: "plain2.example",
+      requesterId: REQUESTER,
+      channelId: PRIVATE,
+    });
+    await activeKey(h, "plain3.example");
+    const [broken] = await h.service.list({ domain: "broken.example" });
+    h.dns.answerFor("broken.example", broken?.selector ?? "", dnsResult("live"));
+    await replica.service.lifecycle.monitor();
+
+    const fresh = await h.replica();
+    for (const who of [STRANGER, GROUP_MEMBER]) {
+      const kept = await h.service.inventory.page(viewer(who), query());
+      const whole = await fresh.service.inventory.page(viewer(who), query());
+      expect(kept.counts, who).toEqual(whole.counts);
+      expect(kept.entries, who).toEqual(whole.entries);
+    }
+    const seen = await h.service.inventory.page(viewer(STRANGER), query());
+    const stateOf = (domain: string) =>
+      seen.entries.find((entry) => entry.domain === domain)?.state;
+    expect(stateOf("pending.example")).toBe("none");
+    expect(stateOf("plain2.example")).toBe("private");
+    expect(stateOf("plain3.example")).toBe("active");
+    expect(stateOf("broken.example")).toBe("active");
+  });
+
   it("pages by part of the name, and keeps to the last page", async () => {
     const h = await harness();
     await fleet(h);

@@ -16,6 +16,7 @@ import {
 } from "../batch.js";
 import type { Lease } from "../store.js";
 import type { BatchesTable, StoreDb, StoreTables } from "./schema.js";
+import { bumpGeneration } from "./generation.js";
 
 export const BATCH_COLUMNS = [
   "id",
@@ -145,12 +146,19 @@ export async function attachBatchCard(
     current.messageTs === null
       ? await updateBatch(trx, id, current.version, at, { messageTs })
       : current;
-  await trx
+  const attached = await trx
     .updateTable("requests")
     .set({ message_ts: next?.messageTs ?? messageTs, channel_id: channelId })
     .where("batch_id", "=", id)
     .where("message_ts", "is", null)
+    .returning("id")
     .execute();
+  // The channel decides who sees these keys in /dkim domains: a write of requests like any.
+  if (attached.length > 0)
+    await bumpGeneration(
+      trx,
+      attached.map((row) => row.id),
+    );
   return next;
 }
 

@@ -36,10 +36,12 @@ import type {
 } from "../store.js";
 import * as batches from "./batch-store.js";
 import { retryWhileBusy } from "./busy.js";
+import { bumpGeneration, GENERATION } from "./generation.js";
 import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
 import {
   currentKeyFromRow,
   currentKeysQuery,
+  domainsWrittenSinceQuery,
   keyBoundaryQuery,
   keyGroupFromRow,
   keyGroupsQuery,
@@ -149,7 +151,7 @@ export class KyselyRequestStore implements RequestStore {
             .where("state", "=", "queued")
             .execute();
         }
-        await bumpGeneration(trx);
+        await bumpGeneration(trx, [request.id]);
         return this.writeEvent(trx, { ...event, requestId: request.id, at: request.createdAt });
       });
     } catch (error) {
@@ -314,6 +316,17 @@ export class KyselyRequestStore implements RequestStore {
   async listRequestDomains(after: string | undefined, limit: number): Promise<string[]> {
     const rows = await this.read(() => requestDomainsQuery(this.db, after, limit).execute());
     return rows.map((row) => row.domain);
+  }
+
+  async listDomainsWrittenSince(generation: string, limit: number): Promise<string[] | undefined> {
+    const since = Number(generation);
+    if (!Number.isSafeInteger(since)) return undefined;
+    const rows = await this.read(() =>
+      domainsWrittenSinceQuery(this.db, since, Math.max(0, Math.trunc(limit)) + 1).execute(),
+    );
+    // One row per request written: more than `limit` requests may still be fewer domains,
+    // but that many writes since are as well answered by reading everything again.
+    return rows.length > limit ? undefined : [...new Set(rows.map((row) => row.domain))];
   }
 
   async requestsGeneration(): Promise<string> {
@@ -739,7 +752,7 @@ export class KyselyRequestStore implements RequestStore {
         if (alsoChanged.length > 0) throw new LostRace();
         return undefined;
       }
-      await bumpGeneration(trx);
+      await bumpGeneration(trx, [change.request.id, ...alsoChanged.map((each) => each.request.id)]);
       return alsoChanged.length === 0 ? change : { ...change, alsoChanged };
     }).catch((error: unknown) => {
       if (error instanceof LostRace) return undefined;
@@ -813,24 +826,6 @@ export class KyselyRequestStore implements RequestStore {
       .executeTakeFirstOrThrow();
     return { ...event, id: Number(row.id), details: JSON.parse(details) };
   }
-}
-
-/** The meta row that counts the writes of requests (requestsGeneration). */
-const GENERATION = "requests_generation";
-
-/**
- * Counts a write of requests, in the writing transaction: readers see the new count exactly
- * when they see the change, on every replica. A requests write locks its own rows first and
- * this row last, so two writers never wait on each other in a cycle.
- */
-async function bumpGeneration(trx: Transaction<StoreTables>): Promise<void> {
-  await trx
-    .insertInto("meta")
-    .values({ name: GENERATION, value: "1" })
-    .onConflict((oc) =>
-      oc.column("name").doUpdateSet({ value: sql`cast(cast(meta.value as bigint) + 1 as text)` }),
-    )
-    .execute();
 }
 
 /** Rolls a transaction back when its main move lost the race after linked moves were made. */
