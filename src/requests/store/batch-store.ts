@@ -15,8 +15,8 @@ import {
   type PlannedDomain,
 } from "../batch.js";
 import type { Lease } from "../store.js";
-import type { BatchesTable, StoreDb, StoreTables } from "./schema.js";
 import { bumpGeneration } from "./generation.js";
+import type { BatchesTable, StoreDb, StoreTables } from "./schema.js";
 
 export const BATCH_COLUMNS = [
   "id",
