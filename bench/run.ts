@@ -12,10 +12,11 @@ import { measureKeygen, measureLoopDelay } from "./keygen.js";
 import { describeMachine } from "./machine.js";
 import { type BenchResults, evaluate, renderReport } from "./report.js";
 import type { BenchScenario, BenchSection } from "./section.js";
+import { postgresApp } from "./postgres-app.js";
 import { storeScale } from "./store-scale.js";
 
 /** The fleet's measurements (issue 16), in report order; sections 6 onwards. */
-const SCENARIOS: BenchScenario[] = [storeScale];
+const SCENARIOS: BenchScenario[] = [storeScale, postgresApp];
 
 const smoke = process.argv.includes("--smoke");
 /** `--only <id>`: one fleet scenario alone, printed, no report (while working on it). */

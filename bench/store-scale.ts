@@ -90,18 +90,38 @@ async function postgresDatabase(
   };
 }
 
-async function measureSize(dialect: Dialect, requests: number, samples: number): Promise<SizeRun> {
+/** A seeded store and the bot on it, with what the measurements send it. */
+interface Subject {
+  requests: number;
+  seed: SeedResult;
+  storeDomains: string[];
+  ask(text: string): Promise<number>;
+  openHome(): Promise<number>;
+  /** A request written by someone: a setup on a domain with no key, its card posted. */
+  write(): Promise<void>;
+  logs(): Promise<LogTally>;
+  close(): Promise<void>;
+}
+
+async function prepare(dialect: Dialect, requests: number): Promise<Subject> {
   const domainCount = Math.min(CLUSTER_DOMAINS, Math.max(10, Math.round(requests / 10)));
   const cluster = Array.from({ length: CLUSTER_DOMAINS }, (_, index) => clusterDomain(index));
   const storeDomains = cluster.slice(0, domainCount);
   const encryptionKey = randomBytes(32).toString("base64");
   const dataDir = await mkdtemp(join(tmpdir(), "dkim-bench-scale-"));
-  const database = dialect === "postgres" ? await postgresDatabase("bench_store_scale") : undefined;
-  if (dialect === "postgres" && database === undefined) {
-    throw new Error("bench: PostgreSQL needs DKIM_TEST_DATABASE_URL (source /tmp/servers.env)");
-  }
+  let database: Awaited<ReturnType<typeof postgresDatabase>>;
   let rig: Rig | undefined;
+  const cleanUp = async () => {
+    await rig?.close();
+    await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
   try {
+    database =
+      dialect === "postgres" ? await postgresDatabase(`bench_store_scale_${requests}`) : undefined;
+    if (dialect === "postgres" && database === undefined) {
+      throw new Error("bench: PostgreSQL needs DKIM_TEST_DATABASE_URL (source /tmp/servers.env)");
+    }
     const seed = await seedStore(
       {
         ...(database === undefined ? {} : { databaseUrl: database.url }),
@@ -164,58 +184,101 @@ async function measureSize(dialect: Dialect, requests: number, samples: number):
       expectOk(sent.status, "app_home_opened");
       return (await published) - started;
     };
-    /** A request written by someone: a setup on a domain with no key (or a new selector). */
     let writes = 0;
     const write = async (): Promise<void> => {
       writes += 1;
-      const index = freeDomainIndex(domainCount, writes);
-      const domain = clusterDomain(index);
-      const channel = `CSCALEW${writes}`;
+      const domain = clusterDomain(freeDomainIndex(domainCount, writes));
       const sent = await active.send(
         signedCommand(SIGNING_SECRET, {
           text: `setup ${domain} selector=w${writes} bits=1024`,
           userId: REQUESTER,
-          channelId: channel,
+          // A channel of its own: the card is not paced behind others.
+          channelId: `CSCALEW${writes}`,
           responseUrl: active.slack.responseUrl(),
         }),
       );
       expectOk(sent.status, `/dkim setup ${domain}`);
       await active.watch.milestones.when(`posted:${domain}`, () => active.watch.describe());
-      // The card's own writes (attaching its ts) are done too.
+      // The card's own writes (attaching its ts, its first thread reply) are done too.
       await sleep(300);
     };
-
     // Warm-up, not counted: the first answers load code, and the first /dkim domains asks
     // the cluster for its list (kept for DKIM_INVENTORY_MINUTES).
     await ask("status");
     await ask(`status ${storeDomains[0]}`);
     await ask("domains");
     await openHome();
+    return {
+      requests,
+      seed,
+      storeDomains,
+      ask,
+      openHome,
+      write,
+      logs: () => active.bot.logs(),
+      close: cleanUp,
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
 
-    const result: Record<Probe, number[]> = {
+/**
+ * Both stores' bots run at once and are asked in turn, sample by sample (which one first
+ * alternates), so that the load of this shared machine weighs on both sizes alike.
+ */
+async function measureDialect(
+  dialect: Dialect,
+  sizes: { small: number; large: number; samples: number },
+): Promise<DialectRun> {
+  const small = await prepare(dialect, sizes.small);
+  let large: Subject | undefined;
+  try {
+    large = await prepare(dialect, sizes.large);
+    const empty = (): Record<Probe, number[]> => ({
       status: [],
       "status-domain": [],
       domains: [],
       "domains-after-write": [],
       home: [],
-    };
-    for (let sample = 0; sample < samples; sample += 1) {
-      result.status.push(await ask("status"));
-      const domain = storeDomains[(sample * 7 + 3) % storeDomains.length] as string;
-      result["status-domain"].push(await ask(`status ${domain}`));
-      result.domains.push(await ask("domains"));
-      result.home.push(await openHome());
+    });
+    const samples = new Map<Subject, Record<Probe, number[]>>([
+      [small, empty()],
+      [large, empty()],
+    ]);
+    const both = (sample: number): Subject[] =>
+      sample % 2 === 0 ? [small, large as Subject] : [large as Subject, small];
+    for (let sample = 0; sample < sizes.samples; sample += 1) {
+      for (const subject of both(sample)) {
+        const into = samples.get(subject) as Record<Probe, number[]>;
+        into.status.push(await subject.ask("status"));
+        const domain = subject.storeDomains[
+          (sample * 7 + 3) % subject.storeDomains.length
+        ] as string;
+        into["status-domain"].push(await subject.ask(`status ${domain}`));
+        into.domains.push(await subject.ask("domains"));
+        into.home.push(await subject.openHome());
+      }
     }
-    for (let sample = 0; sample < samples; sample += 1) {
-      await write();
-      result["domains-after-write"].push(await ask("domains"));
+    for (let sample = 0; sample < sizes.samples; sample += 1) {
+      for (const subject of both(sample)) {
+        await subject.write();
+        (samples.get(subject) as Record<Probe, number[]>)["domains-after-write"].push(
+          await subject.ask("domains"),
+        );
+      }
     }
-    const logs = await rig.bot.logs();
-    return { requests, seed, samples: result, logs };
+    const run = async (subject: Subject): Promise<SizeRun> => ({
+      requests: subject.requests,
+      seed: subject.seed,
+      samples: samples.get(subject) as Record<Probe, number[]>,
+      logs: await subject.logs(),
+    });
+    return { dialect, small: await run(small), large: await run(large) };
   } finally {
-    await rig?.close();
-    await database?.drop();
-    await rm(dataDir, { recursive: true, force: true });
+    await large?.close();
+    await small.close();
   }
 }
 
@@ -239,16 +302,12 @@ export const storeScale: BenchScenario = {
       : {
           small: 100,
           large: 100_000,
-          samples: 7,
+          samples: 9,
         };
     const dialects: Dialect[] =
       process.env.DKIM_TEST_DATABASE_URL === undefined ? ["sqlite"] : ["sqlite", "postgres"];
     const runs: DialectRun[] = [];
-    for (const dialect of dialects) {
-      const small = await measureSize(dialect, sizes.small, sizes.samples);
-      const large = await measureSize(dialect, sizes.large, sizes.samples);
-      runs.push({ dialect, small, large });
-    }
+    for (const dialect of dialects) runs.push(await measureDialect(dialect, sizes));
     return render(runs, sizes, number);
   },
 };
@@ -291,7 +350,7 @@ function render(
   const markdown = [
     `## ${number}. Store scale: status, domains and App Home at ${small} and ${large} requests`,
     "",
-    `Time to answer, from the signed request sent to the bot's answer recorded at fake Slack (the response_url post for the commands, views.publish for App Home), ${sizes.samples} samples each, one at a time, after one warm-up of each. The bot (the built app, its own process) starts on a seeded store: ${small} requests over 10 domains, and ${large} requests over ${Math.min(CLUSTER_DOMAINS, sizes.large / 10).toLocaleString("en-US")} domains, each domain with its history and what it has now, every request with its audit events (bench/store-seed.ts, written through the store's own openStore, rows and sealing; PostgreSQL then analyzed, as autovacuum would). States of the larger store: ${Object.entries(
+    `Time to answer, from the signed request sent to the bot's answer recorded at fake Slack (the response_url post for the commands, views.publish for App Home), ${sizes.samples} samples each, one at a time, after one warm-up of each; both sizes' bots run at once and are asked in turn, sample by sample, so that the load of this shared machine weighs on both alike. The bot (the built app, its own process) starts on a seeded store: ${small} requests over 10 domains, and ${large} requests over ${Math.min(CLUSTER_DOMAINS, sizes.large / 10).toLocaleString("en-US")} domains, each domain with its history and what it has now, every request with its audit events (bench/store-seed.ts, written through the store's own openStore, rows and sealing; PostgreSQL then analyzed, as autovacuum would). States of the larger store: ${Object.entries(
       states,
     )
       .map(([state, count]) => `${state} ${count.toLocaleString("en-US")}`)
