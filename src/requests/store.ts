@@ -193,8 +193,8 @@ export interface RequestStore {
   findOpen(domain: string, selector: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
   /**
-   * How many requests match `filter`, per channel, counting at most `cap` of them (a fleet's
-   * "10,000+" costs no more than its "100"): `capped` says the count stopped there.
+   * How many requests match `filter`, per channel, counting at most `cap` of them (it reads
+   * that many rows at most): `capped` says the count stopped there.
    */
   countByChannel(
     filter: RequestFilter,

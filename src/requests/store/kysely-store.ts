@@ -6,7 +6,7 @@
  * database the first writer wins and the second sees "not in that state any more":
  * `UPDATE requests SET … WHERE id = ? AND state = ? … RETURNING …`, then the event.
  */
-import { type ExpressionBuilder, sql, type Transaction } from "kysely";
+import { type ExpressionBuilder, type SqlBool, sql, type Transaction } from "kysely";
 import type { Batch, BatchChanges } from "../batch.js";
 import { RequestConflictError } from "../errors.js";
 import {
@@ -19,7 +19,7 @@ import {
   type StoredDnsCheck,
 } from "../model.js";
 import { type EncryptionKey, seal, unseal } from "../sealing.js";
-import { assertTransition, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
+import { assertTransition, isOpenState, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
 import type {
   CurrentKey,
   EventInput,
@@ -49,6 +49,7 @@ import {
   nextKeyDomainQuery,
   requestDomainsQuery,
 } from "./inventory-queries.js";
+import { IS_OPEN_REQUEST_SQL } from "./migrations.js";
 import {
   changeColumns,
   EVENT_COLUMNS,
@@ -212,39 +213,7 @@ export class KyselyRequestStore implements RequestStore {
 
   async list(filter: RequestFilter = {}): Promise<DkimRequest[]> {
     if (filter.states !== undefined && filter.states.length === 0) return [];
-    let query = this.db.selectFrom("requests").select(REQUEST_COLUMNS);
-    if (filter.states !== undefined) query = query.where("state", "in", filter.states);
-    if (filter.domain !== undefined) query = query.where("domain", "=", filter.domain);
-    if (filter.batchId !== undefined) query = query.where("batch_id", "=", filter.batchId);
-    if (filter.createdBefore !== undefined) {
-      query = query.where("created_at", "<", filter.createdBefore);
-    }
-    if (filter.publicationDue === true) {
-      query = query
-        .where("publish_zone", "is not", null)
-        .where((eb) =>
-          eb.or([
-            eb("publish_state", "is", null),
-            eb.and([
-              eb("state", "in", ["pending", "applying", "failed", "active"]),
-              eb("publish_state", "<>", "published"),
-            ]),
-            eb.and([eb("state", "=", "retiring"), eb("publish_state", "<>", "revoked")]),
-            eb.and([eb("state", "=", "retired"), eb("publish_state", "<>", "revoked")]),
-            eb.and([
-              eb("state", "in", ["rejected", "cancelled", "expired"]),
-              eb("publish_state", "<>", "removed"),
-            ]),
-          ]),
-        );
-    }
-    query =
-      filter.limit === undefined
-        ? query.orderBy("created_at").orderBy("created_seq")
-        : query
-            .orderBy("created_at", "desc")
-            .orderBy("created_seq", "desc")
-            .limit(Math.max(0, Math.trunc(filter.limit)));
+    const query = listQuery(this.db, filter);
     const rows: RequestRow[] = await this.read(() => query.execute());
     return rows.map(fromRow);
   }
@@ -826,6 +795,57 @@ export class KyselyRequestStore implements RequestStore {
       .executeTakeFirstOrThrow();
     return { ...event, id: Number(row.id), details: JSON.parse(details) };
   }
+}
+
+/**
+ * The requests `list` reads: oldest first, or with a limit the newest first. Every open state
+ * asked for at once is written as migration 11's condition, so requests_open_by_created reads
+ * the newest open requests without sorting them all.
+ */
+export function listQuery(db: StoreDb, filter: RequestFilter) {
+  let query = db.selectFrom("requests").select(REQUEST_COLUMNS);
+  if (filter.states !== undefined) {
+    // Every open state: migration 11's requests_open_by_created answers it, newest first.
+    query = isEveryOpenState(filter.states)
+      ? query.where(sql<SqlBool>`${IS_OPEN_REQUEST_SQL}`)
+      : query.where("state", "in", filter.states);
+  }
+  if (filter.domain !== undefined) query = query.where("domain", "=", filter.domain);
+  if (filter.batchId !== undefined) query = query.where("batch_id", "=", filter.batchId);
+  if (filter.createdBefore !== undefined) {
+    query = query.where("created_at", "<", filter.createdBefore);
+  }
+  if (filter.publicationDue === true) {
+    query = query
+      .where("publish_zone", "is not", null)
+      .where((eb) =>
+        eb.or([
+          eb("publish_state", "is", null),
+          eb.and([
+            eb("state", "in", ["pending", "applying", "failed", "active"]),
+            eb("publish_state", "<>", "published"),
+          ]),
+          eb.and([eb("state", "=", "retiring"), eb("publish_state", "<>", "revoked")]),
+          eb.and([eb("state", "=", "retired"), eb("publish_state", "<>", "revoked")]),
+          eb.and([
+            eb("state", "in", ["rejected", "cancelled", "expired"]),
+            eb("publish_state", "<>", "removed"),
+          ]),
+        ]),
+      );
+  }
+  query =
+    filter.limit === undefined
+      ? query.orderBy("created_at").orderBy("created_seq")
+      : query
+          .orderBy("created_at", "desc")
+          .orderBy("created_seq", "desc")
+          .limit(Math.max(0, Math.trunc(filter.limit)));
+  return query;
+}
+
+function isEveryOpenState(states: readonly RequestState[]): boolean {
+  return OPEN_STATES.every((state) => states.includes(state)) && states.every(isOpenState);
 }
 
 /** Rolls a transaction back when its main move lost the race after linked moves were made. */
