@@ -10,9 +10,9 @@ import { fileURLToPath } from "node:url";
 import { measureApp, measureMemory } from "./app.js";
 import { measureKeygen, measureLoopDelay } from "./keygen.js";
 import { describeMachine } from "./machine.js";
+import { postgresApp } from "./postgres-app.js";
 import { type BenchResults, evaluate, renderReport } from "./report.js";
 import type { BenchScenario, BenchSection } from "./section.js";
-import { postgresApp } from "./postgres-app.js";
 import { storeScale } from "./store-scale.js";
 
 /** The fleet's measurements (issue 16), in report order; sections 6 onwards. */

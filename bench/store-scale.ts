@@ -103,7 +103,7 @@ interface Subject {
   close(): Promise<void>;
 }
 
-async function prepare(dialect: Dialect, requests: number): Promise<Subject> {
+export async function prepare(dialect: Dialect, requests: number): Promise<Subject> {
   const domainCount = Math.min(CLUSTER_DOMAINS, Math.max(10, Math.round(requests / 10)));
   const cluster = Array.from({ length: CLUSTER_DOMAINS }, (_, index) => clusterDomain(index));
   const storeDomains = cluster.slice(0, domainCount);
