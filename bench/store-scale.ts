@@ -385,7 +385,7 @@ function render(
     "",
     ...BEFORE,
     "",
-    "The fixes (src/): migration 11 marks each request with the generation of its last write (indexed), so a replica reads again only the domains written since it last read (correct across replicas: the generation row is locked until commit, so generations are handed out in commit order); the inventory keeps each person's joined lines and counts and, after a write, joins only the written domains again; migration 11's partial indexes hold the open requests by age and by requester (the newest open requests of `/dkim status`, a person's on App Home); `/dkim status` counts at most 1,000 matching requests (\"1000+\").",
+    "The fixes (src/): migration 11 marks each request with the generation of its last write (indexed), so a replica reads again only the domains written since it last read (correct across replicas: the generation row is locked until commit, so generations are handed out in commit order); the inventory keeps each person's joined lines and counts and, after a write, joins only the written domains again; migration 11's partial indexes hold the open requests by age and by requester (the newest open requests of `/dkim status`, a person's on App Home); App Home keeps its counts (several walk every active key) until a request is written; `/dkim status` counts at most 1,000 matching requests (\"1000+\").",
     "",
   ];
   return { verdicts, markdown, logs: runs.flatMap((run) => [run.small.logs, run.large.logs]) };

@@ -16,7 +16,7 @@ import {
 } from "../batch.js";
 import type { Lease } from "../store.js";
 import { bumpGeneration } from "./generation.js";
-import type { BatchesTable, StoreDb, StoreTables } from "./schema.js";
+import type { BatchesTable, StoreDb, StoreDialect, StoreTables } from "./schema.js";
 
 export const BATCH_COLUMNS = [
   "id",
@@ -139,6 +139,7 @@ export async function attachBatchCard(
   channelId: string,
   messageTs: string,
   at: string,
+  dialect: StoreDialect,
 ): Promise<Batch | undefined> {
   const current = await getBatch(trx, id);
   if (current === undefined) return undefined;
@@ -158,6 +159,7 @@ export async function attachBatchCard(
     await bumpGeneration(
       trx,
       attached.map((row) => row.id),
+      dialect,
     );
   return next;
 }

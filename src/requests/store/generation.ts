@@ -3,7 +3,7 @@
  * of requests moves in its own transaction, and the mark it leaves on the rows it wrote.
  */
 import { sql, type Transaction } from "kysely";
-import type { StoreTables } from "./schema.js";
+import type { StoreDialect, StoreTables } from "./schema.js";
 
 /** The meta row that counts the writes of requests (requestsGeneration). */
 export const GENERATION = "requests_generation";
@@ -20,7 +20,19 @@ export const GENERATION = "requests_generation";
 export async function bumpGeneration(
   trx: Transaction<StoreTables>,
   requestIds: readonly string[],
+  dialect: StoreDialect,
 ): Promise<void> {
+  if (dialect === "postgres" && requestIds.length > 0) {
+    // One round trip: the count moved and the rows marked in one statement (a data-modifying
+    // WITH runs once, first; the rows are already this transaction's, the meta row last).
+    await sql`with moved as (
+        insert into meta (name, value) values (${GENERATION}, '1')
+        on conflict (name) do update set value = cast(cast(meta.value as bigint) + 1 as text)
+        returning value)
+      update requests set written_in = (select cast(value as bigint) from moved)
+      where id in (${sql.join(requestIds)})`.execute(trx);
+    return;
+  }
   const row = await trx
     .insertInto("meta")
     .values({ name: GENERATION, value: "1" })

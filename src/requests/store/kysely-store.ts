@@ -152,7 +152,7 @@ export class KyselyRequestStore implements RequestStore {
             .where("state", "=", "queued")
             .execute();
         }
-        await bumpGeneration(trx, [request.id]);
+        await bumpGeneration(trx, [request.id], this.dialect);
         return this.writeEvent(trx, { ...event, requestId: request.id, at: request.createdAt });
       });
     } catch (error) {
@@ -616,7 +616,9 @@ export class KyselyRequestStore implements RequestStore {
     messageTs: string,
     at: string,
   ): Promise<Batch | undefined> {
-    return this.write((trx) => batches.attachBatchCard(trx, id, channelId, messageTs, at));
+    return this.write((trx) =>
+      batches.attachBatchCard(trx, id, channelId, messageTs, at, this.dialect),
+    );
   }
 
   async claimBatchesWithWork(lease: Lease, now: string, limit: number): Promise<Batch[]> {
@@ -726,7 +728,11 @@ export class KyselyRequestStore implements RequestStore {
         if (alsoChanged.length > 0) throw new LostRace();
         return undefined;
       }
-      await bumpGeneration(trx, [change.request.id, ...alsoChanged.map((each) => each.request.id)]);
+      await bumpGeneration(
+        trx,
+        [change.request.id, ...alsoChanged.map((each) => each.request.id)],
+        this.dialect,
+      );
       return alsoChanged.length === 0 ? change : { ...change, alsoChanged };
     }).catch((error: unknown) => {
       if (error instanceof LostRace) return undefined;
