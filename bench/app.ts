@@ -55,8 +55,10 @@ export async function measureApp(plan: {
   applies: number;
   /** Help commands (and one setup) sent before measuring. */
   warmUp: number;
+  /** Variables for the bot on top of the rig's (e.g. DATABASE_URL for PostgreSQL). */
+  env?: Record<string, string>;
 }): Promise<AppResult> {
-  const rig = await startRig();
+  const rig = await startRig(plan.env === undefined ? {} : { env: plan.env });
   try {
     const describe = () => rig.watch.describe();
     // Warm-up, not counted: a bot in service has answered commands before (JIT, lazily loaded

@@ -27,12 +27,16 @@ export interface Sent {
   ms: number;
 }
 
-function signed(secret: string, body: string): SignedRequest {
+function signed(
+  secret: string,
+  body: string,
+  contentType = "application/x-www-form-urlencoded",
+): SignedRequest {
   const timestamp = Math.floor(Date.now() / 1000);
   return {
     body,
     headers: {
-      "content-type": "application/x-www-form-urlencoded",
+      "content-type": contentType,
       "content-length": String(Buffer.byteLength(body)),
       "x-slack-request-timestamp": String(timestamp),
       "x-slack-signature": signSlackRequest(secret, timestamp, body),
@@ -48,6 +52,11 @@ export function signedCommand(secret: string, args: SlashCommandArgs): SignedReq
 export function signedClick(secret: string, args: BlockActionArgs): SignedRequest {
   const body = new URLSearchParams({ payload: JSON.stringify(blockActionPayload(args)) });
   return signed(secret, body.toString());
+}
+
+/** An Events API body (e.g. `app_home_opened`), sent as JSON as Slack sends events. */
+export function signedEvent(secret: string, event: Record<string, unknown>): SignedRequest {
+  return signed(secret, JSON.stringify(event), "application/json");
 }
 
 /** Up to 64 connections, kept alive between requests as Slack's senders would. */

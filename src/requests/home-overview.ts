@@ -11,10 +11,11 @@
 import { checkApprover } from "./approval-policy.js";
 import { isSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
-import type { Actor, DkimRequest, RequestState } from "./model.js";
+import { type Actor, type DkimRequest, REQUEST_STATES, type RequestState } from "./model.js";
 import type { HomeSection } from "./store.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const MINUTE_MS = 60 * 1000;
 
 /** Rows read per shown item, so that hiding some (other channels) still fills a page. */
 const VISIBILITY_HEADROOM = 4;
@@ -85,10 +86,41 @@ export function createHomeOverview(ctx: RequestsContext): GetHomeOverview {
   const { store, policy } = ctx;
 
   /** A page of the section the person may see, and how many more there are. */
-  async function page(viewer: HomeViewer, section: HomeSection, size: number): Promise<HomeList> {
+  /**
+   * The counts of the store's state, kept while no request is written (on any replica: the
+   * generation moves in the writing transaction). Several of them count every active key
+   * (by state, due for rotation): a fleet's thousands, for each Home drawn.
+   */
+  let kept: { generation: string; counts: Map<string, Promise<number>> } | undefined;
+  function counter(generation: string) {
+    if (kept?.generation !== generation) kept = { generation, counts: new Map() };
+    const { counts } = kept;
+    return (name: string, count: () => Promise<number>): Promise<number> => {
+      let answer = counts.get(name);
+      if (answer === undefined) {
+        answer = count();
+        counts.set(name, answer);
+        // A count that failed is asked again next time.
+        answer.catch(() => {
+          if (counts.get(name) === answer) counts.delete(name);
+        });
+      }
+      return answer;
+    };
+  }
+  type Count = ReturnType<typeof counter>;
+  const countSection = (count: Count, section: HomeSection) =>
+    count(JSON.stringify(section), () => store.countHomeSection(section));
+
+  async function page(
+    viewer: HomeViewer,
+    section: HomeSection,
+    size: number,
+    count: Count,
+  ): Promise<HomeList> {
     const [rows, total] = await Promise.all([
       store.listHomeSection(section, size * VISIBILITY_HEADROOM),
-      store.countHomeSection(section),
+      countSection(count, section),
     ]);
     const seen = new Map<string, Promise<boolean>>();
     const canSee = (channelId: string): Promise<boolean> => {
@@ -111,6 +143,24 @@ export function createHomeOverview(ctx: RequestsContext): GetHomeOverview {
     return { items, more: Math.max(0, total - hidden - items.length) };
   }
 
+  /** Requests in each counted state, through the same keeping (one number per state). */
+  async function countStates(count: Count): Promise<Record<RequestState, number>> {
+    let all: Promise<Record<RequestState, number>> | undefined;
+    const read = () => {
+      all ??= store.countByState(COUNTED_STATES);
+      return all;
+    };
+    const counts = await Promise.all(
+      COUNTED_STATES.map((state) => count(`state:${state}`, async () => (await read())[state])),
+    );
+    const byState = Object.fromEntries(REQUEST_STATES.map((state) => [state, 0])) as Record<
+      RequestState,
+      number
+    >;
+    for (const [index, state] of COUNTED_STATES.entries()) byState[state] = counts[index] ?? 0;
+    return byState;
+  }
+
   return async function overview(viewer) {
     const verdict = await checkApprover(policy, viewer.actorId, ctx.isMemberOfGroup);
     const approver = verdict.allowed
@@ -119,28 +169,29 @@ export function createHomeOverview(ctx: RequestsContext): GetHomeOverview {
         ? "unknown"
         : false;
     const { rotateAfterDays } = ctx.lifecycle;
+    // To the minute, so that its count is kept like the others (a key becomes due at most a
+    // minute late on Home).
+    const dueFrom = Math.floor((ctx.clock().getTime() - rotateAfterDays * DAY_MS) / MINUTE_MS);
     const rotationDue: HomeSection | undefined =
       rotateAfterDays > 0
-        ? {
-            kind: "rotation-due",
-            activatedBefore: new Date(
-              ctx.clock().getTime() - rotateAfterDays * DAY_MS,
-            ).toISOString(),
-          }
+        ? { kind: "rotation-due", activatedBefore: new Date(dueFrom * MINUTE_MS).toISOString() }
         : undefined;
+    const count = counter(await store.requestsGeneration());
     const waitingSection: HomeSection = policy.allowSelfApproval
       ? { kind: "waiting-approval" }
       : { kind: "waiting-approval", notRequestedBy: viewer.actorId };
     const [waiting, mine, problems, due, byState, live, problemCount, dueCount] = await Promise.all(
       [
-        approver === true ? page(viewer, waitingSection, HOME_PAGE.waiting) : undefined,
-        page(viewer, { kind: "requested-by", requesterId: viewer.actorId }, HOME_PAGE.mine),
-        page(viewer, { kind: "monitor-problems" }, HOME_PAGE.problems),
-        rotationDue === undefined ? undefined : page(viewer, rotationDue, HOME_PAGE.rotationDue),
-        store.countByState(COUNTED_STATES),
-        store.countHomeSection({ kind: "waiting-approval" }),
-        store.countHomeSection({ kind: "monitor-problems" }),
-        rotationDue === undefined ? 0 : store.countHomeSection(rotationDue),
+        approver === true ? page(viewer, waitingSection, HOME_PAGE.waiting, count) : undefined,
+        page(viewer, { kind: "requested-by", requesterId: viewer.actorId }, HOME_PAGE.mine, count),
+        page(viewer, { kind: "monitor-problems" }, HOME_PAGE.problems, count),
+        rotationDue === undefined
+          ? undefined
+          : page(viewer, rotationDue, HOME_PAGE.rotationDue, count),
+        countStates(count),
+        countSection(count, { kind: "waiting-approval" }),
+        countSection(count, { kind: "monitor-problems" }),
+        rotationDue === undefined ? 0 : countSection(count, rotationDue),
       ],
     );
     return {

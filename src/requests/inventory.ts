@@ -144,6 +144,36 @@ interface InventoryWholeOf<K extends KeyKind> {
   entries: DomainEntryOf<K>[];
 }
 
+/** The keys' summaries read at a generation, and what the last step read again, if it was one. */
+interface KeptKeys {
+  generation: string;
+  keys: Map<string, KeyKind[]>;
+  step: { from: string; changed: readonly string[] } | undefined;
+}
+
+/** One person's lines, and what they were joined from. */
+interface Joined {
+  /** The cluster's list (the cache keeps one array per list). */
+  domains: readonly string[];
+  onList: ReadonlySet<string>;
+  generation: string;
+  /** The person's verdict on each channel of the keys. */
+  verdicts: Map<string, boolean>;
+  entries: DomainEntryOf<KeyKind>[];
+  counts: InventoryCounts;
+  /** Each line's index in `entries`. */
+  position: Map<string, number>;
+}
+
+/** A channel seen before with another verdict now: the lines are joined anew. */
+function sameVerdicts(before: Joined, now: Map<string, boolean>): boolean {
+  for (const [channel, verdict] of before.verdicts) {
+    const current = now.get(channel);
+    if (current !== undefined && current !== verdict) return false;
+  }
+  return true;
+}
+
 function add<V>(map: Map<string, V[]>, key: string, value: V): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [value]);
@@ -167,6 +197,16 @@ const SLICE = 2000;
 /** Channels whose visibility is asked of Slack at once. */
 const VISIBILITY_LOOKUPS = 8;
 const PROBLEM_VERDICTS: ReadonlySet<string> = new Set(["missing", "wrong"]);
+/** People whose joined lines are kept (about 1 MB each with 10,000 domains). */
+const KEPT_JOINS = 8;
+/** Past this many domains written since the keys were read, they are all read again. */
+const CHANGED_DOMAINS = 500;
+
+/** What of a key decides its domain's state (the groups' fields), without the rest. */
+function kindOf(key: KeyKind): KeyKind {
+  const { state, channelId, teamId, enterpriseId, dnsStatus, rotation } = key;
+  return { state, channelId, teamId, enterpriseId, dnsStatus, rotation };
+}
 
 export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inventory {
   const { store } = ctx;
@@ -228,16 +268,29 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
 
   /**
    * What decides each domain's state, of each of its current keys: read as groups, a range of
-   * domains at a time, and read again only when a request was written since (on any replica:
-   * the store's generation moves in the writing transaction). Paging through the answer, its
-   * filters and Refresh then cost the cluster's list and the join, not a read of the fleet.
-   * The token is taken before the keys, so a write between the two only makes the next call
-   * read again.
+   * domains at a time, and kept while no request is written (on any replica: the store's
+   * generation moves in the writing transaction). Paging through the answer, its filters and
+   * Refresh then cost the cluster's list and the join, not a read of the fleet. Once requests
+   * were written, only their domains are read again (a few, through indexes), unless there
+   * are many. The token is taken before the keys, so a write between the two only makes the
+   * next call read again.
    */
-  let kept: { generation: string; keys: Map<string, KeyKind[]> } | undefined;
-  async function keyKinds(): Promise<Map<string, KeyKind[]>> {
+  let kept: KeptKeys | undefined;
+  async function keyKinds(): Promise<KeptKeys> {
     const generation = await store.requestsGeneration();
-    if (kept !== undefined && kept.generation === generation) return kept.keys;
+    if (kept !== undefined && kept.generation === generation) return kept;
+    const since = kept;
+    if (since !== undefined && Number(generation) > Number(since.generation)) {
+      const changed = await store.listDomainsWrittenSince(since.generation, CHANGED_DOMAINS);
+      if (changed !== undefined) {
+        // A copy: an answer being joined from the kept map goes on with the map it read.
+        const keys = new Map(since.keys);
+        for (const domain of changed) keys.delete(domain);
+        for (const key of await store.getCurrentKeysOf(changed)) add(keys, key.domain, kindOf(key));
+        kept = { generation, keys, step: { from: since.generation, changed } };
+        return kept;
+      }
+    }
     const keys = new Map<string, KeyKind[]>();
     let from: string | undefined;
     do {
@@ -249,27 +302,98 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
       from = range.next;
       if (from !== undefined) await yieldToEventLoop();
     } while (from !== undefined);
-    kept = { generation, keys };
-    return keys;
+    kept = { generation, keys, step: undefined };
+    return kept;
+  }
+
+  /**
+   * The join of the cluster's list with the keys, as one person sees it, kept per person: the
+   * same list, keys and channel verdicts give the same lines, so an answer reuses them (the
+   * join of 10,000 domains is most of an answer's cost). After a write, only the written
+   * domains' lines are joined again, when everything else is as it was: the same list, the
+   * keys one step on, and the same verdict for every channel seen before.
+   */
+  const joins = new Map<string, Joined>();
+  async function joinedFor(viewer: InventoryViewer, refresh: boolean): Promise<Collected<KeyKind>> {
+    const { domains, source } = await domainsOfList(refresh);
+    const keys = await keyKinds();
+    const { visible, verdicts } = await visibilityOf(viewer, keys.keys);
+    const person = JSON.stringify([viewer.actorId, viewer.teamId, viewer.enterpriseId]);
+    const before = joins.get(person);
+    let joined: Joined | undefined;
+    if (before !== undefined && before.domains === domains && sameVerdicts(before, verdicts)) {
+      if (before.generation === keys.generation) joined = before;
+      else if (keys.step !== undefined && keys.step.from === before.generation) {
+        joined = rejoin(before, keys, keys.step.changed, visible, verdicts);
+      }
+    }
+    if (joined === undefined) {
+      const whole = await join(domains, keys.keys, visible);
+      joined = {
+        domains,
+        generation: keys.generation,
+        verdicts,
+        entries: whole.entries,
+        counts: whole.counts,
+        position: new Map(whole.entries.map((entry, index) => [entry.domain, index])),
+        onList: setOf(domains),
+      };
+    }
+    joins.delete(person);
+    joins.set(person, joined);
+    // The people who asked last; a handful at most ask the inventory in a while.
+    for (const name of joins.keys()) {
+      if (joins.size <= KEPT_JOINS) break;
+      joins.delete(name);
+    }
+    return { source, entries: joined.entries, counts: joined.counts, visible };
   }
 
   /** Whether the viewer may see each key, asked once per channel (a few channels, many keys). */
   async function visibilityOf(
     viewer: InventoryViewer,
     keys: Map<string, readonly KeyKind[]>,
-  ): Promise<(key: KeyKind) => boolean> {
+  ): Promise<{ visible: (key: KeyKind) => boolean; verdicts: Map<string, boolean> }> {
     const channels = new Set<string>();
     for (const list of keys.values()) for (const key of list) channels.add(key.channelId);
-    const readable = new Set<string>();
+    const verdicts = new Map<string, boolean>();
     const queue = [...channels];
     await Promise.all(
       Array.from({ length: Math.min(VISIBILITY_LOOKUPS, queue.length) }, async () => {
         for (let channel = queue.pop(); channel !== undefined; channel = queue.pop()) {
-          if (await viewer.canSee(channel).catch(() => false)) readable.add(channel);
+          verdicts.set(channel, await viewer.canSee(channel).catch(() => false));
         }
       }),
     );
-    return (key) => readable.has(key.channelId) && isSameWorkspace(ctx, key, viewer);
+    return {
+      visible: (key) => verdicts.get(key.channelId) === true && isSameWorkspace(ctx, key, viewer),
+      verdicts,
+    };
+  }
+
+  /** The lines joined before, with the written domains' lines joined again (or undefined). */
+  function rejoin(
+    before: Joined,
+    keys: KeptKeys,
+    changed: readonly string[],
+    visible: (key: KeyKind) => boolean,
+    verdicts: Map<string, boolean>,
+  ): Joined | undefined {
+    const entries = before.entries.slice();
+    const counts = { ...before.counts };
+    for (const domain of changed) {
+      const index = before.position.get(domain);
+      // A domain off the list comes and goes from the lines (gone): join them all again.
+      if (index === undefined || !before.onList.has(domain)) return undefined;
+      const fresh = entryOf(domain, true, keys.keys.get(domain) ?? NO_KEYS, visible);
+      const old = entries[index];
+      if (fresh === undefined || old === undefined) return undefined;
+      for (const filter of INVENTORY_FILTERS) {
+        counts[filter] += (inFilter(fresh, filter) ? 1 : 0) - (inFilter(old, filter) ? 1 : 0);
+      }
+      entries[index] = fresh;
+    }
+    return { ...before, generation: keys.generation, verdicts, entries, counts };
   }
 
   async function collect<K extends KeyKind>(
@@ -279,7 +403,16 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
   ): Promise<Collected<K>> {
     const { domains, source } = await domainsOfList(refresh);
     const keys = await readKeys();
-    const visible = await visibilityOf(viewer, keys);
+    const { visible } = await visibilityOf(viewer, keys);
+    return { source, ...(await join(domains, keys, visible)), visible };
+  }
+
+  /** Every domain's line and the counts: the list's domains, then those off it with keys. */
+  async function join<K extends KeyKind>(
+    domains: readonly string[],
+    keys: Map<string, K[]>,
+    visible: (key: KeyKind) => boolean,
+  ): Promise<{ entries: DomainEntryOf<K>[]; counts: InventoryCounts }> {
     const entries: DomainEntryOf<K>[] = [];
     for (const [index, domain] of domains.entries()) {
       if (index > 0 && index % SLICE === 0) await yieldToEventLoop();
@@ -296,7 +429,7 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
       gone = true;
     }
     if (gone) entries.sort((left, right) => byCodeUnits(left.domain, right.domain));
-    return { source, entries, counts: countsOf(entries, domains.length), visible };
+    return { entries, counts: countsOf(entries, domains.length) };
   }
 
   /**
@@ -322,7 +455,7 @@ export function createInventory(ctx: RequestsContext, deps: InventoryDeps): Inve
 
   return {
     async page(viewer, query) {
-      const whole = await collect(viewer, query.refresh === true, keyKinds);
+      const whole = await joinedFor(viewer, query.refresh === true);
       const matching = whole.entries.filter((entry) => matches(entry, query));
       const pageSize = Math.max(1, Math.trunc(query.pageSize));
       const pages = Math.max(1, Math.ceil(matching.length / pageSize));

@@ -193,8 +193,8 @@ export interface RequestStore {
   findOpen(domain: string, selector: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
   /**
-   * How many requests match `filter`, per channel, counting at most `cap` of them (a fleet's
-   * "10,000+" costs no more than its "100"): `capped` says the count stopped there.
+   * How many requests match `filter`, per channel, counting at most `cap` of them (it reads
+   * that many rows at most): `capped` says the count stopped there.
    */
   countByChannel(
     filter: RequestFilter,
@@ -248,6 +248,13 @@ export interface RequestStore {
    * what the store holds while the token stays the same.
    */
   requestsGeneration(): Promise<string>;
+  /**
+   * The domains of the requests written after `generation` (a token requestsGeneration gave),
+   * each once: what to read again of a fleet read under that token, once the token moved.
+   * Undefined when more than `limit` requests were written (read everything again instead).
+   * Read after the new token, it names at least every domain written up to that token.
+   */
+  listDomainsWrittenSince(generation: string, limit: number): Promise<string[] | undefined>;
   /** At most `limit` domains the bot has any request for, after `after`, each once, in name order. */
   listRequestDomains(after: string | undefined, limit: number): Promise<string[]>;
 

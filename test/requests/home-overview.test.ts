@@ -68,6 +68,38 @@ describe.each(DIALECTS)("App Home's overview on %s", (dialect) => {
     expect((await h.service.homeOverview(viewer(GROUP_MEMBER))).approver).toBe(true);
   });
 
+  it("counts anew after every write of a request, made here or by another replica", async () => {
+    const h = await harness();
+    h.dns.answer(dnsResult("live"));
+    const first = await pending(h, "one.example");
+    await h.service.recordDnsCheck(first.id);
+    const before = await h.service.homeOverview(viewer(APPROVER));
+    expect(before.counts).toMatchObject({ waitingForApproval: 1, waitingForDns: 0, active: 0 });
+    expect((await h.service.homeOverview(viewer(APPROVER))).counts).toEqual(before.counts);
+
+    // Another replica approves it and makes a new one: both seen at the next drawing here.
+    const replica = await h.replica();
+    await replica.service.approve(first.id, {
+      actorId: APPROVER,
+      fingerprintShown: first.fingerprint,
+    });
+    const second = await replica.service.create({
+      domain: "two.example",
+      bits: 1024,
+      requesterId: REQUESTER,
+      channelId: CHANNEL,
+    });
+    const after = await h.service.homeOverview(viewer(APPROVER));
+    expect(after.counts).toMatchObject({ waitingForApproval: 0, waitingForDns: 1, active: 1 });
+    expect(after.waiting?.items).toEqual([]);
+    expect(after.waiting?.more).toBe(0);
+    await replica.service.cancel(second.request.id, { actorId: REQUESTER });
+    expect((await h.service.homeOverview(viewer(APPROVER))).counts).toMatchObject({
+      waitingForDns: 0,
+      active: 1,
+    });
+  });
+
   it("leaves out requests of channels the person cannot read, and does not count them as more", async () => {
     const h = await harness();
     h.dns.answer(dnsResult("live"));

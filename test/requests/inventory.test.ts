@@ -219,6 +219,64 @@ describe.each(DIALECTS)("the inventory on %s", (dialect) => {
     ]);
   });
 
+  it("after writes, reads their domains again and answers as a fresh read of the whole fleet", async () => {
+    const h = await harness();
+    await fleet(h);
+    // Read (and kept) here; then written here and on another replica.
+    await h.service.inventory.page(viewer(STRANGER), query());
+    const replica = await h.replica();
+    const [pending] = await h.service.list({ domain: "pending.example" });
+    await h.service.cancel(pending?.id ?? "", { actorId: REQUESTER });
+    await replica.service.create({
+      domain: "plain2.example",
+      requesterId: REQUESTER,
+      channelId: PRIVATE,
+    });
+    await activeKey(h, "plain3.example");
+    const same = async () => {
+      const fresh = await h.replica();
+      for (const who of [STRANGER, GROUP_MEMBER]) {
+        const kept = await h.service.inventory.page(viewer(who), query());
+        const whole = await fresh.service.inventory.page(viewer(who), query());
+        expect(kept.counts, who).toEqual(whole.counts);
+        expect(kept.entries, who).toEqual(whole.entries);
+      }
+    };
+    // Domains of the list only: their lines joined again, the others kept.
+    await same();
+    // Monitoring writes every key, gone.example's too (off the list): all joined again.
+    const [broken] = await h.service.list({ domain: "broken.example" });
+    h.dns.answerFor("broken.example", broken?.selector ?? "", dnsResult("live"));
+    await replica.service.lifecycle.monitor();
+    await same();
+    const seen = await h.service.inventory.page(viewer(STRANGER), query());
+    const stateOf = (domain: string) =>
+      seen.entries.find((entry) => entry.domain === domain)?.state;
+    expect(stateOf("pending.example")).toBe("none");
+    expect(stateOf("plain2.example")).toBe("private");
+    expect(stateOf("plain3.example")).toBe("active");
+    expect(stateOf("broken.example")).toBe("active");
+  });
+
+  it("answers a person anew once they may read another channel, or no longer may", async () => {
+    const h = await harness();
+    await fleet(h);
+    let member = false;
+    const person: InventoryViewer = {
+      actorId: STRANGER,
+      canSee: async (channelId) => channelId === CHANNEL || member,
+    };
+    const stateOf = async (domain: string) =>
+      (await h.service.inventory.page(person, query())).entries.find(
+        (entry) => entry.domain === domain,
+      )?.state;
+    expect(await stateOf("secret.example")).toBe("private");
+    member = true;
+    expect(await stateOf("secret.example")).toBe("active");
+    member = false;
+    expect(await stateOf("secret.example")).toBe("private");
+  });
+
   it("pages by part of the name, and keeps to the last page", async () => {
     const h = await harness();
     await fleet(h);

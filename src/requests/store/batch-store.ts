@@ -15,7 +15,8 @@ import {
   type PlannedDomain,
 } from "../batch.js";
 import type { Lease } from "../store.js";
-import type { BatchesTable, StoreDb, StoreTables } from "./schema.js";
+import { bumpGeneration } from "./generation.js";
+import type { BatchesTable, StoreDb, StoreDialect, StoreTables } from "./schema.js";
 
 export const BATCH_COLUMNS = [
   "id",
@@ -138,6 +139,7 @@ export async function attachBatchCard(
   channelId: string,
   messageTs: string,
   at: string,
+  dialect: StoreDialect,
 ): Promise<Batch | undefined> {
   const current = await getBatch(trx, id);
   if (current === undefined) return undefined;
@@ -145,12 +147,20 @@ export async function attachBatchCard(
     current.messageTs === null
       ? await updateBatch(trx, id, current.version, at, { messageTs })
       : current;
-  await trx
+  const attached = await trx
     .updateTable("requests")
     .set({ message_ts: next?.messageTs ?? messageTs, channel_id: channelId })
     .where("batch_id", "=", id)
     .where("message_ts", "is", null)
+    .returning("id")
     .execute();
+  // The channel decides who sees these keys in /dkim domains: a write of requests like any.
+  if (attached.length > 0)
+    await bumpGeneration(
+      trx,
+      attached.map((row) => row.id),
+      dialect,
+    );
   return next;
 }
 

@@ -5,10 +5,11 @@
  * finished): no query walks the history. test/requests/store/home-queries.test.ts asks both
  * databases for each plan.
  */
-import type { ExpressionBuilder, SelectQueryBuilder } from "kysely";
+import { type ExpressionBuilder, type SelectQueryBuilder, type SqlBool, sql } from "kysely";
 import type { RequestState } from "../model.js";
 import { OPEN_STATES } from "../state-machine.js";
 import type { HomeSection } from "../store.js";
+import { IS_OPEN_REQUEST_SQL } from "./migrations.js";
 import { REQUEST_COLUMNS, type RequestRow } from "./rows.js";
 import type { StoreDb, StoreTables } from "./schema.js";
 
@@ -60,10 +61,10 @@ function whereSection<Row>(query: RequestsQuery<Row>, section: HomeSection): Req
         : live.where("requester_id", "<>", section.notRequestedBy);
     }
     case "requested-by":
-      // requests_by_requester (requester_id, state, created_at).
+      // requests_open_by_requester (migration 11): the person's open requests, newest first.
       return query
         .where("requester_id", "=", section.requesterId)
-        .where("state", "in", OPEN_STATES);
+        .where(sql<SqlBool>`${IS_OPEN_REQUEST_SQL}`);
     case "monitor-problems":
       // requests_by_dns_status again: keys that sign, whose last verdict is not live.
       return query

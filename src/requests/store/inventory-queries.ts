@@ -116,6 +116,19 @@ export function keysOfDomainsQuery(db: StoreDb, domains: readonly string[]) {
     .orderBy("id");
 }
 
+/**
+ * The domains of requests written after generation `since`, one row per request, at most
+ * `limit`, through migration 11's requests_by_written_in. Not DISTINCT: SQLite would then
+ * walk requests_by_domain, the whole history, to have them unique without a sort.
+ */
+export function domainsWrittenSinceQuery(db: StoreDb, since: number, limit: number) {
+  return db
+    .selectFrom("requests")
+    .select("domain")
+    .where("written_in", ">", since)
+    .limit(Math.max(1, Math.trunc(limit)));
+}
+
 /** Domains of any request after `after`, each once, in name order: requests_by_domain. */
 export function requestDomainsQuery(db: StoreDb, after: string | undefined, limit: number) {
   const query = db.selectFrom("requests").select("domain").distinct();

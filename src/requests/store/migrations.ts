@@ -30,6 +30,12 @@ export const IS_CURRENT_KEY_SQL = sql.raw(
   "(state in ('pending', 'applying', 'failed', 'active')) is true",
 );
 
+/**
+ * An open request (migration 11's partial indexes), written the way IS_CURRENT_KEY_SQL is and
+ * for the same reasons: the queries that want those indexes write this very condition.
+ */
+export const IS_OPEN_REQUEST_SQL = sql.raw("(state in ('pending', 'applying', 'failed')) is true");
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -372,6 +378,41 @@ export const MIGRATIONS: readonly Migration[] = [
         .on("requests")
         .columns(["domain", "id"])
         .where(sql<boolean>`${IS_CURRENT_KEY_SQL}`)
+        .execute();
+    },
+  },
+  {
+    version: 11,
+    description:
+      "the generation each request was last written in (to read only what changed); open requests by age",
+    async up(db, dialect) {
+      // The value of the meta row requests_generation that the writing transaction made (NULL:
+      // written before this step). A replica that read the fleet at generation G reads again
+      // only the domains of requests written after G, through this index, not the fleet.
+      await db.schema
+        .alterTable("requests")
+        .addColumn("written_in", dialect === "postgres" ? "bigint" : "integer")
+        .execute();
+      await db.schema
+        .createIndex("requests_by_written_in")
+        .on("requests")
+        .column("written_in")
+        .execute();
+      // The open requests alone (a few, whatever the history), newest first: `/dkim status`
+      // lists them on top, and App Home lists a person's. Without these, PostgreSQL walked the
+      // whole history backwards through requests_by_created to find a person's few open ones,
+      // and SQLite sorted every open request for each answer.
+      await db.schema
+        .createIndex("requests_open_by_created")
+        .on("requests")
+        .columns(["created_at", "created_seq"])
+        .where(sql<boolean>`${IS_OPEN_REQUEST_SQL}`)
+        .execute();
+      await db.schema
+        .createIndex("requests_open_by_requester")
+        .on("requests")
+        .columns(["requester_id", "created_at", "created_seq"])
+        .where(sql<boolean>`${IS_OPEN_REQUEST_SQL}`)
         .execute();
     },
   },

@@ -104,9 +104,14 @@ async function openSqlite(options: OpenStoreOptions): Promise<KyselyRequestStore
 async function openPostgres(options: OpenStoreOptions): Promise<KyselyRequestStore> {
   const url = options.databaseUrl ?? "";
   const target = describePostgresTarget(url);
+  const size = options.poolSize ?? 10;
+  // The production pool is opened whole at start and kept (`min`): a burst of commands after a
+  // quiet while would otherwise open its connections (TCP and SCRAM each) before their acks.
+  const warm = options.poolSize === undefined;
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.poolSize ?? 10,
+    max: size,
+    ...(warm ? { min: size } : {}),
     application_name: "dkim-bot",
     connectionTimeoutMillis: 5000,
     // A statement waiting for a lock gives up after this; the store retries it (busy.ts), so a
@@ -121,8 +126,12 @@ async function openPostgres(options: OpenStoreOptions): Promise<KyselyRequestSto
   // An idle client that loses its connection must not crash the process.
   pool.on("error", () => {});
   try {
-    const client = await pool.connect();
-    client.release();
+    const opened = await Promise.allSettled(
+      Array.from({ length: warm ? size : 1 }, () => pool.connect()),
+    );
+    for (const each of opened) if (each.status === "fulfilled") each.value.release();
+    const failed = opened.find((each) => each.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   } catch (error) {
     await pool.end().catch(() => {});
     throw new CodedError("STORE_UNAVAILABLE", describeDatabaseError(error, target), {

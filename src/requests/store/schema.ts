@@ -58,6 +58,8 @@ export interface RequestsTable {
   retired_by: string | null;
   publish_zone: string | null;
   publish_state: string | null;
+  /** The requests_generation of the write that last changed the row (migration 11); NULL before. */
+  written_in: number | string | null;
   /** The batch the request was made in (several domains, one card); NULL for a single setup. */
   batch_id: string | null;
 }

@@ -11,7 +11,7 @@ import {
   homeSectionQuery,
   stateCountsQuery,
 } from "../../../src/requests/store/home-queries.js";
-import type { KyselyRequestStore } from "../../../src/requests/store/kysely-store.js";
+import { type KyselyRequestStore, listQuery } from "../../../src/requests/store/kysely-store.js";
 import type { HomeSection } from "../../../src/requests/store.js";
 import { DIALECTS, freshDatabase, openTestStore } from "../../helpers/test-stores.js";
 import { randomEncryptionKey } from "../support.js";
@@ -106,5 +106,44 @@ describe.each(DIALECTS)("App Home's queries on %s", (dialect) => {
       expect(walksEverything(plan), `${name}:\n${plan.join("\n")}`).toEqual([]);
       expect(plan.join("\n"), name).toMatch(/requests_by_|INDEX|Index/);
     }
+  });
+
+  it("reads the newest open requests, and a person's, from the open ones alone, in order", async () => {
+    const store = await seeded();
+    const open = ["pending", "applying", "failed"] as const;
+    const ordered: Array<[string, Compilable, RegExp]> = [
+      [
+        "a person's open requests (Home)",
+        homeSectionQuery(store.kysely, { kind: "requested-by", requesterId: "UREQ" }, 10),
+        /requests_open_by_requester/,
+      ],
+      [
+        "the newest open requests (/dkim status)",
+        listQuery(store.kysely, { states: [...open], limit: 60 }),
+        /requests_open_by_created/,
+      ],
+    ];
+    for (const [name, query, index] of ordered) {
+      const plan = await planOf(store, query, { sortsToo: true });
+      // Reading the open requests' own index from its newest end is the point (it stops at
+      // the limit); anything else that walks is not.
+      const walks = walksEverything(plan).filter(
+        (line) => !/^SCAN requests USING INDEX requests_open_by_created$/.test(line),
+      );
+      expect(walks, `${name}:\n${plan.join("\n")}`).toEqual([]);
+      expect(plan.join("\n"), name).toMatch(index);
+      // In the index's order: the page is read, not every open request sorted.
+      expect(plan.join("\n"), name).not.toMatch(/TEMP B-TREE|Sort/);
+    }
+    // One domain's open requests: through that domain's rows, never all open requests.
+    const plan = await planOf(
+      store,
+      listQuery(store.kysely, { domain: "a.example", states: [...open], limit: 60 }),
+    );
+    expect(walksEverything(plan), plan.join("\n")).toEqual([]);
+    expect(plan.join("\n")).toMatch(/requests_by_domain|requests_one_open_per_selector/);
+    // Fewer states than every open one: the plain condition, as before.
+    const some = await store.list({ states: ["failed"], limit: 60 });
+    expect(some.every((request) => request.state === "failed")).toBe(true);
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../../src/dkim/keys.js";
 import {
   currentKeysQuery,
+  domainsWrittenSinceQuery,
   keyBoundaryQuery,
   keyGroupsQuery,
   keysOfDomainsQuery,
@@ -17,7 +18,7 @@ import type { KyselyRequestStore } from "../../../src/requests/store/kysely-stor
 import type { CurrentKey, KeyCursor, KeyKind } from "../../../src/requests/store.js";
 import { DIALECTS, freshDatabase, openTestStore } from "../../helpers/test-stores.js";
 import { randomEncryptionKey } from "../support.js";
-import { iso, planOf, type Seed, seed, walksEverything } from "./seed-requests.js";
+import { iso, planOf, type Seed, seed, verdict, walksEverything } from "./seed-requests.js";
 
 const keyPair = await generateKeyPair(1024);
 
@@ -167,6 +168,63 @@ describe.each(DIALECTS)("the inventory's queries on %s", (dialect) => {
     expect(new Set(seen).size).toBe(3);
   });
 
+  it("names the domains written after a generation, on any replica, and no others", async () => {
+    const database = await freshDatabase(dialect);
+    const encryptionKey = randomEncryptionKey();
+    const store = await openTestStore(database, { encryptionKey });
+    const replica = await openTestStore(database, { encryptionKey });
+    await seed(store, keyPair, { id: "w1", state: "active", day: 1 });
+    await seed(store, keyPair, { id: "w2", state: "pending", day: 1 });
+    const read = await store.requestsGeneration();
+    expect(await store.listDomainsWrittenSince(read, 10)).toEqual([]);
+
+    // A move on another replica, and a new request: both domains, each once.
+    await replica.transition({
+      id: "w2",
+      from: "pending",
+      to: "cancelled",
+      at: iso(2),
+      event: { actorId: "U1", kind: "cancelled", details: {} },
+    });
+    await seed(replica, keyPair, { id: "w3", state: "failed", day: 2 });
+    const now = await store.requestsGeneration();
+    expect(Number(now)).toBeGreaterThan(Number(read));
+    expect((await store.listDomainsWrittenSince(read, 10))?.sort()).toEqual([
+      "w2.example",
+      "w3.example",
+    ]);
+    // Past the limit: undefined (read everything again).
+    expect(await store.listDomainsWrittenSince(read, 1)).toBeUndefined();
+    expect(await store.listDomainsWrittenSince(now, 10)).toEqual([]);
+
+    // An event alone, and a move that lost its race, write no request.
+    await store.appendEvent({
+      requestId: "w1",
+      at: iso(3),
+      actorId: "U1",
+      kind: "resumed",
+      details: {},
+    });
+    const lost = await store.transition({
+      id: "w2",
+      from: "pending",
+      to: "expired",
+      at: iso(3),
+      event: { actorId: "system", kind: "expired", details: {} },
+    });
+    expect(lost).toBeUndefined();
+    expect(await store.requestsGeneration()).toBe(now);
+    expect(await store.listDomainsWrittenSince(now, 10)).toEqual([]);
+    // A verdict stored on an active key is a write of it.
+    await replica.update({
+      id: "w1",
+      whileState: "active",
+      at: iso(4),
+      changes: { lastDnsCheck: verdict("missing") },
+    });
+    expect(await store.listDomainsWrittenSince(now, 10)).toEqual(["w1.example"]);
+  });
+
   it("lists every domain the bot has a request for, once, in name order, page by page", async () => {
     const store = await seeded();
     const all = await store.listRequestDomains(undefined, 100);
@@ -189,6 +247,10 @@ describe.each(DIALECTS)("the inventory's queries on %s", (dialect) => {
       ["first page of domains", requestDomainsQuery(store.kysely, undefined, 10)],
       ["next page of domains", requestDomainsQuery(store.kysely, "a.example", 10)],
     ] as const;
+    // What changed since a generation: read through migration 11's index (then made distinct).
+    const changed = await planOf(store, domainsWrittenSinceQuery(store.kysely, 3, 10));
+    expect(walksEverything(changed), changed.join("\n")).toEqual([]);
+    expect(changed.join("\n")).toMatch(/requests_by_written_in/);
     for (const [name, query] of ordered) {
       const plan = await planOf(store, query, { sortsToo: true });
       // A first page reads its index from the start, in order, and stops at the limit.

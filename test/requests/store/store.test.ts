@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { sql } from "kysely";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../../src/dkim/keys.js";
 import { CodedError } from "../../../src/errors.js";
@@ -9,12 +10,17 @@ import { RequestConflictError } from "../../../src/requests/errors.js";
 import type { DkimRequest } from "../../../src/requests/model.js";
 import { seal } from "../../../src/requests/sealing.js";
 import { MIGRATIONS } from "../../../src/requests/store/migrations.js";
-import { DATABASE_FILE, SQLITE_CACHE_KIB } from "../../../src/requests/store/open-store.js";
+import {
+  DATABASE_FILE,
+  openStore,
+  SQLITE_CACHE_KIB,
+} from "../../../src/requests/store/open-store.js";
 import { sampleRequest, withKey } from "../../helpers/sample-request.js";
 import {
   adminQuery,
   DIALECTS,
   freshDatabase,
+  freshPostgresUrl,
   openTestStore,
   type TestDatabase,
 } from "../../helpers/test-stores.js";
@@ -611,4 +617,38 @@ describe.each(DIALECTS)("thread reply refs on %s", (dialect) => {
     expect(await store.getReplyRef("req000000001", "failure")).toBeUndefined();
     expect(await store.getReplyRef("req000000001", "apply")).toBe('{"ts":"1.3"}');
   });
+});
+
+describe.skipIf(!DIALECTS.includes("postgres"))("the PostgreSQL pool", () => {
+  it("opens every connection of the production pool at start and keeps them idle", async () => {
+    const url = await freshPostgresUrl();
+    const store = await openStore({
+      databaseUrl: url,
+      dataDir: "/nonexistent",
+      encryptionKey: randomEncryptionKey(),
+      owner: "pool-test",
+    });
+    const database = new URL(url).pathname.slice(1);
+    const connections = async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const result = await client.query(
+          "select count(*)::int as n from pg_stat_activity where datname = $1 and application_name = 'dkim-bot'",
+          [database],
+        );
+        return Number(result.rows[0]?.n);
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      expect(await connections()).toBe(10);
+      // Past pg's idle timeout (10 s by default), a burst still finds them open: none was closed.
+      await new Promise((resolve) => setTimeout(resolve, 10_500));
+      expect(await connections()).toBe(10);
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
 });
