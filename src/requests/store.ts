@@ -94,7 +94,7 @@ export interface RequestFilter {
   createdBefore?: string;
   /** Newest first when limited; otherwise oldest first. */
   limit?: number;
-  /** Only the requests of this batch. */
+  /** Only the requests of this batch, in name order (as its card lists them). */
   batchId?: string;
   /**
    * Only requests whose record the bot writes and whose DNS is not yet as their state asks

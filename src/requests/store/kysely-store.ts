@@ -809,7 +809,7 @@ export class KyselyRequestStore implements RequestStore {
 }
 
 /**
- * The requests `list` reads: oldest first, or with a limit the newest first. Every open state
+ * The requests `list` reads: oldest first (a batch's in name order), or with a limit the newest first. Every open state
  * asked for at once is written as migration 11's condition, so requests_open_by_created reads
  * the newest open requests without sorting them all.
  */
@@ -844,6 +844,11 @@ export function listQuery(db: StoreDb, filter: RequestFilter) {
           ]),
         ]),
       );
+  }
+  // A batch's members in name order, as its card lists them: their keys are made on every core
+  // at once, so the order they were stored in is the order their keys happened to finish.
+  if (filter.batchId !== undefined && filter.limit === undefined) {
+    return query.orderBy("domain").orderBy("created_at").orderBy("created_seq");
   }
   query =
     filter.limit === undefined
