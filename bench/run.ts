@@ -10,11 +10,12 @@ import { fileURLToPath } from "node:url";
 import { measureApp, measureMemory } from "./app.js";
 import { measureKeygen, measureLoopDelay } from "./keygen.js";
 import { describeMachine } from "./machine.js";
+import { monitoringScenario } from "./monitoring.js";
 import { type BenchResults, evaluate, renderReport } from "./report.js";
 import type { BenchScenario, BenchSection } from "./section.js";
 
 /** The fleet's measurements (issue 16), in report order; sections 6 onwards. */
-const SCENARIOS: BenchScenario[] = [];
+const SCENARIOS: BenchScenario[] = [monitoringScenario];
 
 const smoke = process.argv.includes("--smoke");
 /** `--only <id>`: one fleet scenario alone, printed, no report (while working on it). */
