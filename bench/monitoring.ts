@@ -310,7 +310,6 @@ async function runFleet(options: {
   const dns = await DnsChild.start();
   // Most records live and matching; 0.5 % missing, 0.5 % another key: told in the first cycle.
   const other = splitIntoStrings("v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDx");
-  const odd = Math.max(1, Math.floor(keys / 200));
   const records: Array<[string, string[] | null]> = [];
   for (let i = 0; i < keys; i++) {
     const name = fleet.recordName(i);
