@@ -87,11 +87,22 @@ export interface StoredChange {
   alsoChanged?: StoredChange[];
 }
 
+/** Where a page of `listPage` ends: its last request's creation time and id. */
+export interface PageCursor {
+  createdAt: string;
+  id: string;
+}
+
 export interface RequestFilter {
   states?: readonly RequestState[];
   domain?: string;
   /** ISO 8601: only requests created strictly before. */
   createdBefore?: string;
+  /**
+   * ISO 8601: only keys whose age (from activation, else the decision, else creation) began
+   * at or before (key-age reminders read the old keys only, not the whole fleet).
+   */
+  agedSince?: string;
   /** Newest first when limited; otherwise oldest first. */
   limit?: number;
   /** Only the requests of this batch. */
@@ -192,6 +203,16 @@ export interface RequestStore {
   /** The open (pending, applying, failed) request for this domain and selector, if any. */
   findOpen(domain: string, selector: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
+  /**
+   * The requests in `state` in creation order, at most `limit`, after `after` (a request of
+   * the previous page): a fleet read a page at a time, each page through the state index,
+   * so no single read holds the event loop for the whole fleet (monitoring).
+   */
+  listPage(
+    state: RequestState,
+    after: PageCursor | undefined,
+    limit: number,
+  ): Promise<DkimRequest[]>;
   /**
    * How many requests match `filter`, per channel, counting at most `cap` of them (a fleet's
    * "10,000+" costs no more than its "100"): `capped` says the count stopped there.

@@ -27,6 +27,7 @@ import type {
   KeyCursor,
   KeyGroup,
   Lease,
+  PageCursor,
   RequestChanges,
   RequestFilter,
   RequestStore,
@@ -217,6 +218,13 @@ export class KyselyRequestStore implements RequestStore {
     if (filter.createdBefore !== undefined) {
       query = query.where("created_at", "<", filter.createdBefore);
     }
+    if (filter.agedSince !== undefined) {
+      query = query.where(
+        sql<string>`coalesce(activated_at, decided_at, created_at)`,
+        "<=",
+        filter.agedSince,
+      );
+    }
     if (filter.publicationDue === true) {
       query = query
         .where("publish_zone", "is not", null)
@@ -244,6 +252,31 @@ export class KyselyRequestStore implements RequestStore {
             .orderBy("created_seq", "desc")
             .limit(Math.max(0, Math.trunc(filter.limit)));
     const rows: RequestRow[] = await this.read(() => query.execute());
+    return rows.map(fromRow);
+  }
+
+  async listPage(
+    state: RequestState,
+    after: PageCursor | undefined,
+    limit: number,
+  ): Promise<DkimRequest[]> {
+    // requests_by_state (state, created_at): the seek starts at the cursor, rows come in order.
+    let query = this.db.selectFrom("requests").select(REQUEST_COLUMNS).where("state", "=", state);
+    if (after !== undefined) {
+      query = query.where((eb) =>
+        eb.or([
+          eb("created_at", ">", after.createdAt),
+          eb.and([eb("created_at", "=", after.createdAt), eb("id", ">", after.id)]),
+        ]),
+      );
+    }
+    const rows: RequestRow[] = await this.read(() =>
+      query
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(Math.max(0, Math.trunc(limit)))
+        .execute(),
+    );
     return rows.map(fromRow);
   }
 
