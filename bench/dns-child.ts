@@ -44,6 +44,8 @@ export interface DnsStats {
   answered: number;
   /** The most queries held (received, not yet answered) at once. */
   peakInFlight: number;
+  /** The most keys with a query held at once: the bot's checks in flight. */
+  peakKeys: number;
   /** Epoch milliseconds (performance.timeOrigin + now) of the first and last query, 0 if none. */
   firstAt: number;
   lastAt: number;
@@ -63,7 +65,18 @@ const delayMs = Number(process.env.BENCH_DNS_DELAY_MS ?? "2");
 const zone = new Map<string, string[]>();
 let silent = false;
 let held = 0;
-let stats: DnsStats = { received: 0, answered: 0, peakInFlight: 0, firstAt: 0, lastAt: 0 };
+/** Queries held per key (the label after _domainkey: one check asks its record's name and, for
+ * a missing record, the names with the zone typed twice). */
+const heldByKey = new Map<string, number>();
+let stats: DnsStats = {
+  received: 0,
+  answered: 0,
+  peakInFlight: 0,
+  peakKeys: 0,
+  firstAt: 0,
+  lastAt: 0,
+};
+const keyOf = (name: string): string => /_domainkey\.([^.]+)/.exec(name.toLowerCase())?.[1] ?? name;
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
 const canonical = (name: string): string => name.toLowerCase().replace(/\.$/, "");
@@ -76,6 +89,9 @@ const socket = createSocket("udp4");
 async function answer(packet: Packet, from: RemoteInfo): Promise<void> {
   held += 1;
   if (held > stats.peakInFlight) stats.peakInFlight = held;
+  const key = keyOf(packet.questions?.[0]?.name ?? "");
+  heldByKey.set(key, (heldByKey.get(key) ?? 0) + 1);
+  if (heldByKey.size > stats.peakKeys) stats.peakKeys = heldByKey.size;
   try {
     if (delayMs > 0) await sleep(delayMs);
     if (silent) return;
@@ -105,6 +121,9 @@ async function answer(packet: Packet, from: RemoteInfo): Promise<void> {
     stats.answered += 1;
   } finally {
     held -= 1;
+    const left = (heldByKey.get(key) ?? 1) - 1;
+    if (left === 0) heldByKey.delete(key);
+    else heldByKey.set(key, left);
   }
 }
 
@@ -138,7 +157,14 @@ process.on("message", (message: BenchToDns) => {
       return;
     case "stats":
       send({ type: "stats", id: message.id, ...stats });
-      stats = { received: 0, answered: 0, peakInFlight: held, firstAt: 0, lastAt: 0 };
+      stats = {
+        received: 0,
+        answered: 0,
+        peakInFlight: held,
+        peakKeys: heldByKey.size,
+        firstAt: 0,
+        lastAt: 0,
+      };
       return;
   }
 });

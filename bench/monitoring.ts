@@ -35,8 +35,6 @@ const SELECTOR = "m1";
 const DNS_DELAY_MS = 2;
 /** About two seconds between cycles (the scheduler adds +-20 %). */
 const MONITOR_HOURS = 2 / 3600;
-/** Each lookup asks TXT and CNAME at once (src/dkim/dns.ts). */
-const QUERIES_PER_LOOKUP = 2;
 
 interface Plan {
   small: number;
@@ -271,6 +269,7 @@ interface Cycle {
   skipped: number;
   queries: number;
   peakInFlight: number;
+  peakKeys: number;
   loopP99: number;
   loopMax: number;
   /** Main-thread CPU of the bot over the cycle, ms. */
@@ -425,6 +424,7 @@ async function runFleet(options: {
         skipped: Number(done.skipped ?? 0),
         queries: dnsStats.received,
         peakInFlight: dnsStats.peakInFlight,
+        peakKeys: dnsStats.peakKeys,
         loopP99: loop.p99,
         loopMax: loop.max,
         cpuMs: cpuAfter.mainMs - cpuBefore.mainMs,
@@ -464,8 +464,14 @@ function steady(cycles: Cycle[]): Cycle[] {
   return cycles.length > 1 ? cycles.slice(1) : cycles;
 }
 
+/** Wall time per key (the span: the same measure for every build). */
 function perKey(cycle: Cycle): number {
-  return (cycle.botMs ?? cycle.spanMs) / cycle.keys;
+  return cycle.spanMs / cycle.keys;
+}
+
+/** The bot's main-thread CPU per key: what a cycle costs the event loop, whatever the load. */
+function cpuPerKey(cycle: Cycle): number {
+  return cycle.cpuMs / cycle.keys;
 }
 
 async function run({ smoke, number }: { smoke: boolean; number: number }): Promise<BenchSection> {
@@ -491,11 +497,17 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
   const largeSteady = steady(large.cycles);
   const smallPerKey = median(smallSteady.map(perKey));
   const largePerKey = median(largeSteady.map(perKey));
-  const ratio = largePerKey / smallPerKey;
-  const largeCycle = median(largeSteady.map((c) => c.botMs ?? c.spanMs));
-  const bound = DNS_ROUND.concurrency * QUERIES_PER_LOOKUP;
-  const peak = max([...small.cycles, ...large.cycles].map((c) => c.peakInFlight));
-  const loopP99 = max(large.cycles.slice(1).map((c) => c.loopP99));
+  const smallCpuPerKey = median(smallSteady.map(cpuPerKey));
+  const largeCpuPerKey = median(largeSteady.map(cpuPerKey));
+  const cpuRatio = largeCpuPerKey / smallCpuPerKey;
+  const wallRatio = largePerKey / smallPerKey;
+  const largeCycle = median(largeSteady.map((c) => c.spanMs));
+  const largeCpu = median(largeSteady.map((c) => c.cpuMs));
+  const all = [...small.cycles, ...large.cycles];
+  const peakKeys = max(all.map((c) => c.peakKeys));
+  const peakQueries = max(all.map((c) => c.peakInFlight));
+  const loopP99 = max(largeSteady.map((c) => c.loopP99));
+  const loopMax = max(largeSteady.map((c) => c.loopMax));
   const ackCycles = plan.ackCycles.flatMap((index) => large.cycles[index] ?? []);
   const acks = ackCycles.flatMap((c) => c.acks);
   const ackP99 = percentile(acks, 99);
@@ -503,6 +515,7 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
   const baseline = ackCycles.flatMap((c) => c.baseline);
   const baselineP99 = percentile(baseline, 99);
   const baselineInGap = ackCycles.every((c) => c.baselineInGap);
+  const ackRatio = ackP99 / baselineP99;
   const rssPoints = largeSteady.map((c, i) => [i + 1, c.memory.rss] as const);
   const rssSlope = slope(rssPoints);
   const heapSlope = slope(largeSteady.map((c, i) => [i + 1, c.memory.heapUsed] as const));
@@ -511,34 +524,40 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
 
   const verdicts: Verdict[] = [
     {
-      name: `monitoring: one cycle over ${plan.large} keys`,
-      figure: ms(largeCycle),
-      target: "within DKIM_MONITOR_HOURS (24 h default)",
-      met: largeCycle < periodMs,
+      name: `monitoring: one cycle over ${plan.large} keys (median span; main-thread CPU)`,
+      figure: `${ms(largeCycle)}; CPU ${ms(largeCpu)}`,
+      target: "within DKIM_MONITOR_HOURS (24 h default), on one core",
+      met: largeCycle < periodMs && largeCpu <= largeCycle * 1.05,
     },
     {
-      name: `monitoring: cost per key, ${plan.large} vs ${plan.small} keys`,
-      figure: `x ${fixed(ratio)} (${fixed(largePerKey, 3)} vs ${fixed(smallPerKey, 3)} ms/key)`,
+      name: `monitoring: cost per key (main-thread CPU), ${plan.large} vs ${plan.small} keys`,
+      figure: `x ${fixed(cpuRatio)} (${fixed(largeCpuPerKey, 3)} vs ${fixed(smallCpuPerKey, 3)} ms/key; wall x ${fixed(wallRatio)})`,
       target: "<= 1.25",
-      met: ratio <= 1.25,
+      met: cpuRatio <= 1.25,
     },
     {
-      name: "monitoring: DNS queries in flight (peak at the server)",
-      figure: String(peak),
-      target: `<= ${bound} (${DNS_ROUND.concurrency} lookups x ${QUERIES_PER_LOOKUP} queries)`,
-      met: peak <= bound,
+      name: "monitoring: DNS checks in flight (peak at the server: keys with a query held)",
+      figure: `${peakKeys} (queries ${peakQueries})`,
+      target: `<= ${DNS_ROUND.concurrency} (the round's concurrency)`,
+      met: peakKeys <= DNS_ROUND.concurrency,
     },
     {
       name: `monitoring: event-loop delay p99 during a ${plan.large}-key cycle (worst cycle)`,
-      figure: ms(loopP99),
+      figure: `${ms(loopP99)} (max ${ms(loopMax)})`,
       target: "<= 50 ms",
       met: loopP99 <= 50,
     },
     {
       name: `monitoring: ack p99 of ${plan.commands} concurrent /dkim status during a cycle (${ackCycles.length} bursts)`,
-      figure: `${ms(ackP99)}${acksInside ? "" : " (some acks after the cycle ended)"}; alone between cycles ${ms(baselineP99)}`,
+      figure: `${ms(ackP99)}${acksInside ? "" : " (some acks after the cycle ended)"}`,
       target: "<= 100 ms",
       met: ackP99 <= 100,
+    },
+    {
+      name: "monitoring: ack p99 during a cycle vs the same bursts between cycles",
+      figure: `x ${fixed(ackRatio)} (${ms(ackP99)} vs ${ms(baselineP99)})`,
+      target: "<= 1.5",
+      met: ackRatio <= 1.5,
     },
     {
       name: `monitoring: RSS after GC across ${largeSteady.length} cycles of ${plan.large} keys`,
@@ -556,7 +575,7 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
   ];
 
   const row = (label: string, c: Cycle) =>
-    `| ${label} | ${c.keys} | ${ms(c.spanMs)} | ${c.botMs === undefined ? "n/a" : ms(c.botMs)} | ${fixed(perKey(c), 3)} | ${c.checked} | ${c.problems} | ${c.queries} | ${c.peakInFlight} | ${ms(c.loopP99)} | ${ms(c.loopMax)} | ${ms(c.cpuMs)} | ${mb(c.memory.rss)} | ${mb(c.memory.heapUsed)} | ${c.slackCalls} |`;
+    `| ${label} | ${c.keys} | ${ms(c.spanMs)} | ${c.botMs === undefined ? "n/a" : ms(c.botMs)} | ${fixed(perKey(c), 3)} | ${ms(c.cpuMs)} | ${fixed(cpuPerKey(c), 3)} | ${c.checked} | ${c.problems} | ${c.queries} | ${c.peakKeys} / ${c.peakInFlight} | ${ms(c.loopP99)} | ${ms(c.loopMax)} | ${mb(c.memory.rss)} | ${mb(c.memory.heapUsed)} | ${c.slackCalls} |`;
   const markdown = [
     `## ${number}. Monitoring ${plan.small} and ${plan.large} active keys`,
     "",
@@ -564,17 +583,17 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
     `their records on a DNS server in a process of its own (dns-packet over UDP, each answer after ${DNS_DELAY_MS} ms); 0.5 % of records missing and 0.5 % another key`,
     `(told in the first cycle), and ${plan.flips} keys whose record goes away and comes back every cycle (told each time, one key per channel).`,
     `DKIM_MONITOR_HOURS=${fixed(MONITOR_HOURS, 6)} (a cycle about two seconds after the last). A cycle runs from the first DNS query at the server to the bot's`,
-    `"${DONE_LINE}" line ("span"; the bot's own duration where its log says it). In flight: queries received and not yet answered, peak, at the server.`,
+    `"${DONE_LINE}" line ("span"; the bot's own duration where its log says it). In flight, at the server: keys with a query received and not yet answered (a check asks TXT and CNAME, and for a missing record the names with the zone typed twice), and those queries.`,
     `Loop delay and CPU: the bot's event loop over the cycle. Ack: ${plan.commands} concurrent signed /dkim status during some cycles of the large fleet, and alone in the gap before them.`,
     "RSS and heap after forced GC at the end of each cycle. Dead resolver: the server stops answering before the small fleet's last cycle.",
     "",
-    "| cycle | keys | span | bot's own | ms/key | checked | problems | DNS queries | peak in flight | loop p99 | loop max | main CPU | RSS | heap | Slack calls |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| cycle | keys | span | bot's own | wall ms/key | main CPU | CPU ms/key | checked | problems | DNS queries | peak in flight (keys / queries) | loop p99 | loop max | RSS | heap | Slack calls |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...small.cycles.map((c, i) => row(`small ${i + 1}`, c)),
     ...(dead === undefined ? [] : [row("small, dead resolver", dead)]),
     ...large.cycles.map((c, i) => row(`large ${i + 1}`, c)),
     "",
-    `Cost per key (median of the cycles after the first): ${fixed(smallPerKey, 3)} ms at ${plan.small}, ${fixed(largePerKey, 3)} ms at ${plan.large} (x ${fixed(ratio)}).`,
+    `Cost per key (median of the cycles after the first): main-thread CPU ${fixed(smallCpuPerKey, 3)} ms at ${plan.small}, ${fixed(largeCpuPerKey, 3)} ms at ${plan.large} (x ${fixed(cpuRatio)}); wall ${fixed(smallPerKey, 3)} vs ${fixed(largePerKey, 3)} ms (x ${fixed(wallRatio)}).`,
     `Acks of ${plan.commands} concurrent /dkim status, ${ackCycles.length} bursts during cycles ${plan.ackCycles.map((i) => i + 1).join(", ")} of the large fleet: p50 ${ms(median(acks))}, p99 ${ms(ackP99)}, max ${ms(max(acks))}${acksInside ? ", all inside the cycle" : " (not all inside the cycle)"};`,
     `the same bursts alone in the gap before each of those cycles: p50 ${ms(median(baseline))}, p99 ${ms(baselineP99)}, max ${ms(max(baseline))}${baselineInGap ? "" : " (a burst ran into the next cycle)"}.`,
     `RSS slope ${mbSigned(rssSlope)}/cycle, heap ${mbSigned(heapSlope)}/cycle over ${largeSteady.length} cycles of ${plan.large} keys.`,
