@@ -241,7 +241,7 @@ async function seedFleet(
       publication: null,
       lastError: null,
       batchId: null,
-      createdAt: at(31 * DAY_MS),
+      createdAt: at(31 * DAY_MS - i * 1000),
       updatedAt: at(DAY_MS),
     };
   }

@@ -15,7 +15,7 @@
 import type { DkimCheckResult } from "../dkim/check.js";
 import { alreadyHandled, requireApprover, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
-import type { DnsChecks } from "./dns-checks.js";
+import { createVerdictBatch, type DnsChecks, type VerdictBatch } from "./dns-checks.js";
 import { dnsRound } from "./dns-round.js";
 import { type Actor, type AuditEvent, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
 import { describeFailure } from "./redact.js";
@@ -57,9 +57,10 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
       unanswered: 0,
       skipped: 0,
     };
+    const batch = createVerdictBatch(store);
     const round = await dnsRound(monitoredKeys(), async (key) => {
       try {
-        return await careFor(key, report);
+        return await careFor(key, report, batch);
       } catch (error) {
         logger.warn("Monitoring a DKIM key failed; it is checked again next cycle.", {
           requestId: key.id,
@@ -68,6 +69,13 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
         return undefined;
       }
     });
+    try {
+      await batch.flush();
+    } catch (error) {
+      logger.warn("Storing monitoring verdicts failed; they are checked again next cycle.", {
+        error: describeFailure(error),
+      });
+    }
     if (round.stoppedEarly) {
       // The keys no worker took: every monitored key but those checked (the pages were not
       // read further).
@@ -106,7 +114,11 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
     }
   }
 
-  async function careFor(key: DkimRequest, report: MonitorReport): Promise<DkimCheckResult> {
+  async function careFor(
+    key: DkimRequest,
+    report: MonitorReport,
+    batch: VerdictBatch,
+  ): Promise<DkimCheckResult> {
     report.checked++;
     if (key.state === "retiring" && isPast(key.retireAfter)) {
       // The overlap is over: the record going is what is asked now, not a problem.
@@ -119,7 +131,8 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
       }
       return result;
     }
-    const { result } = await dns.check(key);
+    // An unchanged verdict is stored with others (one transaction per batch, not per key).
+    const { result } = await dns.check(key, { batch });
     if (result.status === "lookup-failed") report.unanswered++;
     else if (result.status !== "live") report.problems++;
     return result;

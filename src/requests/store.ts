@@ -80,6 +80,16 @@ export interface UpdateArgs {
   whileApplyLease?: Lease;
 }
 
+/** A DNS verdict that tells nothing new (no event), stored with others in one write. */
+export interface VerdictWrite {
+  id: string;
+  /** Stored only while the request is still in this state and its verdict still this one. */
+  whileState: RequestState;
+  whileLastDnsCheck: StoredDnsCheck | null;
+  lastDnsCheck: StoredDnsCheck;
+  at: string;
+}
+
 export interface StoredChange {
   request: DkimRequest;
   event: AuditEvent | null;
@@ -229,6 +239,13 @@ export interface RequestStore {
   transition(args: TransitionArgs): Promise<StoredChange | undefined>;
   /** A change without a state move (progress, DNS check, message reference), conditional likewise. */
   update(args: UpdateArgs): Promise<StoredChange | undefined>;
+  /**
+   * Stores many verdicts in one transaction, each under the same guards as `update` (state
+   * and verdict unchanged meanwhile; one that lost the race is left as the winner wrote it),
+   * counting the requests generation once. Monitoring's unchanged verdicts: one write per
+   * key cost a transaction each (10,000 a cycle). Resolves to how many were stored.
+   */
+  recordVerdicts(writes: readonly VerdictWrite[]): Promise<number>;
   /** An event that changes nothing else (e.g. "resumed"). */
   appendEvent(event: NewAuditEvent): Promise<AuditEvent>;
   /** The unsealed private key, or undefined once erased. Only the apply step asks for it. */

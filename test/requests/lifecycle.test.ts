@@ -85,6 +85,12 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
     const asked = h.dns.calls.map((call) => call.domain);
     expect(new Set(asked).size).toBe(count);
     expect(asked).not.toContain("waiting.example");
+    // Every verdict stored (in batches), the generation counting each batch.
+    const checkedAt = new Date(now).toISOString();
+    const keys = (await h.store.list({ states: ["active", "retiring"] })).filter(
+      (each) => each.lastDnsCheck?.checkedAt === checkedAt && each.lastDnsCheck.status === "live",
+    );
+    expect(keys).toHaveLength(count);
 
     // No resolver answers: the round gives up, and says how many keys wait for the next one.
     h.dns.answer(dnsResult("lookup-failed"));

@@ -6,7 +6,7 @@
  * database the first writer wins and the second sees "not in that state any more":
  * `UPDATE requests SET … WHERE id = ? AND state = ? … RETURNING …`, then the event.
  */
-import { type ExpressionBuilder, sql, type Transaction } from "kysely";
+import { type ExpressionBuilder, sql, type Transaction, type UpdateQueryBuilder } from "kysely";
 import type { Batch, BatchChanges } from "../batch.js";
 import { RequestConflictError } from "../errors.js";
 import {
@@ -34,10 +34,16 @@ import type {
   StoredChange,
   TransitionArgs,
   UpdateArgs,
+  VerdictWrite,
 } from "../store.js";
 import * as batches from "./batch-store.js";
 import { retryWhileBusy } from "./busy.js";
-import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
+import {
+  homeSectionCountQuery,
+  homeSectionQuery,
+  stateCountsQuery,
+  statePageQuery,
+} from "./home-queries.js";
 import {
   currentKeyFromRow,
   currentKeysQuery,
@@ -260,22 +266,8 @@ export class KyselyRequestStore implements RequestStore {
     after: PageCursor | undefined,
     limit: number,
   ): Promise<DkimRequest[]> {
-    // requests_by_state (state, created_at): the seek starts at the cursor, rows come in order.
-    let query = this.db.selectFrom("requests").select(REQUEST_COLUMNS).where("state", "=", state);
-    if (after !== undefined) {
-      query = query.where((eb) =>
-        eb.or([
-          eb("created_at", ">", after.createdAt),
-          eb.and([eb("created_at", "=", after.createdAt), eb("id", ">", after.id)]),
-        ]),
-      );
-    }
     const rows: RequestRow[] = await this.read(() =>
-      query
-        .orderBy("created_at")
-        .orderBy("id")
-        .limit(Math.max(0, Math.trunc(limit)))
-        .execute(),
+      statePageQuery(this.db, state, after, limit).execute(),
     );
     return rows.map(fromRow);
   }
@@ -382,6 +374,26 @@ export class KyselyRequestStore implements RequestStore {
       whileLastDnsCheck: args.whileLastDnsCheck,
       whileApplyLease: args.whileApplyLease,
       applyLease: args.whileApplyLease,
+    });
+  }
+
+  async recordVerdicts(writes: readonly VerdictWrite[]): Promise<number> {
+    if (writes.length === 0) return 0;
+    return this.write(async (trx) => {
+      let stored = 0;
+      for (const write of writes) {
+        const result = await whileVerdict(
+          trx
+            .updateTable("requests")
+            .set({ ...changeColumns({ lastDnsCheck: write.lastDnsCheck }), updated_at: write.at })
+            .where("id", "=", write.id)
+            .where("state", "=", write.whileState),
+          write.whileLastDnsCheck,
+        ).executeTakeFirst();
+        if (Number(result.numUpdatedRows) > 0) stored++;
+      }
+      if (stored > 0) await bumpGeneration(trx);
+      return stored;
     });
   }
 
@@ -801,15 +813,8 @@ export class KyselyRequestStore implements RequestStore {
         })
         .where("id", "=", write.id)
         .where("state", "=", write.from);
-      const dns = write.whileLastDnsCheck;
-      if (dns === null) {
-        query = query.where("dns_status", "is", null);
-      } else if (dns !== undefined) {
-        query = query
-          .where("dns_status", "=", dns.status)
-          .where("dns_summary", "=", dns.summary)
-          .where("dns_checked_at", "=", dns.checkedAt)
-          .where("dns_problem_code", dns.problemCode === null ? "is" : "=", dns.problemCode);
+      if (write.whileLastDnsCheck !== undefined) {
+        query = whileVerdict(query, write.whileLastDnsCheck);
       }
       if (write.whileApplyLease !== undefined) {
         query = query.where("apply_owner", "=", write.whileApplyLease.owner);
@@ -846,6 +851,19 @@ export class KyselyRequestStore implements RequestStore {
       .executeTakeFirstOrThrow();
     return { ...event, id: Number(row.id), details: JSON.parse(details) };
   }
+}
+
+/** An update of a request guarded by its stored DNS verdict (null: none yet). */
+function whileVerdict<Q extends UpdateQueryBuilder<StoreTables, "requests", "requests", O>, O>(
+  query: Q,
+  dns: StoredDnsCheck | null,
+): Q {
+  if (dns === null) return query.where("dns_status", "is", null) as Q;
+  return query
+    .where("dns_status", "=", dns.status)
+    .where("dns_summary", "=", dns.summary)
+    .where("dns_checked_at", "=", dns.checkedAt)
+    .where("dns_problem_code", dns.problemCode === null ? "is" : "=", dns.problemCode) as Q;
 }
 
 /** The meta row that counts the writes of requests (requestsGeneration). */

@@ -10,6 +10,7 @@ import {
   homeSectionCountQuery,
   homeSectionQuery,
   stateCountsQuery,
+  statePageQuery,
 } from "../../../src/requests/store/home-queries.js";
 import type { KyselyRequestStore } from "../../../src/requests/store/kysely-store.js";
 import type { HomeSection } from "../../../src/requests/store.js";
@@ -106,5 +107,19 @@ describe.each(DIALECTS)("App Home's queries on %s", (dialect) => {
       expect(walksEverything(plan), `${name}:\n${plan.join("\n")}`).toEqual([]);
       expect(plan.join("\n"), name).toMatch(/requests_by_|INDEX|Index/);
     }
+  });
+
+  it("reads a page of a state by seeking to its cursor in the index, not from the first row", async () => {
+    const store = await seeded();
+    const query = statePageQuery(store.kysely, "active", { createdAt: iso(2), id: "someid" }, 250);
+    const plan = await planOf(store, query);
+    const text = plan.join("\n");
+    expect(walksEverything(plan), text).toEqual([]);
+    // The seek uses the creation time too, not the state alone.
+    expect(text).toMatch(
+      store.dialect === "sqlite"
+        ? /requests_by_state \(state=\? AND created_at>\?\)/
+        : /Index Cond: .*created_at >=/s,
+    );
   });
 });

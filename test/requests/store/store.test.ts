@@ -19,7 +19,7 @@ import {
 } from "../../helpers/test-stores.js";
 import { randomEncryptionKey } from "../support.js";
 import { writeLegacyDatabase } from "./legacy-sqlite.js";
-import { iso, seed } from "./seed-requests.js";
+import { iso, seed, verdict } from "./seed-requests.js";
 
 const keyPair = await generateKeyPair(1024);
 const LATEST = MIGRATIONS.at(-1)?.version;
@@ -526,6 +526,50 @@ describe.each(DIALECTS)("reading a fleet on %s", (dialect) => {
     // A request without activation or decision ages from its creation.
     expect(await ids({ agedSince: iso(5) })).toEqual(["waiting"]);
     expect(await ids({ agedSince: iso(4) })).toEqual([]);
+    await store.close();
+  });
+});
+
+describe.each(DIALECTS)("verdicts stored together on %s", (dialect) => {
+  it("stores each verdict under its guards in one write, counting the generation once", async () => {
+    const store = await openTestStore(await freshDatabase(dialect), {
+      encryptionKey: randomEncryptionKey(),
+    });
+    for (const id of ["k1", "k2", "k3", "k4"]) {
+      await seed(store, keyPair, { id, state: "active", day: 1, dns: "live" });
+    }
+    const before = await store.requestsGeneration();
+    const was = verdict("live");
+    const now = { ...verdict("live"), checkedAt: iso(9) };
+    // k3 moved on meanwhile (another check stored first); k4 is no longer active.
+    await store.update({
+      id: "k3",
+      whileState: "active",
+      at: iso(8),
+      changes: { lastDnsCheck: { ...was, checkedAt: iso(8) } },
+    });
+    const stored = await store.recordVerdicts(
+      ["k1", "k2", "k3"].map((id) => ({
+        id,
+        whileState: "active" as const,
+        whileLastDnsCheck: was,
+        lastDnsCheck: now,
+        at: iso(9),
+      })),
+    );
+    expect(stored).toBe(2);
+    expect((await store.get("k1"))?.lastDnsCheck).toEqual(now);
+    expect((await store.get("k2"))?.updatedAt).toBe(iso(9));
+    expect((await store.get("k3"))?.lastDnsCheck?.checkedAt).toBe(iso(8));
+    expect((await store.get("k4"))?.lastDnsCheck).toEqual(was);
+    expect(BigInt(await store.requestsGeneration())).toBe(BigInt(before) + 2n); // k3's update, then the batch
+    // Nothing stored: the generation stays.
+    const again = await store.recordVerdicts([
+      { id: "k4", whileState: "retiring", whileLastDnsCheck: was, lastDnsCheck: now, at: iso(9) },
+    ]);
+    expect(again).toBe(0);
+    expect(BigInt(await store.requestsGeneration())).toBe(BigInt(before) + 2n);
+    expect(await store.recordVerdicts([])).toBe(0);
     await store.close();
   });
 });
