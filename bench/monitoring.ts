@@ -10,16 +10,18 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { generateKeyPair } from "../src/dkim/keys.js";
 import { splitIntoStrings } from "../src/dkim/record.js";
+import { VERDICT_BATCH } from "../src/requests/dns-checks.js";
 import { DNS_ROUND } from "../src/requests/dns-round.js";
+import { MONITOR_PAGE } from "../src/requests/lifecycle.js";
 import type { DkimRequest } from "../src/requests/model.js";
-import { parseEncryptionKey } from "../src/requests/sealing.js";
+import { parseEncryptionKey, seal } from "../src/requests/sealing.js";
 import { DATABASE_FILE, openStore } from "../src/requests/store/open-store.js";
 import { toRow } from "../src/requests/store/rows.js";
 import type { BenchToDns, DnsStats, DnsToBench } from "./dns-child.js";
@@ -48,6 +50,8 @@ interface Plan {
   ackCycles: number[];
   /** Keys whose record goes away (and comes back) every cycle: verdict changes told. */
   flips: number;
+  /** Pending requests, records not published yet, at the DNS watch's first round after start. */
+  pending: number;
 }
 
 const FULL: Plan = {
@@ -58,6 +62,7 @@ const FULL: Plan = {
   commands: 50,
   ackCycles: [2, 5, 8],
   flips: 10,
+  pending: 5000,
 };
 const SMOKE: Plan = {
   small: 100,
@@ -67,6 +72,7 @@ const SMOKE: Plan = {
   commands: 5,
   ackCycles: [2],
   flips: 2,
+  pending: 100,
 };
 
 // ---- the DNS server process -------------------------------------------------------------------
@@ -458,7 +464,148 @@ async function runFleet(options: {
   }
 }
 
-// ---- the section ------------------------------------------------------------------------------
+// ---- the DNS watch's first round over many pending requests --------------------------------
+
+interface WatchRound {
+  pending: number;
+  /** First to last DNS query of the round, ms. */
+  roundMs: number;
+  queries: number;
+  peakKeys: number;
+  /** Web API calls fake Slack saw from the start to 2 s after the round (but auth.test). */
+  slackCalls: number;
+  logs: LogTally;
+}
+
+/**
+ * `count` pending requests (sealed keys, as the store keeps them; no verdict yet), records not
+ * published: the bot starts and the DNS watch's first round checks them all. Nothing is news
+ * (a record not yet published is what everyone expects), so Slack should hear nothing.
+ */
+async function runPendingWatch(count: number): Promise<WatchRound> {
+  const pair = await generateKeyPair(1024);
+  const dataDir = await mkdtemp(join(tmpdir(), "dkim-bench-watch-"));
+  const encryptionKey = randomBytes(32).toString("base64");
+  const key = parseEncryptionKey(encryptionKey);
+  const store = await openStore({ dataDir, encryptionKey: key, owner: "bench-seed" });
+  await store.close();
+  const now = Date.now();
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  try {
+    const rowOf = (i: number) => {
+      const id = `pen${i.toString(36).padStart(6, "0")}`;
+      const domain = `p${i}.pending.example`;
+      const at = new Date(now - 3_600_000 + i).toISOString();
+      const request: DkimRequest = {
+        id,
+        domain,
+        selector: SELECTOR,
+        bits: 1024,
+        usernames: [domain],
+        testing: false,
+        reason: null,
+        ticket: null,
+        requesterId: "UREQUESTER",
+        teamId: null,
+        enterpriseId: null,
+        channelId: `CPEN${Math.floor(i / 10)}`,
+        messageTs: `1760000000.${String(i).padStart(6, "0")}`,
+        publicKeyBase64: pair.publicKeyBase64,
+        fingerprint: pair.fingerprint,
+        recordValue: `v=DKIM1; k=rsa; p=${pair.publicKeyBase64}`,
+        state: "pending",
+        progress: { certificateInstalled: false, enabledUsernames: [] },
+        lastDnsCheck: null,
+        decidedBy: null,
+        decidedAt: null,
+        rejectReason: null,
+        rotationOf: null,
+        replacedBy: null,
+        activatedAt: null,
+        retireAfter: null,
+        retiredAt: null,
+        retiredBy: null,
+        publication: null,
+        lastError: null,
+        batchId: null,
+        createdAt: at,
+        updatedAt: at,
+      };
+      return { ...toRow(request), sealed_key: seal(key, pair.privateKeyPem, id) };
+    };
+    const columns = [...Object.keys(rowOf(0)), "created_seq"];
+    const insert = db.prepare(
+      `insert into requests (${columns.join(", ")}) values (${columns.map(() => "?").join(", ")})`,
+    );
+    db.transaction(() => {
+      for (let i = 0; i < count; i++) insert.run(...Object.values(rowOf(i)), i + 1);
+    })();
+  } finally {
+    db.close();
+  }
+  const dns = await DnsChild.start();
+  let rig: Rig | undefined;
+  try {
+    rig = await startRig({
+      env: {
+        DATA_DIR: dataDir,
+        DKIM_ENCRYPTION_KEY: encryptionKey,
+        DKIM_DNS_SERVERS: dns.address,
+      },
+    });
+    await dns.firstQuery();
+    // The round is over once a second passes without a query.
+    let firstAt = 0;
+    let lastAt = 0;
+    let queries = 0;
+    let peakKeys = 0;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const stats = await dns.stats();
+      if (stats.received === 0 && queries > 0) break;
+      if (firstAt === 0) firstAt = stats.firstAt;
+      if (stats.lastAt > 0) lastAt = stats.lastAt;
+      queries += stats.received;
+      peakKeys = Math.max(peakKeys, stats.peakKeys);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return {
+      pending: count,
+      roundMs: lastAt - firstAt,
+      queries,
+      peakKeys,
+      // auth.test at start is the bot learning who it is, not a word to anyone.
+      slackCalls: rig.slack.calls().filter((call) => call.method !== "auth.test").length,
+      logs: await rig.bot.logs(),
+    };
+  } finally {
+    await rig?.close();
+    await dns.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---- the section ---
+
+/**
+ * The same bench on main's build before the fix (f12b5de: the whole fleet read in one query,
+ * one transaction per verdict), full size, on this machine (2 cores shared with other
+ * benchmarks), 2026-12-07. Printed beside this run's figures.
+ */
+const BEFORE_FIX = {
+  build: "main f12b5de",
+  cpuPerKeyLarge: Number.NaN,
+  cpuPerKeySmall: Number.NaN,
+  cycleMs: Number.NaN,
+  cycleCpuMs: Number.NaN,
+  loopP99: Number.NaN,
+  loopMax: Number.NaN,
+  ackP99: Number.NaN,
+  baselineP99: Number.NaN,
+  rssSlopeMb: Number.NaN,
+  watchSlackCalls: Number.NaN,
+  load: "",
+};---------------------------------------------------------------------------
 
 function steady(cycles: Cycle[]): Cycle[] {
   return cycles.length > 1 ? cycles.slice(1) : cycles;
@@ -476,6 +623,7 @@ function cpuPerKey(cycle: Cycle): number {
 
 async function run({ smoke, number }: { smoke: boolean; number: number }): Promise<BenchSection> {
   const plan = smoke ? SMOKE : FULL;
+  const loadBefore = loadavg()[0] ?? 0;
   const pair = await generateKeyPair(1024);
   const common = { plan, publicKeyBase64: pair.publicKeyBase64, fingerprint: pair.fingerprint };
   const small = await runFleet({
@@ -492,6 +640,9 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
     ackCycles: plan.ackCycles,
     deadCycle: false,
   });
+
+  const watch = await runPendingWatch(plan.pending);
+  const loadAfter = loadavg()[0] ?? 0;
 
   const smallSteady = steady(small.cycles);
   const largeSteady = steady(large.cycles);
@@ -566,6 +717,12 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
       met: rssSlope <= 1024 * 1024,
     },
     {
+      name: `DNS watch: Slack calls in the first round over ${watch.pending} pending requests (records not yet published)`,
+      figure: `${watch.slackCalls} (round ${ms(watch.roundMs)}, ${watch.queries} queries, checks in flight <= ${watch.peakKeys})`,
+      target: "0 (nothing is news)",
+      met: watch.slackCalls === 0,
+    },
+    {
       name: `monitoring: a cycle with a dead resolver (${plan.small} keys)`,
       figure:
         dead === undefined ? "n/a" : `${ms(dead.spanMs)}, ${dead.skipped} keys left for the next`,
@@ -586,6 +743,8 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
     `"${DONE_LINE}" line ("span"; the bot's own duration where its log says it). In flight, at the server: keys with a query received and not yet answered (a check asks TXT and CNAME, and for a missing record the names with the zone typed twice), and those queries.`,
     `Loop delay and CPU: the bot's event loop over the cycle. Ack: ${plan.commands} concurrent signed /dkim status during some cycles of the large fleet, and alone in the gap before them.`,
     "RSS and heap after forced GC at the end of each cycle. Dead resolver: the server stops answering before the small fleet's last cycle.",
+    `Machine: ${availableParallelism()} cores shared with other benchmarks; load average (1 min) ${fixed(loadBefore, 1)} at the start, ${fixed(loadAfter, 1)} at the end: wall times and latencies are inflated by other processes, CPU times much less.`,
+    `DNS watch: ${plan.pending} pending requests seeded (sealed keys, no verdict yet), records not published; the bot starts, its watch's first round checks them all; Slack calls counted until 2 s after the last query.`,
     "",
     "| cycle | keys | span | bot's own | wall ms/key | main CPU | CPU ms/key | checked | problems | DNS queries | peak in flight (keys / queries) | loop p99 | loop max | RSS | heap | Slack calls |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -598,6 +757,18 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
     `the same bursts alone in the gap before each of those cycles: p50 ${ms(median(baseline))}, p99 ${ms(baselineP99)}, max ${ms(max(baseline))}${baselineInGap ? "" : " (a burst ran into the next cycle)"}.`,
     `RSS slope ${mbSigned(rssSlope)}/cycle, heap ${mbSigned(heapSlope)}/cycle over ${largeSteady.length} cycles of ${plan.large} keys.`,
     "",
+    `Before and after the fix (${BEFORE_FIX.build}: the whole fleet read in one query at the start of a cycle and again for the key-age reminders, one transaction per verdict; after: pages of ${MONITOR_PAGE} keys, verdicts that tell nothing stored ${VERDICT_BATCH} to a transaction, only old keys read for reminders). Before measured with this bench at full size, load ${BEFORE_FIX.load}:`,
+    "",
+    `| figure (${FULL.large} keys unless said) | before | after (this run) |`,
+    "|---|---:|---:|",
+    `| main-thread CPU per key, ${FULL.large} keys | ${fixed(BEFORE_FIX.cpuPerKeyLarge, 3)} ms | ${fixed(largeCpuPerKey, 3)} ms |`,
+    `| main-thread CPU per key, ${FULL.small} keys | ${fixed(BEFORE_FIX.cpuPerKeySmall, 3)} ms | ${fixed(smallCpuPerKey, 3)} ms |`,
+    `| cycle span (median) / its main-thread CPU | ${ms(BEFORE_FIX.cycleMs)} / ${ms(BEFORE_FIX.cycleCpuMs)} | ${ms(largeCycle)} / ${ms(largeCpu)} |`,
+    `| event-loop delay p99, worst cycle / max over the cycles | ${ms(BEFORE_FIX.loopP99)} / ${ms(BEFORE_FIX.loopMax)} | ${ms(loopP99)} / ${ms(loopMax)} |`,
+    `| ack p99 during a cycle / the same bursts between cycles | ${ms(BEFORE_FIX.ackP99)} / ${ms(BEFORE_FIX.baselineP99)} | ${ms(ackP99)} / ${ms(baselineP99)} |`,
+    `| RSS slope over 10 cycles | ${fixed(BEFORE_FIX.rssSlopeMb)} MB/cycle | ${mbSigned(rssSlope)}/cycle |`,
+    `| DNS watch, first round over ${FULL.pending} pending: Slack calls | ${BEFORE_FIX.watchSlackCalls} | ${watch.slackCalls} |`,
+    "",
     "| target | figure | goal | verdict |",
     "|---|---|---|---|",
     ...verdicts.map(
@@ -605,7 +776,7 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
         `| ${v.name} | ${v.figure} | ${v.target} | ${v.met === undefined ? "info" : v.met ? "MET" : "MISSED"} |`,
     ),
   ];
-  return { verdicts, markdown, logs: [small.logs, large.logs] };
+  return { verdicts, markdown, logs: [small.logs, large.logs, watch.logs] };
 }
 
 export const monitoringScenario: BenchScenario = {
