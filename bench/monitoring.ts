@@ -585,7 +585,7 @@ async function runPendingWatch(count: number): Promise<WatchRound> {
   }
 }
 
-// ---- the section ---
+// ---- the section ------------------------------------------------------------------------------
 
 /**
  * The same bench on main's build before the fix (f12b5de: the whole fleet read in one query,
@@ -605,7 +605,7 @@ const BEFORE_FIX = {
   rssSlopeMb: Number.NaN,
   watchSlackCalls: Number.NaN,
   load: "",
-};---------------------------------------------------------------------------
+};
 
 function steady(cycles: Cycle[]): Cycle[] {
   return cycles.length > 1 ? cycles.slice(1) : cycles;
