@@ -10,6 +10,8 @@
  *   cpu                     CPU time so far: the main thread's (the event loop) and the
  *                           whole process's (with the thread pool), in milliseconds,
  *   stop                    bot.stop(), then exit.
+ * With BENCH_FORWARD_LOGS set, every log line containing that text is also sent to the bench
+ * as it is written (a "log-line" message), e.g. to see where a monitoring cycle ends.
  */
 import { subscribe } from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   // The production level (info), so the bot pays for its own logging, into a tally instead
   // of stdout. Warnings and errors are kept (a few) for the report.
   const tally: LogTally = { lines: 0, warnings: 0, errors: 0, samples: [] };
+  const forward = process.env.BENCH_FORWARD_LOGS;
   const logger = createLogger({
     level: "info",
     write: (line) => {
@@ -62,6 +65,9 @@ async function main(): Promise<void> {
       if (isWarning) tally.warnings += 1;
       if (isError) tally.errors += 1;
       if ((isWarning || isError) && tally.samples.length < 10) tally.samples.push(line);
+      if (forward !== undefined && forward !== "" && line.includes(forward)) {
+        send({ type: "log-line", line });
+      }
     },
   });
 

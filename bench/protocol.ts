@@ -47,4 +47,6 @@ export type ChildToBench =
   | ({ type: "memory"; id: number } & MemoryReading)
   | { type: "logs"; id: number; tally: LogTally }
   | { type: "server-times"; id: number; times: number[] }
-  | ({ type: "cpu"; id: number } & CpuReading);
+  | ({ type: "cpu"; id: number } & CpuReading)
+  /** Unasked: a log line that contains BENCH_FORWARD_LOGS (e.g. a cycle's end), as it is written. */
+  | { type: "log-line"; line: string };

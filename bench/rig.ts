@@ -229,6 +229,9 @@ export class BotChild {
   private nextId = 1;
   private readonly pending = new Map<number, (message: ChildToBench) => void>();
   private readonly exited: Promise<number | null>;
+  private readonly logListeners: Array<(line: string) => void> = [];
+  /** Forwarded lines that came before anyone listened (e.g. during the start). */
+  private readonly logBacklog: string[] = [];
 
   private constructor(
     private readonly child: ChildProcess,
@@ -236,6 +239,11 @@ export class BotChild {
   ) {
     this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
     child.on("message", (message: ChildToBench) => {
+      if (message.type === "log-line") {
+        if (this.logListeners.length === 0) this.logBacklog.push(message.line);
+        for (const listener of this.logListeners) listener(message.line);
+        return;
+      }
       if (!("id" in message)) return;
       const wake = this.pending.get(message.id);
       this.pending.delete(message.id);
@@ -281,6 +289,12 @@ export class BotChild {
       });
       this.child.send({ type, id } satisfies BenchToChild);
     });
+  }
+
+  /** Log lines containing BENCH_FORWARD_LOGS (given in the bot's env), as the bot writes them. */
+  onLog(listener: (line: string) => void): void {
+    this.logListeners.push(listener);
+    for (const line of this.logBacklog.splice(0)) listener(line);
   }
 
   async resetLoop(): Promise<void> {

@@ -13,13 +13,21 @@ import { bulkKeys } from "./bulk-keys.js";
 import { measureKeygen, measureLoopDelay } from "./keygen.js";
 import { describeMachine } from "./machine.js";
 import { memoryFlows } from "./memory-flows.js";
+import { monitoringScenario } from "./monitoring.js";
 import { postgresApp } from "./postgres-app.js";
 import { type BenchResults, evaluate, renderReport } from "./report.js";
 import type { BenchScenario, BenchSection } from "./section.js";
 import { storeScale } from "./store-scale.js";
 
 /** The fleet's measurements (issue 16), in report order; sections 6 onwards. */
-const SCENARIOS: BenchScenario[] = [postgresApp, bulkKeys, storeScale, batchApply, memoryFlows];
+const SCENARIOS: BenchScenario[] = [
+  postgresApp,
+  bulkKeys,
+  storeScale,
+  monitoringScenario,
+  batchApply,
+  memoryFlows,
+];
 
 const smoke = process.argv.includes("--smoke");
 /** `--only <id>`: one fleet scenario alone, printed, no report (while working on it). */

@@ -222,9 +222,14 @@ export async function startBot(config: Config, logger: AppLogger): Promise<Runni
       name: "monitor",
       periodMs: config.monitorHours * 3_600_000,
       async cycle() {
+        const started = Date.now();
         const report = await service.lifecycle.monitor();
         const reminded = await service.lifecycle.remindRotations();
-        log.info("Monitoring cycle done.", { ...report, reminded: reminded.length });
+        log.info("Monitoring cycle done.", {
+          ...report,
+          reminded: reminded.length,
+          durationMs: Date.now() - started,
+        });
       },
     },
     { logger: log, leases: store, leaseMs, runAtStart: "when-due" },

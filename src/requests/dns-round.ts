@@ -3,9 +3,12 @@
  * lookups in flight, and a resolver that answers nothing is found once per round instead of
  * once per request. Without an answer the records are not judged at all (a verdict needs an
  * answer), so the rest of the round waits for the next one.
+ *
+ * The items may come as a list or a page at a time (an async iterable, e.g. a fleet's keys
+ * read from the store in pages, so no single read holds the event loop for the whole fleet):
+ * `concurrency` workers each take the next item when their last check is done.
  */
 import type { DkimCheckResult } from "../dkim/check.js";
-import { createLimiter } from "../dkim/concurrency-limit.js";
 
 export interface RoundOptions {
   /** Lookups in flight at once. */
@@ -21,35 +24,49 @@ export interface RoundReport {
   unanswered: number;
   /** Set when the round stopped early: no resolver answered. */
   stoppedEarly: boolean;
+  /** Items left unchecked after an early stop (a list's; an async source is not read further). */
   skipped: number;
 }
 
 export async function dnsRound<T>(
-  items: readonly T[],
+  items: Iterable<T> | AsyncIterable<T>,
   check: (item: T) => Promise<DkimCheckResult | undefined>,
   options: RoundOptions = DNS_ROUND,
 ): Promise<RoundReport> {
-  const limiter = createLimiter(options.concurrency);
   const report: RoundReport = { done: 0, unanswered: 0, stoppedEarly: false, skipped: 0 };
   let failuresInARow = 0;
-  await Promise.all(
-    items.map((item) =>
-      limiter.run(async () => {
-        if (report.stoppedEarly) {
-          report.skipped++;
-          return;
-        }
-        const result = await check(item);
-        report.done++;
-        if (result?.status === "lookup-failed") {
-          report.unanswered++;
-          failuresInARow++;
-          if (failuresInARow >= options.giveUpAfter) report.stoppedEarly = true;
-        } else {
-          failuresInARow = 0;
-        }
-      }),
-    ),
-  );
+  const source: Iterator<T> | AsyncIterator<T> =
+    Symbol.asyncIterator in items
+      ? items[Symbol.asyncIterator]()
+      : (items as Iterable<T>)[Symbol.iterator]();
+
+  async function worker(): Promise<void> {
+    for (;;) {
+      if (report.stoppedEarly) return;
+      // An async generator queues concurrent next() calls: each worker gets its own item.
+      const next = await source.next();
+      if (next.done === true) return;
+      if (report.stoppedEarly) {
+        report.skipped++;
+        return;
+      }
+      const result = await check(next.value);
+      report.done++;
+      if (result?.status === "lookup-failed") {
+        report.unanswered++;
+        failuresInARow++;
+        if (failuresInARow >= options.giveUpAfter) report.stoppedEarly = true;
+      } else {
+        failuresInARow = 0;
+      }
+    }
+  }
+
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, () => worker()));
+  if (report.stoppedEarly && !(Symbol.asyncIterator in items)) {
+    // What the workers never took from the list.
+    const list = source as Iterator<T>;
+    while (list.next().done !== true) report.skipped++;
+  }
   return report;
 }

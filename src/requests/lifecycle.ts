@@ -15,16 +15,19 @@
 import type { DkimCheckResult } from "../dkim/check.js";
 import { alreadyHandled, requireApprover, requireSameWorkspace } from "./authorization.js";
 import type { RequestsContext } from "./context.js";
-import type { DnsChecks } from "./dns-checks.js";
+import { createVerdictBatch, type DnsChecks, type VerdictBatch } from "./dns-checks.js";
 import { dnsRound } from "./dns-round.js";
 import { type Actor, type AuditEvent, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
 import { describeFailure } from "./redact.js";
 import { isOpenState, MONITORED_STATES } from "./state-machine.js";
+import type { PageCursor } from "./store.js";
 
 /** The value that revokes an RSA key (RFC 6376 3.6.1: an empty p=). */
 export const REVOKED_VALUE = "v=DKIM1; k=rsa; p=";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Keys read from the store at a time by monitoring. */
+export const MONITOR_PAGE = 250;
 
 export interface MonitorReport {
   checked: number;
@@ -54,10 +57,10 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
       unanswered: 0,
       skipped: 0,
     };
-    const keys = await store.list({ states: MONITORED_STATES });
-    const round = await dnsRound(keys, async (key) => {
+    const batch = createVerdictBatch(store);
+    const round = await dnsRound(monitoredKeys(), async (key) => {
       try {
-        return await careFor(key, report);
+        return await careFor(key, report, batch);
       } catch (error) {
         logger.warn("Monitoring a DKIM key failed; it is checked again next cycle.", {
           requestId: key.id,
@@ -66,7 +69,20 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
         return undefined;
       }
     });
-    report.skipped = round.skipped;
+    try {
+      await batch.flush();
+    } catch (error) {
+      logger.warn("Storing monitoring verdicts failed; they are checked again next cycle.", {
+        error: describeFailure(error),
+      });
+    }
+    if (round.stoppedEarly) {
+      // The keys no worker took: every monitored key but those checked (the pages were not
+      // read further).
+      const counts = await store.countByState(MONITORED_STATES);
+      const total = MONITORED_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
+      report.skipped = Math.max(round.skipped, total - report.checked);
+    }
     if (round.stoppedEarly) {
       logger.warn("No DNS resolver answered; monitoring waits for the next cycle.", {
         checked: report.checked,
@@ -81,7 +97,28 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
     return report;
   }
 
-  async function careFor(key: DkimRequest, report: MonitorReport): Promise<DkimCheckResult> {
+  /**
+   * Every active and retiring key, a page at a time (MONITOR_PAGE): a fleet of 10,000 keys is
+   * not read (and held) in one go, which blocked the event loop for hundreds of milliseconds.
+   */
+  async function* monitoredKeys(): AsyncGenerator<DkimRequest> {
+    for (const state of MONITORED_STATES) {
+      let after: PageCursor | undefined;
+      for (;;) {
+        const page = await store.listPage(state, after, MONITOR_PAGE);
+        yield* page;
+        const last = page.at(-1);
+        if (last === undefined || page.length < MONITOR_PAGE) break;
+        after = { createdAt: last.createdAt, id: last.id };
+      }
+    }
+  }
+
+  async function careFor(
+    key: DkimRequest,
+    report: MonitorReport,
+    batch: VerdictBatch,
+  ): Promise<DkimCheckResult> {
     report.checked++;
     if (key.state === "retiring" && isPast(key.retireAfter)) {
       // The overlap is over: the record going is what is asked now, not a problem.
@@ -94,7 +131,8 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
       }
       return result;
     }
-    const { result } = await dns.check(key);
+    // An unchanged verdict is stored with others (one transaction per batch, not per key).
+    const { result } = await dns.check(key, { batch });
     if (result.status === "lookup-failed") report.unanswered++;
     else if (result.status !== "live") report.problems++;
     return result;
@@ -157,7 +195,9 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
     if (rotateAfterDays <= 0) return [];
     const now = ctx.clock().getTime();
     const reminded: DkimRequest[] = [];
-    for (const key of await store.list({ states: ["active"] })) {
+    // Only the keys old enough (read by the store), not the whole fleet every cycle.
+    const agedSince = new Date(now - rotateAfterDays * DAY_MS).toISOString();
+    for (const key of await store.list({ states: ["active"], agedSince })) {
       const since = Date.parse(key.activatedAt ?? key.decidedAt ?? key.createdAt);
       const ageDays = (now - since) / DAY_MS;
       if (ageDays < rotateAfterDays) continue;

@@ -80,6 +80,16 @@ export interface UpdateArgs {
   whileApplyLease?: Lease;
 }
 
+/** A DNS verdict that tells nothing new (no event), stored with others in one write. */
+export interface VerdictWrite {
+  id: string;
+  /** Stored only while the request is still in this state and its verdict still this one. */
+  whileState: RequestState;
+  whileLastDnsCheck: StoredDnsCheck | null;
+  lastDnsCheck: StoredDnsCheck;
+  at: string;
+}
+
 export interface StoredChange {
   request: DkimRequest;
   event: AuditEvent | null;
@@ -87,11 +97,22 @@ export interface StoredChange {
   alsoChanged?: StoredChange[];
 }
 
+/** Where a page of `listPage` ends: its last request's creation time and id. */
+export interface PageCursor {
+  createdAt: string;
+  id: string;
+}
+
 export interface RequestFilter {
   states?: readonly RequestState[];
   domain?: string;
   /** ISO 8601: only requests created strictly before. */
   createdBefore?: string;
+  /**
+   * ISO 8601: only keys whose age (from activation, else the decision, else creation) began
+   * at or before (key-age reminders read the old keys only, not the whole fleet).
+   */
+  agedSince?: string;
   /** Newest first when limited; otherwise oldest first. */
   limit?: number;
   /** Only the requests of this batch, in name order (as its card lists them). */
@@ -193,6 +214,16 @@ export interface RequestStore {
   findOpen(domain: string, selector: string): Promise<DkimRequest | undefined>;
   list(filter?: RequestFilter): Promise<DkimRequest[]>;
   /**
+   * The requests in `state` in creation order, at most `limit`, after `after` (a request of
+   * the previous page): a fleet read a page at a time, each page through the state index,
+   * so no single read holds the event loop for the whole fleet (monitoring).
+   */
+  listPage(
+    state: RequestState,
+    after: PageCursor | undefined,
+    limit: number,
+  ): Promise<DkimRequest[]>;
+  /**
    * How many requests match `filter`, per channel, counting at most `cap` of them (it reads
    * that many rows at most): `capped` says the count stopped there.
    */
@@ -208,6 +239,13 @@ export interface RequestStore {
   transition(args: TransitionArgs): Promise<StoredChange | undefined>;
   /** A change without a state move (progress, DNS check, message reference), conditional likewise. */
   update(args: UpdateArgs): Promise<StoredChange | undefined>;
+  /**
+   * Stores many verdicts in one transaction, each under the same guards as `update` (state
+   * and verdict unchanged meanwhile; one that lost the race is left as the winner wrote it),
+   * counting the requests generation once. Monitoring's unchanged verdicts: one write per
+   * key cost a transaction each (10,000 a cycle). Resolves to how many were stored.
+   */
+  recordVerdicts(writes: readonly VerdictWrite[]): Promise<number>;
   /** An event that changes nothing else (e.g. "resumed"). */
   appendEvent(event: NewAuditEvent): Promise<AuditEvent>;
   /** The unsealed private key, or undefined once erased. Only the apply step asks for it. */

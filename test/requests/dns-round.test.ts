@@ -49,4 +49,56 @@ describe("a round of DNS checks", () => {
     );
     expect(report).toMatchObject({ done: 100, unanswered: 75, stoppedEarly: false });
   });
+
+  it("takes its items a page at a time from an async source, with the same bound", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const pagesRead: number[] = [];
+    async function* pages() {
+      for (let page = 0; page < 5; page++) {
+        await tick();
+        pagesRead.push(page);
+        yield* Array.from({ length: 40 }, (_, i) => page * 40 + i);
+      }
+    }
+    const seen: number[] = [];
+    const report = await dnsRound(
+      pages(),
+      async (item) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        seen.push(item);
+        await tick();
+        inFlight--;
+        return dnsResult("live");
+      },
+      { concurrency: 16, giveUpAfter: 16 },
+    );
+    expect(peak).toBe(16);
+    expect(pagesRead).toEqual([0, 1, 2, 3, 4]);
+    // Each item once, in the source's order.
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(report).toEqual({ done: 200, unanswered: 0, stoppedEarly: false, skipped: 0 });
+  });
+
+  it("reads no further pages once no resolver answers", async () => {
+    const pagesRead: number[] = [];
+    async function* pages() {
+      for (let page = 0; page < 100; page++) {
+        pagesRead.push(page);
+        yield* Array.from({ length: 10 }, (_, i) => page * 10 + i);
+      }
+    }
+    const report = await dnsRound(
+      pages(),
+      async (): Promise<DkimCheckResult> => {
+        await tick();
+        return dnsResult("lookup-failed");
+      },
+      { concurrency: 4, giveUpAfter: 8 },
+    );
+    expect(report.stoppedEarly).toBe(true);
+    expect(report.done).toBeLessThanOrEqual(8 + 4);
+    expect(pagesRead.length).toBeLessThanOrEqual(2);
+  });
 });

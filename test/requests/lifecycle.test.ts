@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { generateKeyPair } from "../../src/dkim/keys.js";
 import type { CodedError } from "../../src/errors.js";
 import { ActionRefusedError } from "../../src/requests/errors.js";
+import { MONITOR_PAGE } from "../../src/requests/lifecycle.js";
 import type { AuditEventKind, DkimRequest } from "../../src/requests/model.js";
 import { DIALECTS } from "../helpers/test-stores.js";
+import { seed } from "./store/seed-requests.js";
 import {
   APPROVER,
   CHANNEL,
@@ -61,6 +64,40 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
     });
     return request;
   }
+
+  it("monitors a fleet larger than one page of the store: every active and retiring key once", async () => {
+    const h = await harness();
+    const keyPair = await generateKeyPair(1024);
+    const count = MONITOR_PAGE + 7;
+    for (let i = 0; i < count; i++) {
+      await seed(h.store, keyPair, {
+        id: `fleet${String(i).padStart(4, "0")}`,
+        state: i % 50 === 0 ? "retiring" : "active",
+        day: i % 3,
+        dns: "live",
+      });
+    }
+    // Not monitored: the DNS watch checks pending requests.
+    await seed(h.store, keyPair, { id: "waiting", state: "pending", day: 1 });
+    h.dns.answer(dnsResult("live"));
+    const report = await h.service.lifecycle.monitor();
+    expect(report).toMatchObject({ checked: count, problems: 0, skipped: 0 });
+    const asked = h.dns.calls.map((call) => call.domain);
+    expect(new Set(asked).size).toBe(count);
+    expect(asked).not.toContain("waiting.example");
+    // Every verdict stored (in batches), the generation counting each batch.
+    const checkedAt = new Date(now).toISOString();
+    const keys = (await h.store.list({ states: ["active", "retiring"] })).filter(
+      (each) => each.lastDnsCheck?.checkedAt === checkedAt && each.lastDnsCheck.status === "live",
+    );
+    expect(keys).toHaveLength(count);
+
+    // No resolver answers: the round gives up, and says how many keys wait for the next one.
+    h.dns.answer(dnsResult("lookup-failed"));
+    const dead = await h.service.lifecycle.monitor();
+    expect(dead.checked).toBeLessThan(count);
+    expect(dead.checked + dead.skipped).toBe(count);
+  });
 
   it("refuses a second setup of an active domain, naming its selector and age, and points to rotate", async () => {
     const h = await harness();

@@ -1,5 +1,5 @@
 /**
- * The queries behind App Home, for SQLite and PostgreSQL alike. Each reads only the rows it
+ * The queries behind App Home (and monitoring's pages of a state), for SQLite and PostgreSQL alike. Each reads only the rows it
  * shows or counts, through an index of migration 7 (or of an earlier one), so Home costs the
  * same whether the store holds a hundred requests or a hundred thousand (most of them long
  * finished): no query walks the history. test/requests/store/home-queries.test.ts asks both
@@ -8,7 +8,7 @@
 import { type ExpressionBuilder, type SelectQueryBuilder, type SqlBool, sql } from "kysely";
 import type { RequestState } from "../model.js";
 import { OPEN_STATES } from "../state-machine.js";
-import type { HomeSection } from "../store.js";
+import type { HomeSection, PageCursor } from "../store.js";
 import { IS_OPEN_REQUEST_SQL } from "./migrations.js";
 import { REQUEST_COLUMNS, type RequestRow } from "./rows.js";
 import type { StoreDb, StoreTables } from "./schema.js";
@@ -40,6 +40,30 @@ export function homeSectionCountQuery(db: StoreDb, section: HomeSection) {
     db.selectFrom("requests").select((eb) => eb.fn.countAll<number | string>().as("count")),
     section,
   );
+}
+
+/**
+ * A page of the requests in one state, in creation order (ties by id), after a cursor
+ * (monitoring reads its fleet so). requests_by_state (state, created_at): the `>=` lets the
+ * planner seek to the cursor; the `or` alone would walk the state's rows from the first on
+ * every page.
+ */
+export function statePageQuery(
+  db: StoreDb,
+  state: RequestState,
+  after: PageCursor | undefined,
+  limit: number,
+): RequestsQuery<RequestRow> {
+  let query = db.selectFrom("requests").select(REQUEST_COLUMNS).where("state", "=", state);
+  if (after !== undefined) {
+    query = query
+      .where("created_at", ">=", after.createdAt)
+      .where((eb) => eb.or([eb("created_at", ">", after.createdAt), eb("id", ">", after.id)]));
+  }
+  return query
+    .orderBy("created_at")
+    .orderBy("id")
+    .limit(Math.max(0, Math.trunc(limit)));
 }
 
 /** How many requests are in each of `states` (none finished: those are the history). */

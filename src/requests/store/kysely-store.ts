@@ -6,7 +6,13 @@
  * database the first writer wins and the second sees "not in that state any more":
  * `UPDATE requests SET … WHERE id = ? AND state = ? … RETURNING …`, then the event.
  */
-import { type ExpressionBuilder, type SqlBool, sql, type Transaction } from "kysely";
+import {
+  type ExpressionBuilder,
+  type SqlBool,
+  sql,
+  type Transaction,
+  type UpdateQueryBuilder,
+} from "kysely";
 import type { Batch, BatchChanges } from "../batch.js";
 import { RequestConflictError } from "../errors.js";
 import {
@@ -27,17 +33,24 @@ import type {
   KeyCursor,
   KeyGroup,
   Lease,
+  PageCursor,
   RequestChanges,
   RequestFilter,
   RequestStore,
   StoredChange,
   TransitionArgs,
   UpdateArgs,
+  VerdictWrite,
 } from "../store.js";
 import * as batches from "./batch-store.js";
 import { retryWhileBusy } from "./busy.js";
 import { bumpGeneration, GENERATION } from "./generation.js";
-import { homeSectionCountQuery, homeSectionQuery, stateCountsQuery } from "./home-queries.js";
+import {
+  homeSectionCountQuery,
+  homeSectionQuery,
+  stateCountsQuery,
+  statePageQuery,
+} from "./home-queries.js";
 import {
   currentKeyFromRow,
   currentKeysQuery,
@@ -218,6 +231,17 @@ export class KyselyRequestStore implements RequestStore {
     return rows.map(fromRow);
   }
 
+  async listPage(
+    state: RequestState,
+    after: PageCursor | undefined,
+    limit: number,
+  ): Promise<DkimRequest[]> {
+    const rows: RequestRow[] = await this.read(() =>
+      statePageQuery(this.db, state, after, limit).execute(),
+    );
+    return rows.map(fromRow);
+  }
+
   async listHomeSection(section: HomeSection, limit: number): Promise<DkimRequest[]> {
     const rows: RequestRow[] = await this.read(() =>
       homeSectionQuery(this.db, section, limit).execute(),
@@ -331,6 +355,26 @@ export class KyselyRequestStore implements RequestStore {
       whileLastDnsCheck: args.whileLastDnsCheck,
       whileApplyLease: args.whileApplyLease,
       applyLease: args.whileApplyLease,
+    });
+  }
+
+  async recordVerdicts(writes: readonly VerdictWrite[]): Promise<number> {
+    if (writes.length === 0) return 0;
+    return this.write(async (trx) => {
+      const storedIds: string[] = [];
+      for (const write of writes) {
+        const result = await whileVerdict(
+          trx
+            .updateTable("requests")
+            .set({ ...changeColumns({ lastDnsCheck: write.lastDnsCheck }), updated_at: write.at })
+            .where("id", "=", write.id)
+            .where("state", "=", write.whileState),
+          write.whileLastDnsCheck,
+        ).executeTakeFirst();
+        if (Number(result.numUpdatedRows) > 0) storedIds.push(write.id);
+      }
+      if (storedIds.length > 0) await bumpGeneration(trx, storedIds, this.dialect);
+      return storedIds.length;
     });
   }
 
@@ -761,15 +805,8 @@ export class KyselyRequestStore implements RequestStore {
         })
         .where("id", "=", write.id)
         .where("state", "=", write.from);
-      const dns = write.whileLastDnsCheck;
-      if (dns === null) {
-        query = query.where("dns_status", "is", null);
-      } else if (dns !== undefined) {
-        query = query
-          .where("dns_status", "=", dns.status)
-          .where("dns_summary", "=", dns.summary)
-          .where("dns_checked_at", "=", dns.checkedAt)
-          .where("dns_problem_code", dns.problemCode === null ? "is" : "=", dns.problemCode);
+      if (write.whileLastDnsCheck !== undefined) {
+        query = whileVerdict(query, write.whileLastDnsCheck);
       }
       if (write.whileApplyLease !== undefined) {
         query = query.where("apply_owner", "=", write.whileApplyLease.owner);
@@ -808,6 +845,19 @@ export class KyselyRequestStore implements RequestStore {
   }
 }
 
+/** An update of a request guarded by its stored DNS verdict (null: none yet). */
+function whileVerdict<Q extends UpdateQueryBuilder<StoreTables, "requests", "requests", O>, O>(
+  query: Q,
+  dns: StoredDnsCheck | null,
+): Q {
+  if (dns === null) return query.where("dns_status", "is", null) as Q;
+  return query
+    .where("dns_status", "=", dns.status)
+    .where("dns_summary", "=", dns.summary)
+    .where("dns_checked_at", "=", dns.checkedAt)
+    .where("dns_problem_code", dns.problemCode === null ? "is" : "=", dns.problemCode) as Q;
+}
+
 /**
  * The requests `list` reads: oldest first (a batch's in name order), or with a limit the newest first. Every open state
  * asked for at once is written as migration 11's condition, so requests_open_by_created reads
@@ -825,6 +875,13 @@ export function listQuery(db: StoreDb, filter: RequestFilter) {
   if (filter.batchId !== undefined) query = query.where("batch_id", "=", filter.batchId);
   if (filter.createdBefore !== undefined) {
     query = query.where("created_at", "<", filter.createdBefore);
+  }
+  if (filter.agedSince !== undefined) {
+    query = query.where(
+      sql<string>`coalesce(activated_at, decided_at, created_at)`,
+      "<=",
+      filter.agedSince,
+    );
   }
   if (filter.publicationDue === true) {
     query = query

@@ -10,6 +10,7 @@ import {
   homeSectionCountQuery,
   homeSectionQuery,
   stateCountsQuery,
+  statePageQuery,
 } from "../../../src/requests/store/home-queries.js";
 import { type KyselyRequestStore, listQuery } from "../../../src/requests/store/kysely-store.js";
 import type { HomeSection } from "../../../src/requests/store.js";
@@ -145,5 +146,19 @@ describe.each(DIALECTS)("App Home's queries on %s", (dialect) => {
     // Fewer states than every open one: the plain condition, as before.
     const some = await store.list({ states: ["failed"], limit: 60 });
     expect(some.every((request) => request.state === "failed")).toBe(true);
+  });
+
+  it("reads a page of a state by seeking to its cursor in the index, not from the first row", async () => {
+    const store = await seeded();
+    const query = statePageQuery(store.kysely, "active", { createdAt: iso(2), id: "someid" }, 250);
+    const plan = await planOf(store, query);
+    const text = plan.join("\n");
+    expect(walksEverything(plan), text).toEqual([]);
+    // The seek uses the creation time too, not the state alone.
+    expect(text).toMatch(
+      store.dialect === "sqlite"
+        ? /requests_by_state \(state=\? AND created_at>\?\)/
+        : /Index Cond: .*created_at >=/s,
+    );
   });
 });

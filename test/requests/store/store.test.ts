@@ -26,6 +26,7 @@ import {
 } from "../../helpers/test-stores.js";
 import { randomEncryptionKey } from "../support.js";
 import { writeLegacyDatabase } from "./legacy-sqlite.js";
+import { iso, seed, verdict } from "./seed-requests.js";
 
 const keyPair = await generateKeyPair(1024);
 const LATEST = MIGRATIONS.at(-1)?.version;
@@ -474,6 +475,109 @@ describe.each(DIALECTS)("the store on %s", (dialect) => {
     expect(
       (await store.list({ createdBefore: "2026-11-26T10:01:00.000Z" })).map((each) => each.id),
     ).toEqual(["req000000001"]);
+  });
+});
+
+describe.each(DIALECTS)("reading a fleet on %s", (dialect) => {
+  it("reads one state a page at a time, in creation order (ties by id), each request once", async () => {
+    const store = await openTestStore(await freshDatabase(dialect), {
+      encryptionKey: randomEncryptionKey(),
+    });
+    const pendingAt = (id: string, createdAt: string) =>
+      store.insert(
+        request({ id, domain: `${id}.example`, createdAt, updatedAt: createdAt }),
+        keyPair.privateKeyPem,
+        created,
+      );
+    // Inserted out of order; two share a creation time.
+    await pendingAt("req5", "2026-11-26T10:05:00.000Z");
+    await pendingAt("req1", "2026-11-26T10:01:00.000Z");
+    await pendingAt("req3b", "2026-11-26T10:03:00.000Z");
+    await pendingAt("req3a", "2026-11-26T10:03:00.000Z");
+    await pendingAt("req2", "2026-11-26T10:02:00.000Z");
+    await pendingAt("gone", "2026-11-26T10:04:00.000Z");
+    await store.transition({
+      id: "gone",
+      from: "pending",
+      to: "cancelled",
+      at: "2026-11-26T11:00:00.000Z",
+      event: { actorId: "UREQ", kind: "cancelled", details: {} },
+    });
+    const pages: string[][] = [];
+    let after: { createdAt: string; id: string } | undefined;
+    for (;;) {
+      const page = await store.listPage("pending", after, 2);
+      if (page.length === 0) break;
+      pages.push(page.map((each) => each.id));
+      const last = page.at(-1) as DkimRequest;
+      after = { createdAt: last.createdAt, id: last.id };
+    }
+    expect(pages).toEqual([["req1", "req2"], ["req3a", "req3b"], ["req5"]]);
+    expect((await store.listPage("cancelled", undefined, 10)).map((each) => each.id)).toEqual([
+      "gone",
+    ]);
+    await store.close();
+  });
+
+  it("lists only keys whose age began at or before a time (activation, else decision, else creation)", async () => {
+    const store = await openTestStore(await freshDatabase(dialect), {
+      encryptionKey: randomEncryptionKey(),
+    });
+    await seed(store, keyPair, { id: "old", state: "active", day: 1, activatedDay: 10 });
+    await seed(store, keyPair, { id: "young", state: "active", day: 1, activatedDay: 40 });
+    await seed(store, keyPair, { id: "edge", state: "active", day: 1, activatedDay: 20 });
+    await seed(store, keyPair, { id: "waiting", state: "pending", day: 5 });
+    const ids = async (filter: Parameters<typeof store.list>[0]) =>
+      (await store.list(filter)).map((each) => each.id).sort();
+    expect(await ids({ states: ["active"], agedSince: iso(20) })).toEqual(["edge", "old"]);
+    // A request without activation or decision ages from its creation.
+    expect(await ids({ agedSince: iso(5) })).toEqual(["waiting"]);
+    expect(await ids({ agedSince: iso(4) })).toEqual([]);
+    await store.close();
+  });
+});
+
+describe.each(DIALECTS)("verdicts stored together on %s", (dialect) => {
+  it("stores each verdict under its guards in one write, counting the generation once", async () => {
+    const store = await openTestStore(await freshDatabase(dialect), {
+      encryptionKey: randomEncryptionKey(),
+    });
+    for (const id of ["k1", "k2", "k3", "k4"]) {
+      await seed(store, keyPair, { id, state: "active", day: 1, dns: "live" });
+    }
+    const before = await store.requestsGeneration();
+    const was = verdict("live");
+    const now = { ...verdict("live"), checkedAt: iso(9) };
+    // k3 moved on meanwhile (another check stored first); k4 is no longer active.
+    await store.update({
+      id: "k3",
+      whileState: "active",
+      at: iso(8),
+      changes: { lastDnsCheck: { ...was, checkedAt: iso(8) } },
+    });
+    const stored = await store.recordVerdicts(
+      ["k1", "k2", "k3"].map((id) => ({
+        id,
+        whileState: "active" as const,
+        whileLastDnsCheck: was,
+        lastDnsCheck: now,
+        at: iso(9),
+      })),
+    );
+    expect(stored).toBe(2);
+    expect((await store.get("k1"))?.lastDnsCheck).toEqual(now);
+    expect((await store.get("k2"))?.updatedAt).toBe(iso(9));
+    expect((await store.get("k3"))?.lastDnsCheck?.checkedAt).toBe(iso(8));
+    expect((await store.get("k4"))?.lastDnsCheck).toEqual(was);
+    expect(BigInt(await store.requestsGeneration())).toBe(BigInt(before) + 2n); // k3's update, then the batch
+    // Nothing stored: the generation stays.
+    const again = await store.recordVerdicts([
+      { id: "k4", whileState: "retiring", whileLastDnsCheck: was, lastDnsCheck: now, at: iso(9) },
+    ]);
+    expect(again).toBe(0);
+    expect(BigInt(await store.requestsGeneration())).toBe(BigInt(before) + 2n);
+    expect(await store.recordVerdicts([])).toBe(0);
+    await store.close();
   });
 });
 
