@@ -6,13 +6,7 @@
  * database the first writer wins and the second sees "not in that state any more":
  * `UPDATE requests SET … WHERE id = ? AND state = ? … RETURNING …`, then the event.
  */
-import {
-  type ExpressionBuilder,
-  type SqlBool,
-  sql,
-  type Transaction,
-  type UpdateQueryBuilder,
-} from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { Batch, BatchChanges } from "../batch.js";
 import { RequestConflictError } from "../errors.js";
 import {
@@ -25,7 +19,7 @@ import {
   type StoredDnsCheck,
 } from "../model.js";
 import { type EncryptionKey, seal, unseal } from "../sealing.js";
-import { assertTransition, isOpenState, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
+import { assertTransition, keepsPrivateKey, OPEN_STATES } from "../state-machine.js";
 import type {
   CurrentKey,
   EventInput,
@@ -44,6 +38,7 @@ import type {
 } from "../store.js";
 import * as batches from "./batch-store.js";
 import { retryWhileBusy } from "./busy.js";
+import * as events from "./event-queries.js";
 import { bumpGeneration, GENERATION } from "./generation.js";
 import {
   homeSectionCountQuery,
@@ -62,22 +57,17 @@ import {
   nextKeyDomainQuery,
   requestDomainsQuery,
 } from "./inventory-queries.js";
-import { IS_OPEN_REQUEST_SQL } from "./migrations.js";
+import { listQuery, whileVerdict } from "./request-queries.js";
 import {
   changeColumns,
-  EVENT_COLUMNS,
-  type EventRow,
-  eventFromRow,
   fromRow,
-  INTAKE_COLUMNS,
-  type IntakeRow,
-  intakeFromRow,
   intakeToRow,
   REQUEST_COLUMNS,
   type RequestRow,
   toRow,
 } from "./rows.js";
 import type { StoreDb, StoreDialect, StoreTables } from "./schema.js";
+import * as intake from "./setup-intake-queries.js";
 
 export interface KyselyStoreOptions {
   db: StoreDb;
@@ -378,6 +368,39 @@ export class KyselyRequestStore implements RequestStore {
     });
   }
 
+  async listEvents(requestId: string): Promise<AuditEvent[]> {
+    return this.read(() => events.listEvents(this.db, requestId));
+  }
+
+  async listEventsByDomain(domain: string): Promise<AuditEvent[]> {
+    return this.read(() => events.listEventsByDomain(this.db, domain));
+  }
+
+  async listUndeliveredEvents(): Promise<AuditEvent[]> {
+    return this.read(() => events.listUndeliveredEvents(this.db));
+  }
+
+  async claimUndeliveredEvents(holdMs: number, limit: number): Promise<AuditEvent[]> {
+    const now = new Date(this.clock()).toISOString();
+    const hold: Lease = { owner: this.owner, until: new Date(this.clock() + holdMs).toISOString() };
+    return this.write((trx) => events.claimUndeliveredEvents(trx, hold, now, limit));
+  }
+
+  async extendEventHolds(eventIds: readonly number[], holdMs: number): Promise<void> {
+    if (eventIds.length === 0) return;
+    const hold: Lease = { owner: this.owner, until: new Date(this.clock() + holdMs).toISOString() };
+    await this.write((trx) => events.extendHolds(trx, eventIds, hold));
+  }
+
+  async releaseEventHolds(eventIds: readonly number[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    await this.write((trx) => events.releaseHolds(trx, eventIds, this.owner));
+  }
+
+  async markEventDelivered(eventId: number, at: string): Promise<void> {
+    await this.write((trx) => events.markDelivered(trx, eventId, at));
+  }
+
   async appendEvent(event: NewAuditEvent): Promise<AuditEvent> {
     return this.write((trx) => this.writeEvent(trx, event));
   }
@@ -388,112 +411,6 @@ export class KyselyRequestStore implements RequestStore {
     );
     if (row === undefined || row.sealed_key === null) return undefined;
     return unseal(this.key, row.sealed_key, id);
-  }
-
-  async listEvents(requestId: string): Promise<AuditEvent[]> {
-    const rows: EventRow[] = await this.read(() =>
-      this.db
-        .selectFrom("events")
-        .select(EVENT_COLUMNS)
-        .where("request_id", "=", requestId)
-        .orderBy("id")
-        .execute(),
-    );
-    return rows.map(eventFromRow);
-  }
-
-  async listEventsByDomain(domain: string): Promise<AuditEvent[]> {
-    const rows: EventRow[] = await this.read(() =>
-      this.db
-        .selectFrom("events as e")
-        .innerJoin("requests as r", "r.id", "e.request_id")
-        .select(["e.id", "e.request_id", "e.at", "e.actor_id", "e.kind", "e.details"])
-        .where("r.domain", "=", domain)
-        .orderBy("e.id")
-        .execute(),
-    );
-    return rows.map(eventFromRow);
-  }
-
-  async listUndeliveredEvents(): Promise<AuditEvent[]> {
-    const rows: EventRow[] = await this.read(() =>
-      this.db
-        .selectFrom("events")
-        .select(EVENT_COLUMNS)
-        .where("delivered_at", "is", null)
-        .orderBy("id")
-        .execute(),
-    );
-    return rows.map(eventFromRow);
-  }
-
-  async claimUndeliveredEvents(holdMs: number, limit: number): Promise<AuditEvent[]> {
-    const now = new Date(this.clock()).toISOString();
-    const lease: Lease = {
-      owner: this.owner,
-      until: new Date(this.clock() + holdMs).toISOString(),
-    };
-    const rows: EventRow[] = await this.write((trx) =>
-      trx
-        .updateTable("events")
-        .set({ delivery_owner: lease.owner, delivery_until: lease.until })
-        .where("delivered_at", "is", null)
-        .where((eb) => eb.or([eb("delivery_until", "is", null), eb("delivery_until", "<", now)]))
-        .where(
-          "id",
-          "in",
-          trx
-            .selectFrom("events")
-            .select("id")
-            .where("delivered_at", "is", null)
-            .where((eb) =>
-              eb.or([eb("delivery_until", "is", null), eb("delivery_until", "<", now)]),
-            )
-            .orderBy("id")
-            .limit(limit),
-        )
-        .returning(EVENT_COLUMNS)
-        .execute(),
-    );
-    return rows.map(eventFromRow).sort((a, b) => a.id - b.id);
-  }
-
-  async extendEventHolds(eventIds: readonly number[], holdMs: number): Promise<void> {
-    if (eventIds.length === 0) return;
-    const until = new Date(this.clock() + holdMs).toISOString();
-    await this.write((trx) =>
-      trx
-        .updateTable("events")
-        .set({ delivery_owner: this.owner, delivery_until: until })
-        .where("id", "in", eventIds)
-        .where("delivered_at", "is", null)
-        .where("delivery_owner", "=", this.owner)
-        .execute(),
-    );
-  }
-
-  async releaseEventHolds(eventIds: readonly number[]): Promise<void> {
-    if (eventIds.length === 0) return;
-    await this.write((trx) =>
-      trx
-        .updateTable("events")
-        .set({ delivery_owner: null, delivery_until: null })
-        .where("id", "in", eventIds)
-        .where("delivered_at", "is", null)
-        .where("delivery_owner", "=", this.owner)
-        .execute(),
-    );
-  }
-
-  async markEventDelivered(eventId: number, at: string): Promise<void> {
-    await this.write((trx) =>
-      trx
-        .updateTable("events")
-        .set({ delivered_at: at })
-        .where("id", "=", eventId)
-        .where("delivered_at", "is", null)
-        .execute(),
-    );
   }
 
   async claimApply(id: string, lease: Lease, now: string): Promise<DkimRequest | undefined> {
@@ -556,53 +473,19 @@ export class KyselyRequestStore implements RequestStore {
   }
 
   async getSetup(id: string): Promise<QueuedSetup | undefined> {
-    const row = await this.read(() =>
-      this.db
-        .selectFrom("setup_intake")
-        .select(INTAKE_COLUMNS)
-        .where("id", "=", id)
-        .executeTakeFirst(),
-    );
-    return row === undefined ? undefined : intakeFromRow(row);
+    return this.read(() => intake.getSetup(this.db, id));
   }
 
   async claimUnfinishedSetups(lease: Lease, now: string, limit: number): Promise<QueuedSetup[]> {
-    const unheld = (eb: ExpressionBuilder<StoreTables, "setup_intake">) =>
-      eb.or([eb("lease_until", "is", null), eb("lease_until", "<", now)]);
-    const rows: IntakeRow[] = await this.write((trx) =>
-      trx
-        .updateTable("setup_intake")
-        .set({ owner: lease.owner, lease_until: lease.until })
-        .where(unheld)
-        .where(
-          "id",
-          "in",
-          trx
-            .selectFrom("setup_intake")
-            .select("id")
-            .where(unheld)
-            .orderBy("received_at")
-            .limit(limit),
-        )
-        .returning(INTAKE_COLUMNS)
-        .execute(),
-    );
-    return rows.map(intakeFromRow).sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+    return this.write((trx) => intake.claimUnfinishedSetups(trx, lease, now, limit));
   }
 
   async refuseSetup(id: string, outcome: string): Promise<void> {
-    await this.write((trx) =>
-      trx
-        .updateTable("setup_intake")
-        .set({ state: "refused", outcome })
-        .where("id", "=", id)
-        .where("state", "=", "queued")
-        .execute(),
-    );
+    await this.write((trx) => intake.refuseSetup(trx, id, outcome));
   }
 
   async forgetSetup(id: string): Promise<void> {
-    await this.write((trx) => trx.deleteFrom("setup_intake").where("id", "=", id).execute());
+    await this.write((trx) => intake.forgetSetup(trx, id));
   }
 
   async getReplyRef(requestId: string, slot: string): Promise<string | undefined> {
@@ -843,82 +726,6 @@ export class KyselyRequestStore implements RequestStore {
       .executeTakeFirstOrThrow();
     return { ...event, id: Number(row.id), details: JSON.parse(details) };
   }
-}
-
-/** An update of a request guarded by its stored DNS verdict (null: none yet). */
-function whileVerdict<Q extends UpdateQueryBuilder<StoreTables, "requests", "requests", O>, O>(
-  query: Q,
-  dns: StoredDnsCheck | null,
-): Q {
-  if (dns === null) return query.where("dns_status", "is", null) as Q;
-  return query
-    .where("dns_status", "=", dns.status)
-    .where("dns_summary", "=", dns.summary)
-    .where("dns_checked_at", "=", dns.checkedAt)
-    .where("dns_problem_code", dns.problemCode === null ? "is" : "=", dns.problemCode) as Q;
-}
-
-/**
- * The requests `list` reads: oldest first (a batch's in name order), or with a limit the newest first. Every open state
- * asked for at once is written as migration 11's condition, so requests_open_by_created reads
- * the newest open requests without sorting them all.
- */
-export function listQuery(db: StoreDb, filter: RequestFilter) {
-  let query = db.selectFrom("requests").select(REQUEST_COLUMNS);
-  if (filter.states !== undefined) {
-    // Every open state: migration 11's requests_open_by_created answers it, newest first.
-    query = isEveryOpenState(filter.states)
-      ? query.where(sql<SqlBool>`${IS_OPEN_REQUEST_SQL}`)
-      : query.where("state", "in", filter.states);
-  }
-  if (filter.domain !== undefined) query = query.where("domain", "=", filter.domain);
-  if (filter.batchId !== undefined) query = query.where("batch_id", "=", filter.batchId);
-  if (filter.createdBefore !== undefined) {
-    query = query.where("created_at", "<", filter.createdBefore);
-  }
-  if (filter.agedSince !== undefined) {
-    query = query.where(
-      sql<string>`coalesce(activated_at, decided_at, created_at)`,
-      "<=",
-      filter.agedSince,
-    );
-  }
-  if (filter.publicationDue === true) {
-    query = query
-      .where("publish_zone", "is not", null)
-      .where((eb) =>
-        eb.or([
-          eb("publish_state", "is", null),
-          eb.and([
-            eb("state", "in", ["pending", "applying", "failed", "active"]),
-            eb("publish_state", "<>", "published"),
-          ]),
-          eb.and([eb("state", "=", "retiring"), eb("publish_state", "<>", "revoked")]),
-          eb.and([eb("state", "=", "retired"), eb("publish_state", "<>", "revoked")]),
-          eb.and([
-            eb("state", "in", ["rejected", "cancelled", "expired"]),
-            eb("publish_state", "<>", "removed"),
-          ]),
-        ]),
-      );
-  }
-  // A batch's members in name order, as its card lists them: their keys are made on every core
-  // at once, so the order they were stored in is the order their keys happened to finish.
-  if (filter.batchId !== undefined && filter.limit === undefined) {
-    return query.orderBy("domain").orderBy("created_at").orderBy("created_seq");
-  }
-  query =
-    filter.limit === undefined
-      ? query.orderBy("created_at").orderBy("created_seq")
-      : query
-          .orderBy("created_at", "desc")
-          .orderBy("created_seq", "desc")
-          .limit(Math.max(0, Math.trunc(filter.limit)));
-  return query;
-}
-
-function isEveryOpenState(states: readonly RequestState[]): boolean {
-  return OPEN_STATES.every((state) => states.includes(state)) && states.every(isOpenState);
 }
 
 /** Rolls a transaction back when its main move lost the race after linked moves were made. */

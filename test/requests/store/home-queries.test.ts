@@ -12,7 +12,8 @@ import {
   stateCountsQuery,
   statePageQuery,
 } from "../../../src/requests/store/home-queries.js";
-import { type KyselyRequestStore, listQuery } from "../../../src/requests/store/kysely-store.js";
+import type { KyselyRequestStore } from "../../../src/requests/store/kysely-store.js";
+import { listQuery } from "../../../src/requests/store/request-queries.js";
 import type { HomeSection } from "../../../src/requests/store.js";
 import { DIALECTS, freshDatabase, openTestStore } from "../../helpers/test-stores.js";
 import { randomEncryptionKey } from "../support.js";
