@@ -166,6 +166,10 @@ interface Fleet {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** A seeded key's channel (one per 10 keys) and card. */
+const fleetChannelOf = (i: number): string => `CMON${Math.floor(i / 10)}`;
+const fleetTsOf = (i: number): string => `1760000000.${String(i).padStart(6, "0")}`;
+
 /**
  * `count` active keys (one per domain, no sealed key), written as the store writes a request
  * (rows.ts's toRow), after the store's own migrations; last verdict "live" a day ago. Keys
@@ -222,8 +226,8 @@ async function seedFleet(
       requesterId: "UREQUESTER",
       teamId: null,
       enterpriseId: null,
-      channelId: `CMON${Math.floor(i / 10)}`,
-      messageTs: `1760000000.${String(i).padStart(6, "0")}`,
+      channelId: fleetChannelOf(i),
+      messageTs: fleetTsOf(i),
       publicKeyBase64,
       fingerprint,
       recordValue,
@@ -351,6 +355,8 @@ async function runFleet(options: {
         BENCH_FORWARD_LOGS: DONE_LINE,
       },
     });
+    // The keys' cards, as the bot posted them once: alerts go into their threads.
+    for (let i = 0; i < keys; i++) rig.slack.seedMessage(fleetChannelOf(i), fleetTsOf(i), "card");
     const bot = rig.bot;
     bot.onLog((line) => {
       const wake = doneWaiters.shift();

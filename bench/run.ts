@@ -52,7 +52,7 @@ const PLAN = smoke
       keygen: {
         sizes: [
           { bits: 2048, samples: 24 },
-          { bits: 4096, samples: 8 },
+          { bits: 4096, samples: 16 },
         ],
         spawnSamples: 10,
       },

@@ -247,6 +247,23 @@ export class FakeSlack {
     return channel === undefined ? all : all.filter((message) => message.channel === channel);
   }
 
+  /**
+   * A message the bot posted before this fake started (a card of a store seeded for a bench or
+   * a test), so that its edits and thread replies find it.
+   */
+  seedMessage(channel: string, ts: string, text: string): void {
+    const params = { channel, text };
+    this.messages.set(messageKey(channel, ts), {
+      channel,
+      ts,
+      text,
+      blocks: undefined,
+      user: this.botUserId,
+      edits: 0,
+      params,
+    });
+  }
+
   message(channel: string, ts: string): StoredMessage | undefined {
     return this.messages.get(messageKey(channel, ts));
   }
