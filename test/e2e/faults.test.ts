@@ -106,6 +106,9 @@ describe("HTTP 503 from the API", () => {
     // The outage is over: the fake answers normally again.
     await clickRetry(request);
     await waitForState(harness, request, "Active");
+    // Told to the end, so that nothing of this request is still on its way to Slack when the
+    // next test holds back "the next" thread reply.
+    await waitForReply(harness, request, /\*Active\*/);
     expect(apiCallsFor(harness, domain)).toEqual([
       CERTIFICATE,
       SELECTOR,

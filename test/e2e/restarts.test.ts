@@ -49,6 +49,9 @@ describe("a restart between request and approval", () => {
     await clickApprove(harness, request);
     const final = await waitForState(harness, request, "Active");
     expect(hasActiveButtonsOnly(final)).toBe(true);
+    // Told to the end, so that nothing of this request is still on its way to Slack when the
+    // next test holds back "the next" thread reply.
+    await waitForReply(harness, request, /\*Active\*/);
 
     expect(apiCallsFor(harness, domain)).toEqual([CERTIFICATE, SELECTOR]);
     const certificate = String(apiRequestsFor(harness, domain)[0]?.params.certificate);
