@@ -16,6 +16,7 @@ import type { HomeSection } from "./store.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MINUTE_MS = 60 * 1000;
+const SECOND_MS = 1000;
 
 /** Rows read per shown item, so that hiding some (other channels) still fills a page. */
 const VISIBILITY_HEADROOM = 4;
@@ -169,12 +170,14 @@ export function createHomeOverview(ctx: RequestsContext): GetHomeOverview {
         ? "unknown"
         : false;
     const { rotateAfterDays } = ctx.lifecycle;
-    // To the minute, so that its count is kept like the others (a key becomes due at most a
-    // minute late on Home).
-    const dueFrom = Math.floor((ctx.clock().getTime() - rotateAfterDays * DAY_MS) / MINUTE_MS);
+    // Rounded down to a step, so that its count is kept like the others between two writes: a
+    // key becomes due on Home at most a step late, a minute for any real rotation period, and
+    // a thousandth of the period (never under a second) for a short one.
+    const dueStep = Math.min(MINUTE_MS, Math.max(SECOND_MS, (rotateAfterDays * DAY_MS) / 1000));
+    const dueFrom = Math.floor((ctx.clock().getTime() - rotateAfterDays * DAY_MS) / dueStep);
     const rotationDue: HomeSection | undefined =
       rotateAfterDays > 0
-        ? { kind: "rotation-due", activatedBefore: new Date(dueFrom * MINUTE_MS).toISOString() }
+        ? { kind: "rotation-due", activatedBefore: new Date(dueFrom * dueStep).toISOString() }
         : undefined;
     const count = counter(await store.requestsGeneration());
     const waitingSection: HomeSection = policy.allowSelfApproval

@@ -151,6 +151,32 @@ describe.each(DIALECTS)("App Home's overview on %s", (dialect) => {
     expect(overview.mine.items.map((each) => each.domain)).toEqual(["rotating.example"]);
   });
 
+  it("shows a key as due within a minute of its time, and within seconds for a short period", async () => {
+    for (const [rotateAfterDays, lateByMs] of [
+      [180, 60_000],
+      // About 1.7 s: due on Home two seconds after it turned active, not at the next minute.
+      [0.00002, 1_000],
+    ] as const) {
+      let now = Date.parse(START);
+      const h = await harness({
+        clock: () => new Date(now),
+        lifecycle: { overlapDays: 7, rotateAfterDays, remindEveryDays: 30 },
+      });
+      const request = await pending(h, `due${String(rotateAfterDays).replace(".", "")}.example`);
+      await h.service.approve(request.id, {
+        actorId: APPROVER,
+        fingerprintShown: request.fingerprint,
+      });
+      const dueAt = now + rotateAfterDays * DAY;
+      now = dueAt - 1;
+      expect((await h.service.homeOverview(viewer(REQUESTER))).counts.rotationDue).toBe(0);
+      now = dueAt + lateByMs + 1;
+      const overview = await h.service.homeOverview(viewer(REQUESTER));
+      expect(overview.counts.rotationDue).toBe(1);
+      expect(overview.rotationDue?.items.map((each) => each.domain)).toEqual([request.domain]);
+    }
+  });
+
   it("says 'unknown' rather than 'not an approver' when a group lookup fails", async () => {
     const h = await harness({
       isMemberOfGroup: async () => {
