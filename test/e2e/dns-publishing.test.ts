@@ -205,6 +205,19 @@ describeWithServer("publishing to BIND (RFC 2136 with TSIG)", bind, "start-bind.
 
 const powerDns = powerDnsFromEnv();
 
+/** The bot's settings to publish through PowerDNS's API and watch its DNS server. */
+function publishingTo(server: { zone: string; dnsAddress: string }): Record<string, string> {
+  return {
+    DKIM_DNS_PUBLISH_PROVIDER: "powerdns",
+    DKIM_DNS_PUBLISH_URL: process.env.DKIM_TEST_PDNS_URL ?? "",
+    DKIM_DNS_PUBLISH_API_KEY: process.env.DKIM_TEST_PDNS_API_KEY ?? "",
+    DKIM_DNS_PUBLISH_SERVER_ID: process.env.DKIM_TEST_PDNS_SERVER_ID ?? "localhost",
+    DKIM_DNS_PUBLISH_ZONES: server.zone,
+    DKIM_DNS_SERVERS: server.dnsAddress,
+    DKIM_DNS_POLL_SECONDS: "1",
+  };
+}
+
 describeWithServer(
   "publishing to PowerDNS (its HTTP API)",
   powerDns,
@@ -214,13 +227,7 @@ describeWithServer(
     beforeAll(async () => {
       harness = await startHarness();
       await harness.startBot({
-        DKIM_DNS_PUBLISH_PROVIDER: "powerdns",
-        DKIM_DNS_PUBLISH_URL: process.env.DKIM_TEST_PDNS_URL ?? "",
-        DKIM_DNS_PUBLISH_API_KEY: process.env.DKIM_TEST_PDNS_API_KEY ?? "",
-        DKIM_DNS_PUBLISH_SERVER_ID: process.env.DKIM_TEST_PDNS_SERVER_ID ?? "localhost",
-        DKIM_DNS_PUBLISH_ZONES: server.zone,
-        DKIM_DNS_SERVERS: server.dnsAddress,
-        DKIM_DNS_POLL_SECONDS: "1",
+        ...publishingTo(server),
       });
     });
     afterAll(async () => {
@@ -265,13 +272,7 @@ describeWithServer(
     beforeAll(async () => {
       harness = await startHarness();
       await harness.startBot({
-        DKIM_DNS_PUBLISH_PROVIDER: "powerdns",
-        DKIM_DNS_PUBLISH_URL: process.env.DKIM_TEST_PDNS_URL ?? "",
-        DKIM_DNS_PUBLISH_API_KEY: process.env.DKIM_TEST_PDNS_API_KEY ?? "",
-        DKIM_DNS_PUBLISH_SERVER_ID: process.env.DKIM_TEST_PDNS_SERVER_ID ?? "localhost",
-        DKIM_DNS_PUBLISH_ZONES: server.zone,
-        DKIM_DNS_SERVERS: server.dnsAddress,
-        DKIM_DNS_POLL_SECONDS: "1",
+        ...publishingTo(server),
         // About 17 s: the request expires unapproved during the test.
         DKIM_REQUEST_TTL_DAYS: "0.0002",
       });
