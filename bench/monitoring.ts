@@ -19,8 +19,8 @@ import { generateKeyPair } from "../src/dkim/keys.js";
 import { splitIntoStrings } from "../src/dkim/record.js";
 import { VERDICT_BATCH } from "../src/requests/dns-checks.js";
 import { DNS_ROUND } from "../src/requests/dns-round.js";
-import { MONITOR_PAGE } from "../src/requests/lifecycle.js";
 import type { DkimRequest } from "../src/requests/model.js";
+import { READ_PAGE } from "../src/requests/paged-reads.js";
 import { parseEncryptionKey, seal } from "../src/requests/sealing.js";
 import { DATABASE_FILE, openStore } from "../src/requests/store/open-store.js";
 import { toRow } from "../src/requests/store/rows.js";
@@ -708,7 +708,7 @@ async function run({ smoke, number }: { smoke: boolean; number: number }): Promi
     ...(smoke
       ? []
       : [
-          `Before and after the fix (${BEFORE_FIX.build}: the whole fleet read in one query at the start of a cycle and again for the key-age reminders, one transaction per verdict; after: pages of ${MONITOR_PAGE} keys, verdicts that tell nothing stored ${VERDICT_BATCH} to a transaction, only old keys read for reminders). Before measured with this bench at full size, load ${BEFORE_FIX.load}:`,
+          `Before and after the fix (${BEFORE_FIX.build}: the whole fleet read in one query at the start of a cycle and again for the key-age reminders, one transaction per verdict; after: pages of ${READ_PAGE} keys, verdicts that tell nothing stored ${VERDICT_BATCH} to a transaction, only old keys read for reminders). Before measured with this bench at full size, load ${BEFORE_FIX.load}:`,
           "",
           `| figure (${FULL.large} keys unless said) | before | after (this run) |`,
           "|---|---:|---:|",

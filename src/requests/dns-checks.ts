@@ -16,6 +16,7 @@ import {
   type StoredDnsCheck,
   SYSTEM_ACTOR,
 } from "./model.js";
+import { requestsInPages } from "./paged-reads.js";
 import { describeFailure, redactSecrets } from "./redact.js";
 import { MONITORED_STATES } from "./state-machine.js";
 import type { EventInput, RequestStore, VerdictWrite } from "./store.js";
@@ -76,7 +77,10 @@ export interface DnsChecks {
   lookup(request: DkimRequest): Promise<DkimCheckResult>;
   /** A person's Check DNS (from the request's workspace). */
   recordDnsCheck(id: string, actor?: Actor): Promise<DnsCheckOutcome>;
-  /** Every pending request, one after another; one failing does not stop the others. */
+  /**
+   * Every pending request, read a page at a time and checked a few at once (a DNS round); one
+   * failing does not stop the others.
+   */
   checkPending(): Promise<DnsCheckOutcome[]>;
 }
 
@@ -185,7 +189,7 @@ export function createDnsChecks(ctx: RequestsContext, checkDns: CheckDns): DnsCh
 
   async function checkPending(): Promise<DnsCheckOutcome[]> {
     const outcomes: DnsCheckOutcome[] = [];
-    const report = await dnsRound(await store.list({ states: ["pending"] }), async (request) => {
+    const report = await dnsRound(requestsInPages(store, ["pending"]), async (request) => {
       try {
         const outcome = await check(request);
         outcomes.push(outcome);

@@ -18,16 +18,15 @@ import type { RequestsContext } from "./context.js";
 import { createVerdictBatch, type DnsChecks, type VerdictBatch } from "./dns-checks.js";
 import { dnsRound } from "./dns-round.js";
 import { type Actor, type AuditEvent, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
+import { requestsInPages } from "./paged-reads.js";
 import { describeFailure } from "./redact.js";
 import { isOpenState, MONITORED_STATES } from "./state-machine.js";
-import type { PageCursor } from "./store.js";
 
 /** The value that revokes an RSA key (RFC 6376 3.6.1: an empty p=). */
 export const REVOKED_VALUE = "v=DKIM1; k=rsa; p=";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Keys read from the store at a time by monitoring. */
-export const MONITOR_PAGE = 250;
 
 export interface MonitorReport {
   checked: number;
@@ -58,7 +57,7 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
       skipped: 0,
     };
     const batch = createVerdictBatch(store);
-    const round = await dnsRound(monitoredKeys(), async (key) => {
+    const round = await dnsRound(requestsInPages(store, MONITORED_STATES), async (key) => {
       try {
         return await careFor(key, report, batch);
       } catch (error) {
@@ -95,23 +94,6 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
       });
     }
     return report;
-  }
-
-  /**
-   * Every active and retiring key, a page at a time (MONITOR_PAGE): a fleet of 10,000 keys is
-   * not read (and held) in one go, which blocked the event loop for hundreds of milliseconds.
-   */
-  async function* monitoredKeys(): AsyncGenerator<DkimRequest> {
-    for (const state of MONITORED_STATES) {
-      let after: PageCursor | undefined;
-      for (;;) {
-        const page = await store.listPage(state, after, MONITOR_PAGE);
-        yield* page;
-        const last = page.at(-1);
-        if (last === undefined || page.length < MONITOR_PAGE) break;
-        after = { createdAt: last.createdAt, id: last.id };
-      }
-    }
   }
 
   async function careFor(

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/dkim/keys.js";
 import type { CodedError } from "../../src/errors.js";
 import { ActionRefusedError } from "../../src/requests/errors.js";
-import { MONITOR_PAGE } from "../../src/requests/lifecycle.js";
 import type { AuditEventKind, DkimRequest } from "../../src/requests/model.js";
+import { READ_PAGE } from "../../src/requests/paged-reads.js";
 import { DIALECTS } from "../helpers/test-stores.js";
 import { seed } from "./store/seed-requests.js";
 import {
@@ -68,7 +68,7 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
   it("monitors a fleet larger than one page of the store: every active and retiring key once", async () => {
     const h = await harness();
     const keyPair = await generateKeyPair(1024);
-    const count = MONITOR_PAGE + 7;
+    const count = READ_PAGE + 7;
     for (let i = 0; i < count; i++) {
       await seed(h.store, keyPair, {
         id: `fleet${String(i).padStart(4, "0")}`,
@@ -97,6 +97,28 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
     const dead = await h.service.lifecycle.monitor();
     expect(dead.checked).toBeLessThan(count);
     expect(dead.checked + dead.skipped).toBe(count);
+  });
+
+  it("the DNS watch checks pending requests of more than one page of the store, each once", async () => {
+    const h = await harness();
+    const keyPair = await generateKeyPair(1024);
+    const count = READ_PAGE + 7;
+    for (let i = 0; i < count; i++) {
+      await seed(h.store, keyPair, {
+        id: `pend${String(i).padStart(4, "0")}`,
+        state: "pending",
+        day: i % 3,
+      });
+    }
+    // Not watched: monitoring checks active keys.
+    await seed(h.store, keyPair, { id: "signing", state: "active", day: 1, dns: "live" });
+    h.dns.answer(dnsResult("live"));
+    const outcomes = await h.service.checkPending();
+    expect(outcomes).toHaveLength(count);
+    const asked = h.dns.calls.map((call) => call.domain);
+    expect(new Set(asked).size).toBe(count);
+    expect(asked).toHaveLength(count);
+    expect(asked).not.toContain("signing.example");
   });
 
   it("refuses a second setup of an active domain, naming its selector and age, and points to rotate", async () => {
