@@ -18,9 +18,10 @@ import type { RequestsContext } from "./context.js";
 import { createVerdictBatch, type DnsChecks, type VerdictBatch } from "./dns-checks.js";
 import { dnsRound } from "./dns-round.js";
 import { type Actor, type AuditEvent, type DkimRequest, SYSTEM_ACTOR } from "./model.js";
-import { requestsInPages } from "./paged-reads.js";
+import { READ_PAGE, requestsInPages } from "./paged-reads.js";
 import { describeFailure } from "./redact.js";
-import { isOpenState, MONITORED_STATES } from "./state-machine.js";
+import { MONITORED_STATES } from "./state-machine.js";
+import type { HomeSection } from "./store.js";
 
 /** The value that revokes an RSA key (RFC 6376 3.6.1: an empty p=). */
 export const REVOKED_VALUE = "v=DKIM1; k=rsa; p=";
@@ -177,29 +178,30 @@ export function createLifecycle(ctx: RequestsContext, dns: DnsChecks): Lifecycle
     if (rotateAfterDays <= 0) return [];
     const now = ctx.clock().getTime();
     const reminded: DkimRequest[] = [];
-    // Only the keys old enough (read by the store), not the whole fleet every cycle.
-    const agedSince = new Date(now - rotateAfterDays * DAY_MS).toISOString();
-    for (const key of await store.list({ states: ["active"], agedSince })) {
-      const since = Date.parse(key.activatedAt ?? key.decidedAt ?? key.createdAt);
-      const ageDays = (now - since) / DAY_MS;
-      if (ageDays < rotateAfterDays) continue;
-      const siblings = await store.list({ domain: key.domain });
-      if (siblings.some((each) => each.rotationOf?.id === key.id && isOpenState(each.state))) {
-        continue;
+    // The keys due as Home lists them, less those reminded within DKIM_REMIND_EVERY_DAYS: one
+    // query a page, not the whole fleet nor a query per key. A key reminded drops out of the
+    // next page's query, so the pages need no cursor.
+    const due: HomeSection = {
+      kind: "rotation-due",
+      activatedBefore: new Date(now - rotateAfterDays * DAY_MS).toISOString(),
+      notRemindedSince: new Date(now - remindEveryDays * DAY_MS).toISOString(),
+    };
+    for (;;) {
+      const page = await store.listHomeSection(due, READ_PAGE);
+      for (const key of page) {
+        const since = Date.parse(key.activatedAt ?? key.decidedAt ?? key.createdAt);
+        const event = await store.appendEvent({
+          requestId: key.id,
+          at: ctx.now(),
+          actorId: SYSTEM_ACTOR,
+          kind: "rotation-due",
+          details: { ageDays: Math.floor((now - since) / DAY_MS), rotateAfterDays },
+        });
+        ctx.emit(event, key);
+        reminded.push(key);
       }
-      const last = await lastEventOf(key.id, "rotation-due");
-      if (last !== undefined && now - Date.parse(last.at) < remindEveryDays * DAY_MS) continue;
-      const event = await store.appendEvent({
-        requestId: key.id,
-        at: ctx.now(),
-        actorId: SYSTEM_ACTOR,
-        kind: "rotation-due",
-        details: { ageDays: Math.floor(ageDays), rotateAfterDays },
-      });
-      ctx.emit(event, key);
-      reminded.push(key);
+      if (page.length < READ_PAGE) return reminded;
     }
-    return reminded;
   }
 
   async function lastEventOf(

@@ -108,11 +108,6 @@ export interface RequestFilter {
   domain?: string;
   /** ISO 8601: only requests created strictly before. */
   createdBefore?: string;
-  /**
-   * ISO 8601: only keys whose age (from activation, else the decision, else creation) began
-   * at or before (key-age reminders read the old keys only, not the whole fleet).
-   */
-  agedSince?: string;
   /** Newest first when limited; otherwise oldest first. */
   limit?: number;
   /** Only the requests of this batch, in name order (as its card lists them). */
@@ -136,7 +131,12 @@ export type HomeSection =
   | { kind: "waiting-approval"; notRequestedBy?: string }
   | { kind: "requested-by"; requesterId: string }
   | { kind: "monitor-problems" }
-  | { kind: "rotation-due"; activatedBefore: string };
+  | {
+      kind: "rotation-due";
+      activatedBefore: string;
+      /** Leaves out keys with a "rotation-due" event after this time (reminded since). */
+      notRemindedSince?: string;
+    };
 
 /**
  * What decides a domain's state, of one of its current keys (an open request: pending,

@@ -269,6 +269,27 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
     expect(reminders.map((event) => event.details.ageDays)).toEqual([181, 212]);
   });
 
+  it("reminds every old key of a fleet larger than one page once, and none of them again at once", async () => {
+    const h = await harness();
+    const keyPair = await generateKeyPair(1024);
+    const count = READ_PAGE + 7;
+    for (let i = 0; i < count; i++) {
+      // Seeded in 2026 (day 0 is January 1st): older than 180 days at `now`, but the last few.
+      await seed(h.store, keyPair, {
+        id: `old${String(i).padStart(4, "0")}`,
+        state: "active",
+        day: 1,
+        activatedDay: i < count - 3 ? 10 : 300,
+      });
+    }
+    const reminded = await h.service.lifecycle.remindRotations();
+    expect(reminded).toHaveLength(count - 3);
+    expect(new Set(reminded.map((each) => each.id)).size).toBe(count - 3);
+    expect(await h.service.lifecycle.remindRotations()).toEqual([]);
+    later(31);
+    expect(await h.service.lifecycle.remindRotations()).toHaveLength(count - 3);
+  });
+
   it("lets an approver mark a retiring key retired, and nobody else", async () => {
     const h = await harness();
     const old = await activeKey(h);

@@ -1,5 +1,6 @@
 /**
- * The queries behind App Home (and monitoring's pages of a state), for SQLite and PostgreSQL alike. Each reads only the rows it
+ * The queries behind App Home (and monitoring's pages of a state, and the key-age reminders'
+ * keys due), for SQLite and PostgreSQL alike. Each reads only the rows it
  * shows or counts, through an index of migration 7 (or of an earlier one), so Home costs the
  * same whether the store holds a hundred requests or a hundred thousand (most of them long
  * finished): no query walks the history. test/requests/store/home-queries.test.ts asks both
@@ -94,13 +95,28 @@ function whereSection<Row>(query: RequestsQuery<Row>, section: HomeSection): Req
       return query
         .where("state", "in", ["active", "retiring"])
         .where("dns_status", "in", PROBLEM_VERDICTS);
-    case "rotation-due":
+    case "rotation-due": {
       // requests_by_activation (state, activated_at); the open rotation by requests_by_rotation_of.
-      return query
+      const due = query
         .where("state", "=", "active")
         .where("activated_at", "<", section.activatedBefore)
         .where((eb) => eb.not(eb.exists(openRotationOf(eb))));
+      const since = section.notRemindedSince;
+      return since === undefined
+        ? due
+        : due.where((eb) => eb.not(eb.exists(reminderAfter(eb, since))));
+    }
   }
+}
+
+/** A key-age reminder of this key after `since` (events_by_request: a key's few events). */
+function reminderAfter(eb: ExpressionBuilder<StoreTables, "requests">, since: string) {
+  return eb
+    .selectFrom("events")
+    .select("events.id")
+    .whereRef("events.request_id", "=", "requests.id")
+    .where("events.kind", "=", "rotation-due")
+    .where("events.at", ">", since);
 }
 
 /** An open request that rotates this key (a rotation under way). */

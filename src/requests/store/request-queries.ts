@@ -41,13 +41,6 @@ export function listQuery(db: StoreDb, filter: RequestFilter) {
   if (filter.createdBefore !== undefined) {
     query = query.where("created_at", "<", filter.createdBefore);
   }
-  if (filter.agedSince !== undefined) {
-    query = query.where(
-      sql<string>`coalesce(activated_at, decided_at, created_at)`,
-      "<=",
-      filter.agedSince,
-    );
-  }
   if (filter.publicationDue === true) {
     query = query
       .where("publish_zone", "is not", null)

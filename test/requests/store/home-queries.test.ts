@@ -47,6 +47,18 @@ const SECTIONS: Array<{ section: HomeSection; ids: string[] }> = [
   { section: { kind: "monitor-problems" }, ids: ["broken", "retiring"] },
   // Older than day 120, no rotation under way: not `rotating` (its rotation is open).
   { section: { kind: "rotation-due", activatedBefore: iso(120) }, ids: ["oldkey", "broken"] },
+  // The key-age reminders' keys: less those reminded after day 150 (`oldkey`, on day 200;
+  // `broken` was reminded on day 100, long enough ago).
+  {
+    section: { kind: "rotation-due", activatedBefore: iso(120), notRemindedSince: iso(150) },
+    ids: ["broken"],
+  },
+];
+
+/** Key-age reminders already given: [key, day]. */
+const REMINDERS: Array<[string, number]> = [
+  ["oldkey", 200],
+  ["broken", 100],
 ];
 
 describe.each(DIALECTS)("App Home's queries on %s", (dialect) => {
@@ -55,6 +67,15 @@ describe.each(DIALECTS)("App Home's queries on %s", (dialect) => {
       encryptionKey: randomEncryptionKey(),
     });
     for (const each of SEEDS) await seed(store, keyPair, each);
+    for (const [requestId, day] of REMINDERS) {
+      await store.appendEvent({
+        requestId,
+        at: iso(day),
+        actorId: "system",
+        kind: "rotation-due",
+        details: {},
+      });
+    }
     return store;
   }
 

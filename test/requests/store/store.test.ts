@@ -518,23 +518,6 @@ describe.each(DIALECTS)("reading a fleet on %s", (dialect) => {
     ]);
     await store.close();
   });
-
-  it("lists only keys whose age began at or before a time (activation, else decision, else creation)", async () => {
-    const store = await openTestStore(await freshDatabase(dialect), {
-      encryptionKey: randomEncryptionKey(),
-    });
-    await seed(store, keyPair, { id: "old", state: "active", day: 1, activatedDay: 10 });
-    await seed(store, keyPair, { id: "young", state: "active", day: 1, activatedDay: 40 });
-    await seed(store, keyPair, { id: "edge", state: "active", day: 1, activatedDay: 20 });
-    await seed(store, keyPair, { id: "waiting", state: "pending", day: 5 });
-    const ids = async (filter: Parameters<typeof store.list>[0]) =>
-      (await store.list(filter)).map((each) => each.id).sort();
-    expect(await ids({ states: ["active"], agedSince: iso(20) })).toEqual(["edge", "old"]);
-    // A request without activation or decision ages from its creation.
-    expect(await ids({ agedSince: iso(5) })).toEqual(["waiting"]);
-    expect(await ids({ agedSince: iso(4) })).toEqual([]);
-    await store.close();
-  });
 });
 
 describe.each(DIALECTS)("verdicts stored together on %s", (dialect) => {
