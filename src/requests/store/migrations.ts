@@ -478,17 +478,17 @@ const MIGRATION_LOCK_KEY = 7_304_911_001;
  * Brings the schema up to date, all steps in one transaction: on SQLite under BEGIN
  * IMMEDIATE, on PostgreSQL under an advisory lock, so two replicas starting at once cannot
  * both apply a step; the second sees the new version and skips. A database newer than this
- * code is refused: its meaning of the columns may have changed.
+ * code is refused: its meaning of the columns may have changed. Returns how many steps it applied.
  */
 export async function migrate(
   // biome-ignore lint/suspicious/noExplicitAny: the migrations table is created here, before the typed schema exists.
   db: Kysely<any>,
   dialect: StoreDialect,
   options: { migrations?: readonly Migration[]; describe: string },
-): Promise<void> {
+): Promise<number> {
   const migrations = options.migrations ?? MIGRATIONS;
   const latest = migrations.at(-1)?.version ?? 0;
-  await db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => {
     if (dialect === "postgres") {
       await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
     }
@@ -509,8 +509,10 @@ export async function migrate(
         `The database ${options.describe} has schema version ${current}, newer than this dkim-bot knows (${latest}). Run the newer dkim-bot, or restore a backup made by this version.`,
       );
     }
+    let applied = 0;
     for (const migration of migrations) {
       if (migration.version <= current) continue;
+      applied++;
       await migration.up(trx, dialect);
       await trx
         .insertInto("schema_migrations")
@@ -521,6 +523,7 @@ export async function migrate(
         })
         .execute();
     }
+    return applied;
   });
 }
 

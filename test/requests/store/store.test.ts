@@ -613,6 +613,25 @@ describe("the SQLite store", () => {
     expect(await store.listUndeliveredEvents()).toEqual([]);
   });
 
+  it("refuses a database a migration finds with a broken reference, and checks none when nothing migrates", async () => {
+    const database = await freshDatabase("sqlite");
+    // An event of a request that is not there (0.1 did not turn its foreign keys on).
+    writeLegacyDatabase(join(database.dataDir, DATABASE_FILE), 2);
+    insertOrphanEvent(join(database.dataDir, DATABASE_FILE));
+    await expect(openTestStore(database, { encryptionKey: randomEncryptionKey() })).rejects.toThrow(
+      /has 1 broken references after migrating/,
+    );
+
+    // Up to date: the start reads no row to check (the keys are on whenever the bot writes).
+    const current = await freshDatabase("sqlite");
+    const key = randomEncryptionKey();
+    await (await openTestStore(current, { encryptionKey: key })).close();
+    insertOrphanEvent(join(current.dataDir, DATABASE_FILE));
+    const store = await openTestStore(current, { encryptionKey: key });
+    expect(await store.listEvents("nobody")).toHaveLength(1);
+    await store.close();
+  });
+
   it("takes events of a version-1 database as delivered when it adds delivery", async () => {
     const database = await freshDatabase("sqlite");
     writeLegacyDatabase(
@@ -739,3 +758,15 @@ describe.skipIf(!DIALECTS.includes("postgres"))("the PostgreSQL pool", () => {
     }
   }, 30_000);
 });
+
+/** Writes an event of a request that does not exist, foreign keys off. */
+function insertOrphanEvent(path: string): void {
+  const raw = new Database(path);
+  raw.pragma("foreign_keys = OFF");
+  raw
+    .prepare(
+      "INSERT INTO events (request_id, at, actor_id, kind, details) VALUES ('nobody', 't', 'U', 'created', '{}')",
+    )
+    .run();
+  raw.close();
+}
