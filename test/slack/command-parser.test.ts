@@ -316,7 +316,15 @@ function assertWellFormed(result: ParseResult): void {
       if (result.bits !== undefined) expect(Number.isInteger(result.bits)).toBe(true);
       if (result.selector !== undefined) expect(result.selector.length).toBeGreaterThan(0);
       return;
+    case "bulk-setup":
+      // "setup a b": two or more names (whether each is a domain is judged later, with a
+      // reason per name).
+      expect(result.domains.length).toBeGreaterThan(1);
+      expect(result.domains.every((domain) => domain.length > 0)).toBe(true);
+      if (result.bits !== undefined) expect(Number.isInteger(result.bits)).toBe(true);
+      return;
     case "check":
+    case "rotate":
       expect(result.domain.length).toBeGreaterThan(0);
       return;
     default:
