@@ -27,7 +27,6 @@ import type { HomeSection } from "./store.js";
 export const REVOKED_VALUE = "v=DKIM1; k=rsa; p=";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Keys read from the store at a time by monitoring. */
 
 export interface MonitorReport {
   checked: number;

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { generateKeyPair } from "../../src/dkim/keys.js";
+import { type DkimKeyPair, generateKeyPair } from "../../src/dkim/keys.js";
 import type { CodedError } from "../../src/errors.js";
 import { ActionRefusedError } from "../../src/requests/errors.js";
 import type { AuditEventKind, DkimRequest } from "../../src/requests/model.js";
 import { READ_PAGE } from "../../src/requests/paged-reads.js";
 import { DIALECTS } from "../helpers/test-stores.js";
-import { seed } from "./store/seed-requests.js";
+import { type Seed, seed } from "./store/seed-requests.js";
 import {
   APPROVER,
   CHANNEL,
@@ -65,18 +65,26 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
     return request;
   }
 
+  /** More requests than one page of the store holds (READ_PAGE + 7), each as `seedOf` says. */
+  async function seedMoreThanAPage(
+    h: Harness,
+    keyPair: DkimKeyPair,
+    seedOf: (i: number) => Seed,
+  ): Promise<number> {
+    const count = READ_PAGE + 7;
+    for (let i = 0; i < count; i++) await seed(h.store, keyPair, seedOf(i));
+    return count;
+  }
+
   it("monitors a fleet larger than one page of the store: every active and retiring key once", async () => {
     const h = await harness();
     const keyPair = await generateKeyPair(1024);
-    const count = READ_PAGE + 7;
-    for (let i = 0; i < count; i++) {
-      await seed(h.store, keyPair, {
-        id: `fleet${String(i).padStart(4, "0")}`,
-        state: i % 50 === 0 ? "retiring" : "active",
-        day: i % 3,
-        dns: "live",
-      });
-    }
+    const count = await seedMoreThanAPage(h, keyPair, (i) => ({
+      id: `fleet${String(i).padStart(4, "0")}`,
+      state: i % 50 === 0 ? "retiring" : "active",
+      day: i % 3,
+      dns: "live",
+    }));
     // Not monitored: the DNS watch checks pending requests.
     await seed(h.store, keyPair, { id: "waiting", state: "pending", day: 1 });
     h.dns.answer(dnsResult("live"));
@@ -102,14 +110,11 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
   it("the DNS watch checks pending requests of more than one page of the store, each once", async () => {
     const h = await harness();
     const keyPair = await generateKeyPair(1024);
-    const count = READ_PAGE + 7;
-    for (let i = 0; i < count; i++) {
-      await seed(h.store, keyPair, {
-        id: `pend${String(i).padStart(4, "0")}`,
-        state: "pending",
-        day: i % 3,
-      });
-    }
+    const count = await seedMoreThanAPage(h, keyPair, (i) => ({
+      id: `pend${String(i).padStart(4, "0")}`,
+      state: "pending",
+      day: i % 3,
+    }));
     // Not watched: monitoring checks active keys.
     await seed(h.store, keyPair, { id: "signing", state: "active", day: 1, dns: "live" });
     h.dns.answer(dnsResult("live"));
@@ -272,16 +277,13 @@ describe.each(DIALECTS)("a key's whole life on %s", (dialect) => {
   it("reminds every old key of a fleet larger than one page once, and none of them again at once", async () => {
     const h = await harness();
     const keyPair = await generateKeyPair(1024);
-    const count = READ_PAGE + 7;
-    for (let i = 0; i < count; i++) {
-      // Seeded in 2026 (day 0 is January 1st): older than 180 days at `now`, but the last few.
-      await seed(h.store, keyPair, {
-        id: `old${String(i).padStart(4, "0")}`,
-        state: "active",
-        day: 1,
-        activatedDay: i < count - 3 ? 10 : 300,
-      });
-    }
+    // Seeded in 2026 (day 0 is January 1st): older than 180 days at `now`, but the last few.
+    const count = await seedMoreThanAPage(h, keyPair, (i) => ({
+      id: `old${String(i).padStart(4, "0")}`,
+      state: "active",
+      day: 1,
+      activatedDay: i < READ_PAGE + 4 ? 10 : 300,
+    }));
     const reminded = await h.service.lifecycle.remindRotations();
     expect(reminded).toHaveLength(count - 3);
     expect(new Set(reminded.map((each) => each.id)).size).toBe(count - 3);
